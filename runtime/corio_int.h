@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * corio_int.h - internal structures shared by the runtime's files: the
+ * loop, the task record, the op record every blocking call fills on its
+ * stack, and the backend interface (uring.c today, epoll.c later) that turns
+ * ops into kernel work.  Never installed.
+ *
+ * Task states:
+ *
+ *        spawn             resumed by loop               fn returns
+ *   ----------> READY --------------------> RUNNING ----------------> DONE
+ *                 ^                          |   |
+ *                 |   corio__wake()          |   | corio_yield()
+ *                 +------ WAITING <----------+   +--------> READY
+ *                            corio__suspend()
+ *
+ * Stack of a task (one mmap; the task record sits at its top):
+ *
+ *   high  +------------------------+ <- map + map_size
+ *         | struct corio_task      |
+ *         +------------------------+ <- hi (16-byte aligned)
+ *         | stack, grows down      |
+ *         |          ...           |
+ *         +------------------------+ <- lo (canary here without guard)
+ *         | guard (PROT_NONE)      |
+ *   low   +------------------------+ <- map
+ */
+#ifndef CORIO_INT_H
+#define CORIO_INT_H
+
+#include "corio/runtime.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CORIO__HIDDEN __attribute__((visibility("hidden")))
+#define corio__likely(x) __builtin_expect(!!(x), 1)
+#define corio__unlikely(x) __builtin_expect(!!(x), 0)
+#define corio__container_of(ptr, type, member)                                         \
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CORIO__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CORIO__ASAN 1
+#endif
+#endif
+
+/* Something the loop can run in a turn: a task or a callback record. */
+enum { CORIO__RUN_TASK = 1, CORIO__RUN_CB = 2 };
+struct corio__runnable {
+	struct corio__runnable *next; /* ready-queue link */
+	int kind;                     /* CORIO__RUN_* */
+};
+
+struct corio__runq {
+	struct corio__runnable *head;
+	struct corio__runnable **tail;
+	size_t len;
+};
+
+/* A call_soon / call_threadsafe record. */
+struct corio__cb {
+	struct corio__runnable r;
+	void (*fn)(void *);
+	void *arg;
+};
+
+/* How a suspended task can be woken early (cancel, deadline).  The hook
+ * must either wake the task now with @err or arrange that it is woken later
+ * (an op waits for its own completion).  Called at most once per reason,
+ * possibly several times in all; it must be idempotent. */
+struct corio__wait {
+	void (*interrupt)(corio_task *t, struct corio__wait *w, int err);
+};
+
+enum corio__task_state {
+	CORIO__T_READY,
+	CORIO__T_RUNNING,
+	CORIO__T_WAITING,
+	CORIO__T_DONE,
+};
+
+struct corio__stack {
+	char *map;       /* start of the mapping (guard page first, if any) */
+	size_t map_size; /* whole mapping */
+	char *lo;        /* lowest usable byte */
+	char *hi;        /* top of the usable stack (16-byte aligned) */
+	bool guarded;    /* a PROT_NONE guard lies below lo */
+};
+
+struct corio_task {
+	struct corio__runnable r; /* must stay first */
+	void *sp;                 /* saved stack pointer while switched out */
+	corio_loop *loop;
+	struct corio__wait *wait; /* what it is suspended on, if interruptible */
+	int wake_res;             /* value corio__suspend() returns */
+	uint8_t state;            /* enum corio__task_state */
+	bool cancelled;           /* corio_cancel() was called before DONE */
+	bool detached;            /* frees itself when DONE */
+	bool has_joiner;          /* a join is waiting */
+	uint32_t n_expired;       /* expired timeout scopes still pushed */
+	corio_scope *scope;       /* innermost timeout or shield scope */
+	corio_task *joiner;       /* task suspended in corio_join() on us */
+	corio_fn fn;
+	void *arg;
+	void *result;
+	uint64_t id;
+	corio_task *all_prev, *all_next; /* the loop's list of unfreed tasks */
+	struct corio__stack stack;
+	uint64_t run_start; /* debug mode: when it was last resumed */
+	void *asan_fake;    /* ASan fake-stack handle while switched out */
+	char name[32];
+};
+
+/* The record of one kernel operation.  Task ops live on the task's stack;
+ * long-lived ones (the loop's eventfd read) in heap records. */
+enum corio__op_code {
+	CORIO__OP_NOP = 1,
+	CORIO__OP_READ,
+	CORIO__OP_WRITE,
+	CORIO__OP_MAX_CORE
+};
+
+struct corio__op {
+	/* Called by the backend with the result of each completion. */
+	void (*complete)(struct corio__op *op, int res, uint32_t flags);
+	corio_task *task;        /* waiting task (task ops) */
+	struct corio__wait wait; /* interrupt hook while the task waits */
+	int32_t res;             /* the result, once completed */
+	uint8_t code;            /* enum corio__op_code */
+	bool cancel_sent;        /* an async cancel was requested */
+	int fd;
+	void *buf;
+	uint32_t len;
+	uint64_t off; /* file offset; (uint64_t)-1: the file position */
+};
+
+/* The backend seam.  Everything above speaks in ops; only the backend
+ * talks to the kernel's event interfaces. */
+struct corio__backend {
+	const char *name;
+	int (*init)(corio_loop *loop, const corio_loop_options *o);
+	void (*fini)(corio_loop *loop);
+	/* Queue @op; its completion arrives through op->complete(). */
+	void (*submit)(corio_loop *loop, struct corio__op *op);
+	/* Ask the kernel to cancel @op; op->complete() still follows. */
+	void (*cancel)(corio_loop *loop, struct corio__op *op);
+	/* Submit what is queued, wait up to @timeout_ns (0: don't block,
+	 * <0: forever) and dispatch completions.  <0 on a fatal error. */
+	int (*poll)(corio_loop *loop, int64_t timeout_ns);
+};
+
+struct corio__timer_heap {
+	struct corio__timer_node **v; /* 4-ary min-heap on (when, seq) */
+	uint32_t len, cap;
+	uint64_t seq; /* next insertion number */
+};
+
+enum corio__timer_kind {
+	CORIO__TK_CALLBACK = 1, /* a corio_timer */
+	CORIO__TK_SLEEP,        /* a task in corio_sleep() */
+	CORIO__TK_SCOPE,        /* a timeout scope's deadline */
+};
+
+struct corio_loop {
+	const struct corio__backend *be;
+	void *be_data;       /* the backend's state */
+	pthread_t owner;     /* thread that created it and runs it */
+	void *sched_sp;      /* the scheduler's saved stack pointer */
+	corio_task *current; /* running task, NULL in the scheduler */
+	uint64_t now;        /* cached clock for this turn */
+	struct corio__runq runq;
+	struct corio__timer_heap timers;
+	uint32_t user_timers; /* pending corio_call_later/at timers */
+	corio_timer *handles; /* corio_timer handles not yet released */
+	corio_task *tasks;    /* every unfreed task */
+	uint64_t live_tasks;  /* tasks not DONE */
+	uint64_t next_id;
+	struct corio__cb *cb_free; /* free callback records */
+	/* stacks */
+	size_t stack_size;      /* default usable size */
+	bool guard_pages;
+	unsigned pool_max, pool_len;
+	size_t pool_map_size; /* mapping size of a default stack */
+	corio_task *pool; /* free default-size stacks, linked through all_next */
+	/* cross-thread */
+	pthread_mutex_t ts_lock;
+	struct corio__runq ts_q;  /* corio_call_threadsafe records */
+	atomic_int ts_pending;    /* ts_q may be non-empty */
+	atomic_int wake_armed;    /* an eventfd write is already pending */
+	atomic_int stop;
+	int wake_fd;              /* eventfd the backend keeps a read on */
+	struct corio__op wake_op; /* that read */
+	uint64_t wake_buf;
+	bool wake_inflight;
+	bool running;
+	bool closing;
+	bool debug;
+	uint64_t interrupts; /* debug counters */
+	/* ASan: the scheduler's own stack */
+	const void *sched_stack_bottom;
+	size_t sched_stack_size;
+};
+
+/* tls.c-less: the loop running on this thread */
+extern __thread corio_loop *corio__tls_loop
+	__attribute__((tls_model("initial-exec"))) CORIO__HIDDEN;
+
+static inline corio_task *corio__current(void)
+{
+	corio_loop *l = corio__tls_loop;
+	return l ? l->current : NULL;
+}
+
+/* runq */
+static inline void corio__runq_init(struct corio__runq *q)
+{
+	q->head = NULL;
+	q->tail = &q->head;
+	q->len = 0;
+}
+static inline void corio__runq_push(struct corio__runq *q, struct corio__runnable *r)
+{
+	r->next = NULL;
+	*q->tail = r;
+	q->tail = &r->next;
+	q->len++;
+}
+static inline struct corio__runnable *corio__runq_pop(struct corio__runq *q)
+{
+	struct corio__runnable *r = q->head;
+	if (r) {
+		q->head = r->next;
+		if (!q->head)
+			q->tail = &q->head;
+		q->len--;
+	}
+	return r;
+}
+
+/* switch_*.S */
+void corio__switch(void **save_sp, void *to_sp) CORIO__HIDDEN;
+void corio__trampoline(void) CORIO__HIDDEN;
+
+/* stack.c */
+int corio__stack_get(corio_loop *loop, size_t size, corio_task **out) CORIO__HIDDEN;
+void corio__stack_put(corio_loop *loop, corio_task *t) CORIO__HIDDEN;
+void corio__stack_pool_drain(corio_loop *loop) CORIO__HIDDEN;
+void corio__stack_check(corio_task *t) CORIO__HIDDEN;
+int corio__thread_altstack(void) CORIO__HIDDEN;
+void *corio__stack_init_frame(corio_task *t) CORIO__HIDDEN;
+size_t corio__stack_map_size(size_t size, bool guarded) CORIO__HIDDEN;
+
+/* task.c */
+void corio__task_entry(corio_task *t) __attribute__((noreturn)) CORIO__HIDDEN;
+void corio__run_task(corio_loop *loop, corio_task *t) CORIO__HIDDEN;
+int corio__suspend(struct corio__wait *w) CORIO__HIDDEN;
+void corio__wake(corio_task *t, int res) CORIO__HIDDEN;
+void corio__interrupt(corio_task *t, int err) CORIO__HIDDEN;
+int corio__interrupted(corio_task *t) CORIO__HIDDEN;
+bool corio__shielded_from(corio_task *t, corio_scope *s) CORIO__HIDDEN;
+void corio__task_free(corio_task *t) CORIO__HIDDEN;
+
+/* timer.c */
+int corio__timers_init(corio_loop *loop) CORIO__HIDDEN;
+void corio__timers_fini(corio_loop *loop) CORIO__HIDDEN;
+void corio__timers_fire(corio_loop *loop) CORIO__HIDDEN;
+int64_t corio__timers_next(corio_loop *loop) CORIO__HIDDEN;
+uint64_t corio__clock(void) CORIO__HIDDEN;
+
+/* op.c */
+ssize_t corio__op_run(struct corio__op *op) CORIO__HIDDEN;
+
+/* loop.c */
+void corio__loop_wake_complete(struct corio__op *op, int res, uint32_t flags) CORIO__HIDDEN;
+struct corio__cb *corio__cb_alloc(corio_loop *loop) CORIO__HIDDEN;
+void corio__cb_release(corio_loop *loop, struct corio__cb *cb) CORIO__HIDDEN;
+
+/* backends */
+extern const struct corio__backend corio__uring_backend CORIO__HIDDEN;
+
+#endif /* CORIO_INT_H */

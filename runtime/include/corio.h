@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * corio.h - the umbrella header: includes every public corio header.
+ * Build with `pkg-config --cflags --libs corio`.
+ */
+#ifndef CORIO_H
+#define CORIO_H
+
+#include <corio/runtime.h>
+
+#endif

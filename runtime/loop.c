@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * loop.c - the event loop: creation and teardown, the turn (ready tasks and
+ * callbacks, then due timers, then one backend poll that submits and reaps),
+ * call_soon, the cross-thread queue woken through an eventfd the backend
+ * keeps a read on, corio_run(), and debug mode's report of live tasks.
+ */
+#include "corio_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+__thread corio_loop *corio__tls_loop __attribute__((tls_model("initial-exec")));
+
+#ifdef CORIO__ASAN
+#define DEFAULT_STACK ((size_t)256 * 1024)
+#else
+#define DEFAULT_STACK ((size_t)64 * 1024)
+#endif
+#define DEFAULT_POOL 256
+
+corio_loop *corio_current_loop(void)
+{
+	return corio__tls_loop;
+}
+
+const char *corio_loop_backend(corio_loop *loop)
+{
+	return loop ? loop->be->name : "";
+}
+
+/* ---- callback records ----------------------------------------------- */
+
+struct corio__cb *corio__cb_alloc(corio_loop *l)
+{
+	struct corio__cb *cb = l->cb_free;
+	if (cb) {
+		l->cb_free = (struct corio__cb *)(void *)cb->r.next;
+		return cb;
+	}
+	return malloc(sizeof(*cb));
+}
+
+void corio__cb_release(corio_loop *l, struct corio__cb *cb)
+{
+	cb->r.next = &l->cb_free->r;
+	l->cb_free = cb;
+}
+
+int corio_call_soon(corio_loop *l, void (*fn)(void *), void *arg)
+{
+	if (!l || !fn)
+		return -EINVAL;
+	struct corio__cb *cb = corio__cb_alloc(l);
+	if (!cb)
+		return -ENOMEM;
+	cb->r.kind = CORIO__RUN_CB;
+	cb->fn = fn;
+	cb->arg = arg;
+	corio__runq_push(&l->runq, &cb->r);
+	return 0;
+}
+
+/* ---- cross-thread --------------------------------------------------- */
+
+static void wake_loop(corio_loop *l)
+{
+	if (atomic_exchange(&l->wake_armed, 1))
+		return; /* a write is pending and the loop has not read it yet */
+	uint64_t one = 1;
+	ssize_t r;
+	do
+		r = write(l->wake_fd, &one, sizeof(one));
+	while (r < 0 && errno == EINTR);
+}
+
+int corio_call_threadsafe(corio_loop *l, void (*fn)(void *), void *arg)
+{
+	if (!l || !fn)
+		return -EINVAL;
+	struct corio__cb *cb = malloc(sizeof(*cb));
+	if (!cb)
+		return -ENOMEM;
+	cb->r.kind = CORIO__RUN_CB;
+	cb->fn = fn;
+	cb->arg = arg;
+	pthread_mutex_lock(&l->ts_lock);
+	corio__runq_push(&l->ts_q, &cb->r);
+	atomic_store(&l->ts_pending, 1);
+	pthread_mutex_unlock(&l->ts_lock);
+	wake_loop(l);
+	return 0;
+}
+
+void corio_loop_stop(corio_loop *l)
+{
+	if (!l)
+		return;
+	atomic_store(&l->stop, 1);
+	if (!pthread_equal(pthread_self(), l->owner) || !l->running)
+		wake_loop(l);
+}
+
+/* Move cross-thread callbacks to the ready queue.  Records from other
+ * threads were malloc'd; they are freed after running (see run_cb). */
+static void drain_threadsafe(corio_loop *l)
+{
+	if (!atomic_load_explicit(&l->ts_pending, memory_order_acquire))
+		return;
+	pthread_mutex_lock(&l->ts_lock);
+	struct corio__runnable *r;
+	while ((r = corio__runq_pop(&l->ts_q)))
+		corio__runq_push(&l->runq, r);
+	atomic_store(&l->ts_pending, 0);
+	pthread_mutex_unlock(&l->ts_lock);
+}
+
+static void arm_wake(corio_loop *l)
+{
+	if (l->wake_inflight || l->closing)
+		return;
+	memset(&l->wake_op, 0, sizeof(l->wake_op));
+	l->wake_op.code = CORIO__OP_READ;
+	l->wake_op.fd = l->wake_fd;
+	l->wake_op.buf = &l->wake_buf;
+	l->wake_op.len = sizeof(l->wake_buf);
+	l->wake_op.off = (uint64_t)-1;
+	l->wake_op.complete = corio__loop_wake_complete;
+	l->wake_inflight = true;
+	l->be->submit(l, &l->wake_op);
+}
+
+void corio__loop_wake_complete(struct corio__op *op, int res, uint32_t flags)
+{
+	(void)res;
+	(void)flags;
+	corio_loop *l = corio__container_of(op, corio_loop, wake_op);
+	l->wake_inflight = false;
+	/* Clear before draining: a producer that queues after the drain sees
+	 * the flag down and writes the eventfd again. */
+	atomic_store(&l->wake_armed, 0);
+	drain_threadsafe(l);
+	arm_wake(l);
+}
+
+/* ---- creation ------------------------------------------------------- */
+
+static bool env_flag(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v && strcmp(v, "0") != 0;
+}
+
+static int pick_backend(corio_loop *l, const corio_loop_options *o)
+{
+	int kind = o->backend;
+	const char *env = getenv("CORIO_BACKEND");
+	if (kind == CORIO_BACKEND_DEFAULT && env && *env) {
+		if (!strcmp(env, "uring") || !strcmp(env, "io_uring"))
+			kind = CORIO_BACKEND_URING;
+		else if (!strcmp(env, "epoll"))
+			kind = CORIO_BACKEND_EPOLL;
+		else
+			return -EINVAL;
+	}
+	if (kind == CORIO_BACKEND_EPOLL)
+		return -ENOTSUP; /* the epoll backend is not built yet */
+	if (kind != CORIO_BACKEND_DEFAULT && kind != CORIO_BACKEND_URING)
+		return -EINVAL;
+	l->be = &corio__uring_backend;
+	return l->be->init(l, o);
+}
+
+static int loop_init(corio_loop *l, const corio_loop_options *o)
+{
+	l->owner = pthread_self();
+	l->debug = o->debug || env_flag("CORIO_DEBUG");
+	l->stack_size = o->stack_size ? o->stack_size : DEFAULT_STACK;
+	if (l->stack_size > ((size_t)1 << 30))
+		return -EINVAL;
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+	l->stack_size = (l->stack_size + ps - 1) / ps * ps;
+	l->guard_pages = !o->no_guard_pages;
+	l->pool_max = o->stack_pool_max ? o->stack_pool_max : DEFAULT_POOL;
+	l->pool_map_size = corio__stack_map_size(l->stack_size, l->guard_pages);
+	corio__runq_init(&l->runq);
+	corio__runq_init(&l->ts_q);
+	l->now = corio__clock();
+	int err = corio__thread_altstack();
+	if (err)
+		return err;
+	l->wake_fd = eventfd(0, EFD_CLOEXEC);
+	if (l->wake_fd < 0)
+		return -errno;
+	if (pthread_mutex_init(&l->ts_lock, NULL)) {
+		close(l->wake_fd);
+		return -ENOMEM;
+	}
+	corio__timers_init(l);
+	err = pick_backend(l, o);
+	if (err) {
+		pthread_mutex_destroy(&l->ts_lock);
+		close(l->wake_fd);
+		return err;
+	}
+	arm_wake(l);
+	return 0;
+}
+
+int corio_loop_new(corio_loop **out, const corio_loop_options *opts)
+{
+	static const corio_loop_options defaults;
+	if (!out)
+		return -EINVAL;
+	corio_loop *l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	int err = loop_init(l, opts ? opts : &defaults);
+	if (err) {
+		free(l);
+		return err;
+	}
+	*out = l;
+	return 0;
+}
+
+/* ---- teardown ------------------------------------------------------- */
+
+static void dump_tasks(corio_loop *l, const char *when)
+{
+	static const char *const names[] = {"ready", "running", "waiting", "done"};
+	fprintf(stderr, "corio: %" PRIu64 " task(s) alive %s:\n", l->live_tasks, when);
+	for (corio_task *t = l->tasks; t; t = t->all_next)
+		if (t->state != CORIO__T_DONE)
+			fprintf(stderr, "corio:   '%s' %s%s\n", t->name, names[t->state],
+				t->cancelled ? " (cancelled)" : "");
+}
+
+static void free_records(corio_loop *l)
+{
+	struct corio__runnable *r;
+	while ((r = corio__runq_pop(&l->runq)))
+		free(r); /* only callbacks can be left: tasks are gone */
+	while ((r = corio__runq_pop(&l->ts_q)))
+		free(r);
+	while (l->cb_free) {
+		struct corio__cb *cb = l->cb_free;
+		l->cb_free = (struct corio__cb *)(void *)cb->r.next;
+		free(cb);
+	}
+}
+
+int corio_loop_free(corio_loop *l)
+{
+	if (!l)
+		return 0;
+	if (l->running)
+		return -EBUSY;
+	if (l->live_tasks) {
+		if (l->debug)
+			dump_tasks(l, "at corio_loop_free()");
+		return -EBUSY;
+	}
+	l->closing = true;
+	while (l->tasks) /* finished, never joined: their handles die here */
+		corio__task_free(l->tasks);
+	corio__stack_pool_drain(l);
+	l->be->fini(l); /* waits for the loop's own ops (the eventfd read) */
+	corio__timers_fini(l);
+	free_records(l);
+	pthread_mutex_destroy(&l->ts_lock);
+	close(l->wake_fd);
+	free(l);
+	return 0;
+}
+
+void corio_loop_cancel_all(corio_loop *l)
+{
+	for (corio_task *t = l ? l->tasks : NULL; t; t = t->all_next)
+		corio_cancel(t);
+}
+
+/* ---- running -------------------------------------------------------- */
+
+static void run_cb(corio_loop *l, struct corio__cb *cb)
+{
+	void (*fn)(void *) = cb->fn;
+	void *arg = cb->arg;
+	corio__cb_release(l, cb);
+	fn(arg);
+}
+
+/* Run what was ready when the turn began; what becomes ready meanwhile
+ * (a task that yields, a callback that calls soon) waits for the next. */
+static void run_ready(corio_loop *l)
+{
+	for (size_t n = l->runq.len; n; n--) {
+		struct corio__runnable *r = corio__runq_pop(&l->runq);
+		if (r->kind == CORIO__RUN_TASK)
+			corio__run_task(l, (corio_task *)(void *)r);
+		else
+			run_cb(l, (struct corio__cb *)(void *)r);
+	}
+}
+
+static bool alive(corio_loop *l)
+{
+	return l->live_tasks || l->user_timers || l->runq.len ||
+	       atomic_load_explicit(&l->ts_pending, memory_order_relaxed);
+}
+
+int corio_loop_run(corio_loop *l)
+{
+	if (!l)
+		return -EINVAL;
+	if (l->running)
+		return -EBUSY;
+	if (!pthread_equal(pthread_self(), l->owner))
+		return -EPERM;
+	corio_loop *saved = corio__tls_loop;
+	corio__tls_loop = l;
+	l->running = true;
+	int err = 0;
+	for (;;) {
+		l->now = corio__clock();
+		drain_threadsafe(l);
+		run_ready(l);
+		corio__timers_fire(l);
+		if (atomic_load_explicit(&l->stop, memory_order_relaxed) || !alive(l))
+			break;
+		int64_t timeout = l->runq.len ? 0 : corio__timers_next(l);
+		err = l->be->poll(l, timeout);
+		if (err < 0)
+			break;
+		err = 0;
+	}
+	atomic_store(&l->stop, 0);
+	l->running = false;
+	corio__tls_loop = saved;
+	if (l->debug && l->live_tasks)
+		dump_tasks(l, "at loop exit");
+	return err;
+}
+
+/* ---- corio_run ------------------------------------------------------ */
+
+struct run_main {
+	corio_fn fn;
+	void *arg;
+	void *result;
+	corio_task *task;
+	int err;
+};
+
+static void *main_wrapper(void *p)
+{
+	struct run_main *m = p;
+	m->result = m->fn(m->arg);
+	/* asyncio.run: whatever main left behind is cancelled once it ends */
+	corio_task *self = corio__current();
+	for (corio_task *t = self->loop->tasks; t; t = t->all_next)
+		if (t != self)
+			corio_cancel(t);
+	return m->result;
+}
+
+int corio_run(corio_fn main, void *arg, void **result)
+{
+	if (!main)
+		return -EINVAL;
+	corio_loop *l;
+	int err = corio_loop_new(&l, NULL);
+	if (err)
+		return err;
+	struct run_main m = {.fn = main, .arg = arg};
+	err = corio_spawn_ex(l, &m.task, main_wrapper, &m, &(corio_task_options){.name = "main"});
+	if (!err)
+		err = corio_loop_run(l);
+	if (!err && m.task) {
+		err = corio_join(m.task, NULL);
+		if (!err && result)
+			*result = m.result;
+	}
+	if (l->live_tasks) {
+		/* stopped early: cancel the rest and let them finish */
+		corio_loop_cancel_all(l);
+		corio_loop_run(l);
+	}
+	int ferr = corio_loop_free(l);
+	return err ? err : ferr;
+}

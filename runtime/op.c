@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * op.c - the op engine (DESIGN.md section 2).  A blocking call fills a
+ * struct corio__op on its task's stack, hands it to the backend and
+ * suspends.  If the task is cancelled or its deadline passes meanwhile, the
+ * backend is asked to cancel the op, and the task keeps waiting for the
+ * op's own completion: only then does the call return, so the kernel is done
+ * with the op and its buffer.  An op that completed anyway returns its real
+ * result; the interruption is then seen by the next call.
+ */
+#include "corio_int.h"
+
+#include <errno.h>
+#include <limits.h>
+
+static void op_complete(struct corio__op *op, int res, uint32_t flags)
+{
+	(void)flags;
+	op->res = res;
+	corio__wake(op->task, res);
+}
+
+static void op_interrupt(corio_task *t, struct corio__wait *w, int err)
+{
+	(void)err;
+	struct corio__op *op = corio__container_of(w, struct corio__op, wait);
+	if (op->cancel_sent)
+		return;
+	op->cancel_sent = true;
+	t->loop->be->cancel(t->loop, op);
+}
+
+ssize_t corio__op_run(struct corio__op *op)
+{
+	corio_loop *l = corio__tls_loop;
+	corio_task *t = l ? l->current : NULL;
+	if (!t)
+		return -EPERM;
+	int err = corio__interrupted(t);
+	if (err)
+		return err;
+	op->complete = op_complete;
+	op->task = t;
+	op->wait.interrupt = op_interrupt;
+	op->cancel_sent = false;
+	l->be->submit(l, op);
+	int res = corio__suspend(&op->wait);
+	if (op->cancel_sent && (res == -ECANCELED || res == -EINTR)) {
+		/* the kernel dropped the op because we asked: say why */
+		err = corio__interrupted(t);
+		if (err)
+			return err;
+	}
+	return res;
+}
+
+int corio_nop(void)
+{
+	struct corio__op op = {.code = CORIO__OP_NOP, .fd = -1};
+	return (int)corio__op_run(&op);
+}
+
+static ssize_t rw(uint8_t code, int fd, const void *buf, size_t n, uint64_t off)
+{
+	if (n > INT_MAX || (!buf && n))
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+	struct corio__op op = {
+		.code = code, .fd = fd, .buf = (void *)buf, .len = (uint32_t)n, .off = off};
+	return corio__op_run(&op);
+}
+
+ssize_t corio_read(int fd, void *buf, size_t n)
+{
+	return rw(CORIO__OP_READ, fd, buf, n, (uint64_t)-1);
+}
+
+ssize_t corio_write(int fd, const void *buf, size_t n)
+{
+	return rw(CORIO__OP_WRITE, fd, buf, n, (uint64_t)-1);
+}

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uring.c - the io_uring backend.  Sets the ring up with the best flags
+ * the kernel takes (SINGLE_ISSUER|DEFER_TASKRUN, then COOP_TASKRUN, then
+ * none), probes opcodes once, turns ops into SQEs whose user_data is the
+ * op's address, and submits everything queued in one io_uring_enter per
+ * loop turn together with the wait.  No completion is ever dropped: a full
+ * SQ is flushed, -EBUSY/-EAGAIN from the kernel (CQ overflow backlog) is
+ * answered by reaping and retrying.
+ */
+#include "corio_int.h"
+#include "uring_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_ENTRIES 1024u
+#define MAX_ENTRIES 32768u
+
+static struct corio__uring *U(corio_loop *l)
+{
+	return l->be_data;
+}
+
+/* ---- setup ---------------------------------------------------------- */
+
+static int ring_try(struct corio__uring *u, unsigned entries, unsigned flags)
+{
+	struct io_uring_params p;
+	memset(&p, 0, sizeof(p));
+	p.flags = flags | IORING_SETUP_CQSIZE;
+	p.cq_entries = entries * 4;
+	int err = io_uring_queue_init_params(entries, &u->ring, &p);
+	if (!err) {
+		u->setup_flags = p.flags;
+		u->features = p.features;
+	}
+	return err;
+}
+
+static int ring_setup(struct corio__uring *u, unsigned entries)
+{
+	static const unsigned tries[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+			IORING_SETUP_SUBMIT_ALL,
+		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+			IORING_SETUP_SUBMIT_ALL,
+		IORING_SETUP_SUBMIT_ALL,
+		0,
+	};
+	int err = -EINVAL;
+	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		err = ring_try(u, entries, tries[i]);
+		if (err != -EINVAL)
+			return err; /* success, or a reason no flag set will fix */
+	}
+	return err;
+}
+
+static void probe(struct corio__uring *u)
+{
+	struct io_uring_probe *p = io_uring_get_probe_ring(&u->ring);
+	if (!p)
+		return;
+	for (unsigned i = 0; i < p->ops_len && i < CORIO__URING_MAX_OP; i++)
+		u->has_op[i] = (p->ops[i].flags & IO_URING_OP_SUPPORTED) != 0;
+	io_uring_free_probe(p);
+}
+
+static int uring_init(corio_loop *l, const corio_loop_options *o)
+{
+	unsigned entries = o->ring_entries ? o->ring_entries : DEFAULT_ENTRIES;
+	if (entries > MAX_ENTRIES)
+		return -EINVAL;
+	struct corio__uring *u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	int err = ring_setup(u, entries);
+	if (err) {
+		free(u);
+		return err;
+	}
+	probe(u);
+	l->be_data = u;
+	if (l->debug)
+		fprintf(stderr, "corio: io_uring ring with %u entries%s%s\n",
+			u->ring.sq.ring_entries,
+			(u->setup_flags & IORING_SETUP_DEFER_TASKRUN) ? ", DEFER_TASKRUN" : "",
+			(u->setup_flags & IORING_SETUP_COOP_TASKRUN) ? ", COOP_TASKRUN" : "");
+	return 0;
+}
+
+bool corio__uring_has_op(corio_loop *l, unsigned opcode)
+{
+	return l->be == &corio__uring_backend && opcode < CORIO__URING_MAX_OP &&
+	       U(l)->has_op[opcode];
+}
+
+/* ---- completions ------------------------------------------------------ */
+
+/* Take a batch of CQEs off the ring, then dispatch them: a completion
+ * callback may queue, submit or even reap again without upsetting us. */
+static unsigned reap(struct corio__uring *u)
+{
+	enum { BATCH = 128 };
+	struct io_uring_cqe *cqes[BATCH];
+	struct {
+		struct corio__op *op;
+		int res;
+		uint32_t flags;
+	} done[BATCH];
+	unsigned total = 0, n;
+	do {
+		n = io_uring_peek_batch_cqe(&u->ring, cqes, BATCH);
+		unsigned k = 0;
+		for (unsigned i = 0; i < n; i++) {
+			struct corio__op *op = io_uring_cqe_get_data(cqes[i]);
+			if (!op)
+				continue; /* an async-cancel request's own completion */
+			if (!(cqes[i]->flags & IORING_CQE_F_MORE))
+				u->inflight--;
+			done[k].op = op;
+			done[k].res = cqes[i]->res;
+			done[k].flags = cqes[i]->flags;
+			k++;
+		}
+		io_uring_cq_advance(&u->ring, n);
+		for (unsigned i = 0; i < k; i++)
+			done[i].op->complete(done[i].op, done[i].res, done[i].flags);
+		total += n;
+	} while (n == BATCH);
+	return total;
+}
+
+/* One io_uring_enter: submit what is queued, then wait for at least
+ * @wait_nr completions or @ts.  Retries what the kernel asks us to retry. */
+static int enter(struct corio__uring *u, unsigned wait_nr, struct __kernel_timespec *ts)
+{
+	for (;;) {
+		int ret;
+		if (ts) {
+			struct io_uring_cqe *cqe;
+			ret = io_uring_submit_and_wait_timeout(&u->ring, &cqe, wait_nr, ts,
+							       NULL);
+		} else if (wait_nr) {
+			ret = io_uring_submit_and_wait(&u->ring, wait_nr);
+		} else {
+			ret = io_uring_submit_and_get_events(&u->ring);
+		}
+		if (ret >= 0 || ret == -ETIME || ret == -EINTR)
+			return 0;
+		if (ret == -EBUSY || ret == -EAGAIN) {
+			/* completions are backed up: make room and retry */
+			if (!reap(u)) {
+				wait_nr = 0;
+				ts = NULL;
+			}
+			continue;
+		}
+		return ret;
+	}
+}
+
+static int uring_poll(corio_loop *l, int64_t timeout_ns)
+{
+	struct corio__uring *u = U(l);
+	int err;
+	if (timeout_ns == 0) {
+		/* Nothing queued and nothing but the loop's own wake read in
+		 * flight: no syscall is needed to learn nothing. */
+		if (!io_uring_sq_ready(&u->ring) && u->inflight <= (unsigned)l->wake_inflight)
+			return 0;
+		err = enter(u, 0, NULL);
+	} else if (timeout_ns < 0) {
+		err = enter(u, 1, NULL);
+	} else {
+		struct __kernel_timespec ts = {.tv_sec = timeout_ns / 1000000000,
+					       .tv_nsec = timeout_ns % 1000000000};
+		err = enter(u, 1, &ts);
+	}
+	reap(u);
+	return err;
+}
+
+/* ---- submission ------------------------------------------------------- */
+
+/* A free SQE, flushing the queue to the kernel when it is full. */
+struct io_uring_sqe *corio__uring_sqe(corio_loop *l)
+{
+	struct corio__uring *u = U(l);
+	struct io_uring_sqe *sqe;
+	while (!(sqe = io_uring_get_sqe(&u->ring))) {
+		int ret = io_uring_submit(&u->ring);
+		if (ret == -EBUSY || ret == -EAGAIN) {
+			enter(u, 0, NULL);
+			reap(u);
+		}
+	}
+	return sqe;
+}
+
+static void prep(struct io_uring_sqe *sqe, struct corio__op *op)
+{
+	switch (op->code) {
+	case CORIO__OP_NOP:
+		io_uring_prep_nop(sqe);
+		break;
+	case CORIO__OP_READ:
+		io_uring_prep_read(sqe, op->fd, op->buf, op->len, op->off);
+		break;
+	case CORIO__OP_WRITE:
+		io_uring_prep_write(sqe, op->fd, op->buf, op->len, op->off);
+		break;
+	default:
+		/* an op code this backend does not know: a bug in corio */
+		fprintf(stderr, "corio: io_uring backend got unknown op %u\n", op->code);
+		abort();
+	}
+}
+
+static void uring_submit(corio_loop *l, struct corio__op *op)
+{
+	struct io_uring_sqe *sqe = corio__uring_sqe(l);
+	prep(sqe, op);
+	io_uring_sqe_set_data(sqe, op);
+	U(l)->inflight++;
+}
+
+static void uring_cancel(corio_loop *l, struct corio__op *op)
+{
+	struct io_uring_sqe *sqe = corio__uring_sqe(l);
+	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
+	io_uring_sqe_set_data(sqe, NULL);
+}
+
+static void uring_fini(corio_loop *l)
+{
+	struct corio__uring *u = U(l);
+	/* The loop's own reads point into the loop: get them back first. */
+	if (l->wake_inflight)
+		uring_cancel(l, &l->wake_op);
+	while (u->inflight) {
+		if (enter(u, 1, NULL) < 0)
+			break;
+		reap(u);
+	}
+	io_uring_queue_exit(&u->ring);
+	free(u);
+	l->be_data = NULL;
+}
+
+const struct corio__backend corio__uring_backend = {
+	.name = "io_uring",
+	.init = uring_init,
+	.fini = uring_fini,
+	.submit = uring_submit,
+	.cancel = uring_cancel,
+	.poll = uring_poll,
+};

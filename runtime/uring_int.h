@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uring_int.h - the io_uring backend's state, shared with the modules that
+ * prepare their own SQEs (files, sockets).  Never installed.
+ */
+#ifndef CORIO_URING_INT_H
+#define CORIO_URING_INT_H
+
+#include "corio_int.h"
+
+#include <liburing.h>
+
+#define CORIO__URING_MAX_OP 64
+
+struct corio__uring {
+	struct io_uring ring;
+	unsigned setup_flags;             /* IORING_SETUP_* the ring got */
+	unsigned features;                /* IORING_FEAT_* */
+	unsigned inflight;                /* ops submitted, final CQE not seen */
+	bool has_op[CORIO__URING_MAX_OP]; /* the probe's answer per opcode */
+};
+
+struct io_uring_sqe *corio__uring_sqe(corio_loop *l) CORIO__HIDDEN;
+bool corio__uring_has_op(corio_loop *l, unsigned opcode) CORIO__HIDDEN;
+
+#endif

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * util.h - helpers shared by the criterion suites: run a test body as the
+ * main task of a fresh loop, make pipes and temp dirs, read the clock.
+ */
+#ifndef CORIO_TEST_UTIL_H
+#define CORIO_TEST_UTIL_H
+
+#include <corio.h>
+#include <criterion/criterion.h>
+#include <stdint.h>
+
+#define MS (1000000ull)
+
+/* Run @fn(@arg) as the main task of a new loop (options @o may be NULL),
+ * assert the loop ran cleanly and was freed, and return main's result. */
+void *t_run(corio_fn fn, void *arg, const corio_loop_options *o);
+
+/* pipe2(O_CLOEXEC) that asserts. */
+void t_pipe(int fds[2]);
+
+/* Monotonic nanoseconds, read fresh. */
+uint64_t t_clock(void);
+
+/* A fresh temporary directory (removed with t_rmtree). */
+char *t_tmpdir(void);
+void t_rmtree(const char *dir);
+
+#endif
