@@ -48,7 +48,7 @@ struct corio__cb *corio__cb_alloc(corio_loop *l)
 
 void corio__cb_release(corio_loop *l, struct corio__cb *cb)
 {
-	cb->r.next = &l->cb_free->r;
+	cb->r.next = (struct corio__runnable *)(void *)l->cb_free; /* r is first */
 	l->cb_free = cb;
 }
 

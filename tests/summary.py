@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Sums a meson test log into one line: "N passed, N failed, N skipped".
+
+Criterion suites count their own tests (from their "Synthesis" line);
+other meson tests (the header and export checks) count as one each.
+"""
+import json
+import re
+import sys
+
+SYNTH = re.compile(r"Synthesis: Tested: (\d+) \| Passing: (\d+) \| "
+                   r"Failing: (\d+) \| Crashing: (\d+)")
+SKIP = re.compile(r"^\[SKIP\]", re.M)
+
+
+def main(path):
+    passed = failed = skipped = 0
+    with open(path) as f:
+        for line in f:
+            t = json.loads(line)
+            out = (t.get("stdout") or "") + (t.get("stderr") or "")
+            m = SYNTH.search(out)
+            if m:
+                tested, ok, fail, crash = map(int, m.groups())
+                passed += ok
+                failed += fail + crash
+                skipped += len(SKIP.findall(out))
+                if t["result"] not in ("OK", "EXPECTEDFAIL") and fail + crash == 0:
+                    failed += 1  # the suite itself died or timed out
+            elif t["result"] == "OK":
+                passed += 1
+            elif t["result"] == "SKIP":
+                skipped += 1
+            else:
+                failed += 1
+    line = f"{passed} passed, {failed} failed"
+    if skipped:
+        line += f", {skipped} skipped"
+    print(line)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/timer.c - callbacks and timers: deadline order, FIFO among equal
+ * deadlines, never early, cancellation of handles, call_soon, thousands of
+ * sleeping tasks, and timers keeping the loop alive.
+ */
+#include "util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+struct fired {
+	corio_loop *loop;
+	int ids[64];
+	uint64_t at[64];
+	uint64_t due[64];
+	int n;
+};
+
+struct tcb {
+	struct fired *f;
+	int id;
+	uint64_t due;
+};
+
+static void record(void *arg)
+{
+	struct tcb *c = arg;
+	c->f->ids[c->f->n] = c->id;
+	c->f->at[c->f->n] = t_clock();
+	c->f->due[c->f->n] = c->due;
+	c->f->n++;
+}
+
+Test(timer, fire_in_deadline_order_fifo_on_ties_never_early)
+{
+	corio_loop *l;
+	cr_assert_eq(corio_loop_new(&l, NULL), 0);
+	struct fired f = {.loop = l};
+	/* delays in ms; ids 3,4,5 share a deadline and must keep their order */
+	static const int delay[] = {30, 10, 20, 15, 15, 15, 1, 25};
+	struct tcb cbs[8];
+	uint64_t base = corio_now();
+	for (int i = 0; i < 8; i++) {
+		cbs[i] = (struct tcb){.f = &f, .id = i, .due = base + delay[i] * MS};
+		cr_assert_eq(corio_call_at(l, cbs[i].due, record, &cbs[i], NULL), 0);
+	}
+	cr_assert_eq(corio_loop_run(l), 0);
+	int want[] = {6, 1, 3, 4, 5, 2, 7, 0};
+	cr_assert_eq(f.n, 8);
+	cr_assert_arr_eq(f.ids, want, sizeof(want));
+	for (int i = 0; i < 8; i++)
+		cr_assert_geq(f.at[i], f.due[i], "timer %d fired early", f.ids[i]);
+	cr_assert_eq(corio_loop_free(l), 0);
+}
+
+static void bump(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+Test(timer, cancelled_handles_never_fire_and_release_cleanly)
+{
+	corio_loop *l;
+	cr_assert_eq(corio_loop_new(&l, NULL), 0);
+	int hits = 0;
+	corio_timer *a, *b, *c;
+	cr_assert_eq(corio_call_later(l, 5 * MS, bump, &hits, &a), 0);
+	cr_assert_eq(corio_call_later(l, 10 * MS, bump, &hits, &b), 0);
+	cr_assert_eq(corio_call_later(l, 1 * MS, bump, &hits, &c), 0);
+	corio_timer_cancel(a);
+	cr_assert_eq(corio_loop_run(l), 0);
+	cr_assert_eq(hits, 2);
+	corio_timer_cancel(b); /* after it fired: only releases */
+	corio_timer_cancel(NULL);
+	/* c is never released by hand: corio_loop_free must (ASan checks) */
+	(void)c;
+	cr_assert_eq(corio_loop_free(l), 0);
+}
+
+Test(timer, pending_timers_are_released_with_the_loop)
+{
+	corio_loop *l;
+	cr_assert_eq(corio_loop_new(&l, NULL), 0);
+	int hits = 0;
+	corio_timer *h;
+	cr_assert_eq(corio_call_later(l, 3600ull * 1000 * MS, bump, &hits, NULL), 0);
+	cr_assert_eq(corio_call_later(l, 3600ull * 1000 * MS, bump, &hits, &h), 0);
+	corio_loop_stop(l);
+	cr_assert_eq(corio_loop_run(l), 0);
+	cr_assert_eq(hits, 0);
+	cr_assert_eq(corio_loop_free(l), 0);
+}
+
+struct soon {
+	corio_loop *l;
+	int seq[4];
+	int n;
+};
+
+static void soon_a(void *arg);
+static void soon_b(void *arg)
+{
+	struct soon *s = arg;
+	s->seq[s->n++] = 2;
+}
+static void soon_a(void *arg)
+{
+	struct soon *s = arg;
+	s->seq[s->n++] = 1;
+	cr_assert_eq(corio_call_soon(s->l, soon_b, s), 0);
+}
+
+Test(timer, call_soon_runs_in_order_in_later_turns)
+{
+	corio_loop *l;
+	cr_assert_eq(corio_loop_new(&l, NULL), 0);
+	struct soon s = {.l = l};
+	cr_assert_eq(corio_call_soon(l, soon_a, &s), 0);
+	cr_assert_eq(corio_call_soon(l, soon_b, &s), 0);
+	cr_assert_eq(corio_loop_run(l), 0);
+	int want[] = {1, 2, 2};
+	cr_assert_eq(s.n, 3);
+	cr_assert_arr_eq(s.seq, want, sizeof(want));
+	cr_assert_eq(corio_call_soon(NULL, soon_a, &s), -EINVAL);
+	cr_assert_eq(corio_call_later(l, 0, NULL, NULL, NULL), -EINVAL);
+	cr_assert_eq(corio_loop_free(l), 0);
+}
+
+static void *sleep_for(void *arg)
+{
+	uint64_t ns = (uint64_t)(uintptr_t)arg;
+	uint64_t t0 = t_clock();
+	cr_assert_eq(corio_sleep(ns), 0);
+	cr_assert_geq(t_clock() - t0, ns, "woke early");
+	return NULL;
+}
+
+static void *many_sleepers(void *arg)
+{
+	(void)arg;
+	enum { N = 5000 };
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(corio_spawn(NULL, sleep_for,
+					 (void *)(uintptr_t)((uint64_t)(rand() % 50) * MS)),
+			     0);
+	return NULL;
+}
+
+Test(timer, thousands_of_sleeping_tasks_exit_cleanly)
+{
+	srand(7);
+	t_run(many_sleepers, NULL, NULL); /* asserts every task ended and the loop freed */
+}
+
+static void *sleep_until_main(void *arg)
+{
+	(void)arg;
+	uint64_t when = corio_now() + 5 * MS;
+	cr_assert_eq(corio_sleep_until(when), 0);
+	cr_assert_geq(t_clock(), when);
+	cr_assert_eq(corio_sleep_until(0), 0, "a past deadline returns at once");
+	cr_assert_eq(corio_sleep(0), 0);
+	return NULL;
+}
+
+Test(timer, sleep_until_waits_for_the_deadline)
+{
+	t_run(sleep_until_main, NULL, NULL);
+}
+
+Test(timer, now_is_monotonic_outside_and_inside)
+{
+	uint64_t a = corio_now(), b = corio_now();
+	cr_assert_leq(a, b);
+	cr_assert_gt(a, 0);
+}
