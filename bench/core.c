@@ -203,18 +203,35 @@ static const char *verdict(const struct figure *f)
 	return ratio_of(f) >= f->target ? "PASS" : "FAIL";
 }
 
+/* 4 significant digits, never an exponent (easy to read and to parse). */
+struct num {
+	char s[32];
+};
+
+static struct num fmt(double v)
+{
+	struct num n;
+	if (v >= 1e4 || v <= -1e4)
+		snprintf(n.s, sizeof(n.s), "%.0f", v);
+	else
+		snprintf(n.s, sizeof(n.s), "%.4g", v);
+	if (strchr(n.s, 'e')) /* tiny values */
+		snprintf(n.s, sizeof(n.s), "%.6f", v);
+	return n;
+}
+
 static void print_rounds(const char *who, const double *v, int n)
 {
 	printf(" %s=[", who);
 	for (int i = 0; i < n; i++)
-		printf("%s%.4g", i ? "," : "", v[i]);
+		printf("%s%s", i ? "," : "", fmt(v[i]).s);
 	printf("]");
 }
 
 static void print_line(const struct figure *f)
 {
-	printf("%s corio=%.4g peer=%.4g ratio=%.3g", f->key, median(f->corio, f->n),
-	       median(f->peer_v, f->n), ratio_of(f));
+	printf("%s corio=%s peer=%s ratio=%s", f->key, fmt(median(f->corio, f->n)).s,
+	       fmt(median(f->peer_v, f->n)).s, fmt(ratio_of(f)).s);
 	if (f->target)
 		printf(" target>=%g", f->target);
 	printf(" %s", verdict(f));
@@ -236,10 +253,10 @@ static void print_table(struct figure **fs, int n, const struct cfg *c)
 		char tgt[32] = "-";
 		if (f->target)
 			snprintf(tgt, sizeof(tgt), ">= %g", f->target);
-		printf("| %s%s%s%s | %s | %.4g | %.4g | %s | %.3gx | %s | %s |\n", f->what,
+		printf("| %s%s%s%s | %s | %s | %s | %s | %sx | %s | %s |\n", f->what,
 		       f->note ? " (" : "", f->note ? f->note : "", f->note ? ")" : "",
-		       f->unit, median(f->corio, f->n), median(f->peer_v, f->n), f->peer,
-		       ratio_of(f), tgt, verdict(f));
+		       f->unit, fmt(median(f->corio, f->n)).s, fmt(median(f->peer_v, f->n)).s,
+		       f->peer, fmt(ratio_of(f)).s, tgt, verdict(f));
 	}
 	printf("\nMedians of %d rounds (%s mode), contenders alternated each round, "
 	       "pinned to CPU 0. \"corio advantage\" is peer/corio for times and sizes, "
