@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <liburing.h>
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -190,10 +191,12 @@ struct figure {
 	const char *note;  /* extra key=value text for the line, or NULL */
 };
 
+/* corio's advantage; NAN when it is undefined (a zero count). */
 static double ratio_of(const struct figure *f)
 {
 	double c = median(f->corio, f->n), p = median(f->peer_v, f->n);
-	return f->higher_better ? c / p : p / c;
+	double num = f->higher_better ? c : p, den = f->higher_better ? p : c;
+	return den > 0 ? num / den : NAN;
 }
 
 static const char *verdict(const struct figure *f)
@@ -211,7 +214,9 @@ struct num {
 static struct num fmt(double v)
 {
 	struct num n;
-	if (v >= 1e4 || v <= -1e4)
+	if (isnan(v))
+		snprintf(n.s, sizeof(n.s), "n/a");
+	else if (v >= 1e4 || v <= -1e4)
 		snprintf(n.s, sizeof(n.s), "%.0f", v);
 	else
 		snprintf(n.s, sizeof(n.s), "%.4g", v);
