@@ -172,7 +172,9 @@ struct corio_loop {
 	pthread_t owner;     /* thread that created it and runs it */
 	void *sched_sp;      /* the scheduler's saved stack pointer */
 	corio_task *current; /* running task, NULL in the scheduler */
-	uint64_t now;        /* cached clock for this turn */
+	uint64_t now;        /* cached clock for this turn, if now_valid */
+	bool now_valid;      /* cleared at the start of each turn */
+	size_t budget;       /* ready entries this turn may still run */
 	struct corio__runq runq;
 	struct corio__timer_heap timers;
 	uint32_t user_timers; /* pending corio_call_later/at timers */
@@ -201,9 +203,12 @@ struct corio_loop {
 	bool closing;
 	bool debug;
 	uint64_t interrupts; /* debug counters */
-	/* ASan: the scheduler's own stack */
+	/* ASan: the scheduler's own stack, learnt when a task is entered
+	 * from it (from_sched) */
 	const void *sched_stack_bottom;
 	size_t sched_stack_size;
+	bool from_sched;
+	uint64_t timer_slack; /* ns; waits end on a multiple of it */
 };
 
 /* tls.c-less: the loop running on this thread */
@@ -242,6 +247,18 @@ static inline struct corio__runnable *corio__runq_pop(struct corio__runq *q)
 	return r;
 }
 
+/* Make a suspended task ready; corio__suspend() will return @res.  A task
+ * that is not suspended (already woken) is left alone. */
+static inline void corio__wake(corio_task *t, int res)
+{
+	if (t->state != CORIO__T_WAITING)
+		return;
+	t->wake_res = res;
+	t->wait = NULL;
+	t->state = CORIO__T_READY;
+	corio__runq_push(&t->loop->runq, &t->r);
+}
+
 /* switch_*.S */
 void corio__switch(void **save_sp, void *to_sp) CORIO__HIDDEN;
 void corio__trampoline(void) CORIO__HIDDEN;
@@ -259,7 +276,6 @@ size_t corio__stack_map_size(size_t size, bool guarded) CORIO__HIDDEN;
 void corio__task_entry(corio_task *t) __attribute__((noreturn)) CORIO__HIDDEN;
 void corio__run_task(corio_loop *loop, corio_task *t) CORIO__HIDDEN;
 int corio__suspend(struct corio__wait *w) CORIO__HIDDEN;
-void corio__wake(corio_task *t, int res) CORIO__HIDDEN;
 void corio__interrupt(corio_task *t, int err) CORIO__HIDDEN;
 int corio__interrupted(corio_task *t) CORIO__HIDDEN;
 bool corio__shielded_from(corio_task *t, corio_scope *s) CORIO__HIDDEN;

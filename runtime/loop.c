@@ -23,6 +23,7 @@ __thread corio_loop *corio__tls_loop __attribute__((tls_model("initial-exec")));
 #define DEFAULT_STACK ((size_t)64 * 1024)
 #endif
 #define DEFAULT_POOL 256
+#define DEFAULT_SLACK (1000ull * 1000)
 
 corio_loop *corio_current_loop(void)
 {
@@ -186,6 +187,7 @@ static int loop_init(corio_loop *l, const corio_loop_options *o)
 	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
 	l->stack_size = (l->stack_size + ps - 1) / ps * ps;
 	l->guard_pages = !o->no_guard_pages;
+	l->timer_slack = o->timer_slack_ns ? o->timer_slack_ns : DEFAULT_SLACK;
 	l->pool_max = o->stack_pool_max ? o->stack_pool_max : DEFAULT_POOL;
 	l->pool_map_size = corio__stack_map_size(l->stack_size, l->guard_pages);
 	corio__runq_init(&l->runq);
@@ -237,7 +239,7 @@ static void dump_tasks(corio_loop *l, const char *when)
 	fprintf(stderr, "corio: %" PRIu64 " task(s) alive %s:\n", l->live_tasks, when);
 	for (corio_task *t = l->tasks; t; t = t->all_next)
 		if (t->state != CORIO__T_DONE)
-			fprintf(stderr, "corio:   '%s' %s%s\n", t->name, names[t->state],
+			fprintf(stderr, "corio:   '%s' %s%s\n", corio_task_name(t), names[t->state],
 				t->cancelled ? " (cancelled)" : "");
 }
 
@@ -299,7 +301,10 @@ static void run_cb(corio_loop *l, struct corio__cb *cb)
  * (a task that yields, a callback that calls soon) waits for the next. */
 static void run_ready(corio_loop *l)
 {
-	for (size_t n = l->runq.len; n; n--) {
+	/* tasks that suspend run the next ones directly, spending the budget */
+	l->budget = l->runq.len;
+	while (l->budget) {
+		l->budget--;
 		struct corio__runnable *r = corio__runq_pop(&l->runq);
 		if (r->kind == CORIO__RUN_TASK)
 			corio__run_task(l, (corio_task *)(void *)r);
@@ -327,7 +332,7 @@ int corio_loop_run(corio_loop *l)
 	l->running = true;
 	int err = 0;
 	for (;;) {
-		l->now = corio__clock();
+		l->now_valid = false; /* read again on demand: see corio_now() */
 		drain_threadsafe(l);
 		run_ready(l);
 		corio__timers_fire(l);

@@ -54,9 +54,13 @@ ssize_t corio__op_run(struct corio__op *op)
 	return res;
 }
 
+/* Op records are filled field by field, not zero-initialised: they are
+ * large (per-kind arguments) and the backend reads only what the kind uses. */
 int corio_nop(void)
 {
-	struct corio__op op = {.code = CORIO__OP_NOP, .fd = -1};
+	struct corio__op op;
+	op.code = CORIO__OP_NOP;
+	op.fd = -1;
 	return (int)corio__op_run(&op);
 }
 
@@ -66,8 +70,12 @@ static ssize_t rw(uint8_t code, int fd, const void *buf, size_t n, uint64_t off)
 		return -EINVAL;
 	if (fd < 0)
 		return -EBADF;
-	struct corio__op op = {
-		.code = code, .fd = fd, .buf = (void *)buf, .len = (uint32_t)n, .off = off};
+	struct corio__op op;
+	op.code = code;
+	op.fd = fd;
+	op.buf = (void *)buf;
+	op.len = (uint32_t)n;
+	op.off = off;
 	return corio__op_run(&op);
 }
 

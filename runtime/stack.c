@@ -151,20 +151,30 @@ static void write_str(const char *s)
 	}
 }
 
-static void report_overflow(corio_task *t, const char *how)
+/* Decimal digits of @n into @buf (at least 24 bytes), async-signal-safe. */
+static const char *utoa(uint64_t n, char *buf)
 {
-	char size[24];
-	size_t n = (size_t)(t->stack.hi - t->stack.lo);
-	int i = (int)sizeof(size) - 1;
-	size[i] = '\0';
+	int i = 23;
+	buf[i] = '\0';
 	do {
-		size[--i] = (char)('0' + n % 10);
+		buf[--i] = (char)('0' + n % 10);
 		n /= 10;
 	} while (n && i > 0);
+	return buf + i;
+}
+
+static void report_overflow(corio_task *t, const char *how)
+{
+	char num[24];
 	write_str("corio: stack overflow in task '");
-	write_str(t->name);
+	if (t->name[0]) {
+		write_str(t->name);
+	} else { /* default names are formatted lazily: not in a handler */
+		write_str("task-");
+		write_str(utoa(t->id, num));
+	}
 	write_str("' (");
-	write_str(size + i);
+	write_str(utoa((uint64_t)(t->stack.hi - t->stack.lo), num));
 	write_str("-byte stack, ");
 	write_str(how);
 	write_str("); give it a larger corio_task_options.stack_size\n");

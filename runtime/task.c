@@ -23,12 +23,42 @@
 
 /* ---- switching ------------------------------------------------------ */
 
+/*
+ * Three switches exist: scheduler -> task (corio__run_task), task ->
+ * scheduler, and task -> task: a task that suspends hands the CPU straight
+ * to the next ready task of the turn, skipping a round trip through the
+ * scheduler.  Under ASan each one is announced with the fiber API; the
+ * scheduler's own stack bounds are learnt on the first entry from it.
+ */
+
+static inline size_t stack_len(const corio_task *t)
+{
+	return (size_t)(t->stack.hi - t->stack.lo);
+}
+
+/* In a task, right after a switch brought it back. */
+static inline void resumed(corio_loop *l, corio_task *t)
+{
+#ifdef CORIO__ASAN
+	const void *bottom;
+	size_t size;
+	__sanitizer_finish_switch_fiber(t ? t->asan_fake : NULL, &bottom, &size);
+	if (l->from_sched) {
+		l->sched_stack_bottom = bottom;
+		l->sched_stack_size = size;
+	}
+#else
+	(void)l;
+	(void)t;
+#endif
+}
+
 static void switch_to_task(corio_loop *l, corio_task *t)
 {
 #ifdef CORIO__ASAN
 	void *fake = NULL;
-	__sanitizer_start_switch_fiber(&fake, t->stack.lo,
-				       (size_t)(t->stack.hi - t->stack.lo));
+	__sanitizer_start_switch_fiber(&fake, t->stack.lo, stack_len(t));
+	l->from_sched = true;
 	corio__switch(&l->sched_sp, t->sp);
 	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #else
@@ -38,18 +68,45 @@ static void switch_to_task(corio_loop *l, corio_task *t)
 
 static void switch_to_sched(corio_loop *l, corio_task *t, bool final)
 {
-	if (!t->stack.guarded)
-		corio__stack_check(t);
 #ifdef CORIO__ASAN
 	__sanitizer_start_switch_fiber(final ? NULL : &t->asan_fake,
 				       l->sched_stack_bottom, l->sched_stack_size);
-	corio__switch(&t->sp, l->sched_sp);
-	__sanitizer_finish_switch_fiber(t->asan_fake, &l->sched_stack_bottom,
-					&l->sched_stack_size);
 #else
 	(void)final;
-	corio__switch(&t->sp, l->sched_sp);
 #endif
+	corio__switch(&t->sp, l->sched_sp);
+	resumed(l, t);
+}
+
+static void switch_to_next(corio_loop *l, corio_task *t, corio_task *next)
+{
+#ifdef CORIO__ASAN
+	__sanitizer_start_switch_fiber(&t->asan_fake, next->stack.lo, stack_len(next));
+	l->from_sched = false;
+#endif
+	corio__switch(&t->sp, next->sp);
+	resumed(l, t);
+}
+
+/* Leave the running task @t (already queued or suspended): run the next
+ * ready task of this turn directly if there is one, else the scheduler. */
+static void switch_out(corio_loop *l, corio_task *t)
+{
+	if (!t->stack.guarded)
+		corio__stack_check(t);
+	struct corio__runnable *r = l->runq.head;
+	if (l->budget && r && r->kind == CORIO__RUN_TASK && !l->debug) {
+		corio_task *next = (corio_task *)(void *)r;
+		corio__runq_pop(&l->runq);
+		l->budget--;
+		next->state = CORIO__T_RUNNING;
+		if (next == t)
+			return; /* a yield with nobody else to run */
+		l->current = next;
+		switch_to_next(l, t, next);
+		return;
+	}
+	switch_to_sched(l, t, false);
 }
 
 static void warn_slow(corio_task *t, uint64_t ns)
@@ -58,35 +115,37 @@ static void warn_slow(corio_task *t, uint64_t ns)
 		fprintf(stderr,
 			"corio: task '%s' ran %" PRIu64
 			" ms without suspending; the loop was blocked meanwhile\n",
-			t->name, ns / 1000000);
+			corio_task_name(t), ns / 1000000);
 }
 
-/* Scheduler side: run @t until it suspends, yields or finishes. */
+/* Scheduler side: run @t until the chain of tasks it starts comes back. */
 void corio__run_task(corio_loop *l, corio_task *t)
 {
 	l->current = t;
 	t->state = CORIO__T_RUNNING;
 	uint64_t t0 = l->debug ? corio__clock() : 0;
 	switch_to_task(l, t);
+	corio_task *last = l->current; /* the task that switched back */
 	l->current = NULL;
 	if (l->debug)
-		warn_slow(t, corio__clock() - t0);
-	if (t->state == CORIO__T_DONE && t->detached)
-		corio__task_free(t);
+		warn_slow(last, corio__clock() - t0);
+	if (last->state == CORIO__T_DONE && last->detached)
+		corio__task_free(last);
 }
 
 void corio__task_entry(corio_task *t)
 {
 	corio_loop *l = t->loop;
-#ifdef CORIO__ASAN
-	__sanitizer_finish_switch_fiber(NULL, &l->sched_stack_bottom, &l->sched_stack_size);
-#endif
+	resumed(l, NULL);
 	void *r = t->fn(t->arg);
 	t->result = r;
 	t->state = CORIO__T_DONE;
 	l->live_tasks--;
 	if (t->joiner)
 		corio__wake(t->joiner, 0);
+	if (!t->stack.guarded)
+		corio__stack_check(t);
+	/* always through the scheduler: it frees the stack of a detached task */
 	switch_to_sched(l, t, true);
 	__builtin_unreachable();
 }
@@ -99,19 +158,9 @@ int corio__suspend(struct corio__wait *w)
 	corio_task *t = l->current;
 	t->wait = w;
 	t->state = CORIO__T_WAITING;
-	switch_to_sched(l, t, false);
+	switch_out(l, t);
 	t->wait = NULL;
 	return t->wake_res;
-}
-
-void corio__wake(corio_task *t, int res)
-{
-	if (t->state != CORIO__T_WAITING)
-		return;
-	t->wake_res = res;
-	t->wait = NULL;
-	t->state = CORIO__T_READY;
-	corio__runq_push(&t->loop->runq, &t->r);
 }
 
 void corio__interrupt(corio_task *t, int err)
@@ -165,7 +214,7 @@ void corio_yield(void)
 		return;
 	t->state = CORIO__T_READY;
 	corio__runq_push(&l->runq, &t->r);
-	switch_to_sched(l, t, false);
+	switch_out(l, t);
 }
 
 /* ---- spawning ------------------------------------------------------- */
@@ -197,8 +246,7 @@ int corio_spawn_ex(corio_loop *loop, corio_task **out, corio_fn fn, void *arg,
 	t->id = ++loop->next_id;
 	if (o && o->name)
 		snprintf(t->name, sizeof(t->name), "%s", o->name);
-	else
-		snprintf(t->name, sizeof(t->name), "task-%" PRIu64, t->id);
+	/* else named "task-<id>" on first use: formatting is most of a spawn */
 	t->sp = corio__stack_init_frame(t);
 	t->all_prev = NULL;
 	t->all_next = loop->tasks;
@@ -300,7 +348,13 @@ corio_task *corio_self(void)
 
 const char *corio_task_name(const corio_task *t)
 {
-	return t ? t->name : "";
+	if (!t)
+		return "";
+	if (!t->name[0]) {
+		corio_task *mut = (corio_task *)t; /* the name cache is ours */
+		snprintf(mut->name, sizeof(mut->name), "task-%" PRIu64, t->id);
+	}
+	return t->name;
 }
 
 int corio_task_done(const corio_task *t)

@@ -36,7 +36,13 @@ uint64_t corio__clock(void)
 uint64_t corio_now(void)
 {
 	corio_loop *l = corio__tls_loop;
-	return l ? l->now : corio__clock();
+	if (!l)
+		return corio__clock();
+	if (!l->now_valid) {
+		l->now = corio__clock();
+		l->now_valid = true;
+	}
+	return l->now;
 }
 
 /* ---- the heap --------------------------------------------------------- */
@@ -121,13 +127,21 @@ int corio__timers_init(corio_loop *l)
 	return 0;
 }
 
-/* Nanoseconds until the nearest deadline, 0 if due, -1 if none. */
+/* Nanoseconds the loop may sleep: until the nearest deadline rounded up to
+ * a multiple of the timer slack, so that deadlines close together end one
+ * kernel wait instead of one each (timers may fire late by up to the
+ * slack, never early).  0 if one is due, -1 if there is none. */
 int64_t corio__timers_next(corio_loop *l)
 {
 	if (!l->timers.len)
 		return -1;
 	uint64_t when = l->timers.v[0]->when, now = corio__clock();
-	return when <= now ? 0 : (int64_t)(when - now);
+	if (when <= now)
+		return 0;
+	uint64_t slack = l->timer_slack;
+	if (slack > 1 && when < UINT64_MAX - slack)
+		when = (when + slack - 1) / slack * slack;
+	return (int64_t)(when - now);
 }
 
 /* ---- callbacks ------------------------------------------------------ */
@@ -331,6 +345,7 @@ void corio__timers_fire(corio_loop *l)
 		return;
 	uint64_t now = corio__clock();
 	l->now = now;
+	l->now_valid = true;
 	uint64_t limit = h->seq;
 	while (h->len && h->v[0]->when <= now && h->v[0]->seq < limit) {
 		struct corio__timer_node *n = h->v[0];

@@ -222,7 +222,9 @@ static void prep(struct io_uring_sqe *sqe, struct corio__op *op)
 
 static void uring_submit(corio_loop *l, struct corio__op *op)
 {
-	struct io_uring_sqe *sqe = corio__uring_sqe(l);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&U(l)->ring);
+	if (corio__unlikely(!sqe))
+		sqe = corio__uring_sqe(l);
 	prep(sqe, op);
 	io_uring_sqe_set_data(sqe, op);
 	U(l)->inflight++;

@@ -64,6 +64,11 @@ typedef struct corio_loop_options {
 	unsigned stack_pool_max;
 	/** Enable debug mode as $CORIO_DEBUG=1 would. */
 	int debug;
+	/** Timer slack in ns (0: 1 ms, libuv's resolution; 1: none).  The loop
+	 *  sleeps until the nearest deadline rounded up to a multiple of it, so
+	 *  timers close together cost one kernel wait.  Timers never fire
+	 *  early; they may fire late by up to the slack. */
+	uint64_t timer_slack_ns;
 } corio_loop_options;
 
 /** Task options for corio_spawn_ex().  Zero-initialise. */
