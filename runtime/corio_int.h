@@ -137,6 +137,10 @@ struct corio__op {
 	void *buf;
 	uint32_t len;
 	uint64_t off; /* file offset; (uint64_t)-1: the file position */
+	/* epoll backend: where the op waits */
+	struct corio__op *ep_next, *ep_prev; /* waiter list or completion list */
+	struct corio__ep_fd *ep_fd;          /* fd record it waits on, or NULL */
+	uint8_t ep_dir;                      /* 0 readable, 1 writable */
 };
 
 /* The backend seam.  Everything above speaks in ops; only the backend
@@ -298,5 +302,6 @@ void corio__cb_release(corio_loop *loop, struct corio__cb *cb) CORIO__HIDDEN;
 
 /* backends */
 extern const struct corio__backend corio__uring_backend CORIO__HIDDEN;
+extern const struct corio__backend corio__epoll_backend CORIO__HIDDEN;
 
 #endif /* CORIO_INT_H */

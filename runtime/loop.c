@@ -157,6 +157,27 @@ static bool env_flag(const char *name)
 	return v && *v && strcmp(v, "0") != 0;
 }
 
+/* Say once per process why io_uring is not used. */
+static void fallback_notice(int err)
+{
+	static atomic_int said;
+	if (atomic_exchange(&said, 1))
+		return;
+	fprintf(stderr,
+		"corio: io_uring is not available (%s); using the epoll backend. "
+		"Set CORIO_BACKEND=epoll to choose it without this notice, or "
+		"CORIO_BACKEND=uring to fail instead.\n",
+		corio_strerror(err));
+}
+
+/* Errors that mean io_uring is off here, not that something is broken:
+ * no syscall (old kernel, seccomp), forbidden (sysctl, seccomp, LSM), or
+ * the locked-memory limit. */
+static bool uring_unavailable(int err)
+{
+	return err == -ENOSYS || err == -EPERM || err == -EACCES || err == -ENOMEM;
+}
+
 static int pick_backend(corio_loop *l, const corio_loop_options *o)
 {
 	int kind = o->backend;
@@ -169,11 +190,16 @@ static int pick_backend(corio_loop *l, const corio_loop_options *o)
 		else
 			return -EINVAL;
 	}
-	if (kind == CORIO_BACKEND_EPOLL)
-		return -ENOTSUP; /* the epoll backend is not built yet */
-	if (kind != CORIO_BACKEND_DEFAULT && kind != CORIO_BACKEND_URING)
+	if (kind < CORIO_BACKEND_DEFAULT || kind > CORIO_BACKEND_EPOLL)
 		return -EINVAL;
-	l->be = &corio__uring_backend;
+	if (kind != CORIO_BACKEND_EPOLL) {
+		l->be = &corio__uring_backend;
+		int err = l->be->init(l, o);
+		if (!err || kind == CORIO_BACKEND_URING || !uring_unavailable(err))
+			return err;
+		fallback_notice(err);
+	}
+	l->be = &corio__epoll_backend;
 	return l->be->init(l, o);
 }
 

@@ -142,3 +142,56 @@ Test(op, bad_arguments_give_clear_errors)
 {
 	t_run(bad_args, NULL, NULL);
 }
+
+struct flood {
+	int done;
+	int fds[2];
+};
+
+static void *flood_reader(void *arg)
+{
+	struct flood *f = arg;
+	char c;
+	/* parked in the kernel while the ring is flooded with nops */
+	cr_assert_eq(corio_read(f->fds[0], &c, 1), 1);
+	f->done++;
+	return NULL;
+}
+
+static void *flood_nops(void *arg)
+{
+	struct flood *f = arg;
+	for (int i = 0; i < 50; i++)
+		cr_assert_eq(corio_nop(), 0);
+	f->done++;
+	return NULL;
+}
+
+static void *flood_main(void *arg)
+{
+	(void)arg;
+	struct flood f = {0};
+	t_pipe(f.fds);
+	enum { READERS = 100, NOPPERS = 3000 };
+	for (int i = 0; i < READERS; i++)
+		cr_assert_eq(corio_spawn(NULL, flood_reader, &f), 0);
+	for (int i = 0; i < NOPPERS; i++)
+		cr_assert_eq(corio_spawn(NULL, flood_nops, &f), 0);
+	while (f.done < NOPPERS)
+		cr_assert_eq(corio_sleep(1 * MS), 0);
+	char buf[READERS];
+	memset(buf, 'r', sizeof(buf));
+	cr_assert_eq(write(f.fds[1], buf, sizeof(buf)), READERS);
+	while (f.done < NOPPERS + READERS)
+		cr_assert_eq(corio_sleep(1 * MS), 0);
+	close(f.fds[0]);
+	close(f.fds[1]);
+	return NULL;
+}
+
+Test(op, tiny_ring_full_sq_and_cq_overflow_lose_nothing)
+{
+	/* 8 SQ entries, 32 CQ entries, 3100 ops in flight at once */
+	corio_loop_options o = {.ring_entries = 8};
+	t_run(flood_main, NULL, &o);
+}

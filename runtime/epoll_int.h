@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * epoll_int.h - the epoll backend's state.  Never installed.
+ */
+#ifndef CORIO_EPOLL_INT_H
+#define CORIO_EPOLL_INT_H
+
+#include "corio_int.h"
+
+/* Ops waiting on one direction of one fd, in arrival order. */
+struct corio__ep_list {
+	struct corio__op *head, *tail;
+};
+
+/* One per fd the backend has seen: registered once, edge-triggered. */
+struct corio__ep_fd {
+	int fd;
+	uint32_t gen;                    /* tells a stale event from a fresh fd */
+	bool is_file;                    /* regular file or block device */
+	struct corio__ep_list wait[2];   /* [0] readers, [1] writers */
+};
+
+struct corio__epoll {
+	int epfd;
+	struct corio__ep_fd **fds; /* indexed by fd */
+	unsigned nfds;
+	uint32_t gen;
+	struct corio__op *done, **done_tail; /* finished, not yet delivered */
+	unsigned inflight;                   /* submitted, not yet delivered */
+};
+
+void corio__epoll_forget(corio_loop *l, int fd) CORIO__HIDDEN;
+
+#endif
