@@ -113,16 +113,9 @@ int corio_chan_try_recv(corio_chan *ch, void *item)
 	return ch->closed ? -EPIPE : -EAGAIN;
 }
 
-/* Common to send and recv: fail at once if the caller may not block. */
-static int may_block(void)
-{
-	corio_task *t = corio__current();
-	return t ? corio__interrupted(t) : -EPERM;
-}
-
 int corio_chan_send(corio_chan *ch, const void *item)
 {
-	int err = may_block();
+	int err = corio__may_block();
 	if (err)
 		return err;
 	err = corio_chan_try_send(ch, item);
@@ -134,7 +127,7 @@ int corio_chan_send(corio_chan *ch, const void *item)
 
 int corio_chan_recv(corio_chan *ch, void *item)
 {
-	int err = may_block();
+	int err = corio__may_block();
 	if (err)
 		return err;
 	err = corio_chan_try_recv(ch, item);

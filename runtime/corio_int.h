@@ -294,6 +294,7 @@ struct corio__waiter {
 int corio__waitq_wait(struct corio__waitq *q, struct corio__waiter *w) CORIO__HIDDEN;
 struct corio__waiter *corio__waitq_pop(struct corio__waitq *q) CORIO__HIDDEN;
 void corio__waitq_wake_all(struct corio__waitq *q, int res) CORIO__HIDDEN;
+int corio__may_block(void) CORIO__HIDDEN;
 
 /* group.c: hooks called from task.c */
 void corio__task_finished(corio_task *t) CORIO__HIDDEN;

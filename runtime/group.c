@@ -218,16 +218,13 @@ static void group_wait_interrupt(corio_task *t, struct corio__wait *w, int err)
  * interrupted (its error). */
 static int wait_child(corio_group *g)
 {
-	corio_task *me = corio__current();
-	if (!me)
-		return -EPERM;
 	if (g->waiter)
 		return -EBUSY;
-	int err = corio__interrupted(me);
+	int err = corio__may_block();
 	if (err)
 		return err;
 	struct group_wait gw = {.w.interrupt = group_wait_interrupt, .g = g};
-	g->waiter = me;
+	g->waiter = corio__current();
 	return corio__suspend(&gw.w);
 }
 

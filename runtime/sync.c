@@ -82,13 +82,12 @@ void corio__waitq_wake_all(struct corio__waitq *q, int res)
 		corio__wake(w->task, res);
 }
 
-/* The calling task if it may block now, else why not (as a negative errno
- * in *err). */
-static corio_task *blocking_task(int *err)
+/* 0 if the calling task may block now, else why not: -EPERM outside
+ * tasks, or the interruption to report (-ECANCELED, -ETIMEDOUT). */
+int corio__may_block(void)
 {
 	corio_task *t = corio__current();
-	*err = t ? corio__interrupted(t) : -EPERM;
-	return *err ? NULL : t;
+	return t ? corio__interrupted(t) : -EPERM;
 }
 
 /* ---- mutex ---------------------------------------------------------- */
@@ -100,10 +99,10 @@ void corio_mutex_init(corio_mutex *m)
 
 int corio_mutex_lock(corio_mutex *m)
 {
-	int err;
-	corio_task *t = blocking_task(&err);
-	if (!t)
+	int err = corio__may_block();
+	if (err)
 		return err;
+	corio_task *t = corio__current();
 	if (!m->owner) {
 		m->owner = t;
 		return 0;
@@ -173,8 +172,8 @@ int corio_sem_try_acquire(corio_sem *s)
 
 int corio_sem_acquire(corio_sem *s)
 {
-	int err;
-	if (!blocking_task(&err))
+	int err = corio__may_block();
+	if (err)
 		return err;
 	if (!corio_sem_try_acquire(s))
 		return 0;
@@ -226,8 +225,8 @@ int corio_event_is_set(const corio_event *e)
 
 int corio_event_wait(corio_event *e)
 {
-	int err;
-	if (!blocking_task(&err))
+	int err = corio__may_block();
+	if (err)
 		return err;
 	if (e->set)
 		return 0;
