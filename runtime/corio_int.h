@@ -77,6 +77,12 @@ struct corio__wait {
 	void (*interrupt)(corio_task *t, struct corio__wait *w, int err);
 };
 
+/* Told once, on the finishing task's stack, that @t's fn has returned
+ * (state DONE, result set), before its joiner is woken.  Must not suspend. */
+struct corio__done_hook {
+	void (*fn)(struct corio__done_hook *h, corio_task *t);
+};
+
 enum corio__task_state {
 	CORIO__T_READY,
 	CORIO__T_RUNNING,
@@ -114,6 +120,12 @@ struct corio_task {
 	uint64_t run_start; /* debug mode: when it was last resumed */
 	void *asan_fake;    /* ASan fake-stack handle while switched out */
 	char name[32];
+	/* group.c (issue #3): who besides a joiner hears that fn returned (a
+	 * group holding the task, a gather or wait_any call), the task's links
+	 * in its group's lists, and the groups it owns (cancelled with it). */
+	struct corio__done_hook *done_hook;
+	corio_task *sib_prev, *sib_next;
+	struct corio_group *groups;
 };
 
 /* The record of one kernel operation.  Task ops live on the task's stack;
@@ -284,6 +296,29 @@ void corio__interrupt(corio_task *t, int err) CORIO__HIDDEN;
 int corio__interrupted(corio_task *t) CORIO__HIDDEN;
 bool corio__shielded_from(corio_task *t, corio_scope *s) CORIO__HIDDEN;
 void corio__task_free(corio_task *t) CORIO__HIDDEN;
+
+/* sync.c: FIFO wait queues for the primitives (struct corio__waitq is in
+ * corio/sync.h).  A waiter lives on its task's stack and is queued only
+ * while that task is WAITING on it.  Whoever takes it off the queue with
+ * corio__waitq_pop() makes the hand-off (lock, permit, message) and then
+ * wakes the task with 0; an interrupt (cancel, deadline) unlinks it and
+ * wakes it with the error, so an interrupted waiter never consumed anything. */
+struct corio__waitq;
+struct corio__waiter {
+	struct corio__wait w;        /* interrupt hook: unlink, wake with err */
+	corio_task *task;            /* the waiting task */
+	struct corio__waiter *prev, *next; /* neighbours in the queue */
+	struct corio__waitq *q;      /* queue it is on, NULL once off it */
+	void *item;                  /* chan.c: the item to send or the buffer */
+};
+int corio__waitq_wait(struct corio__waitq *q, struct corio__waiter *w) CORIO__HIDDEN;
+struct corio__waiter *corio__waitq_pop(struct corio__waitq *q) CORIO__HIDDEN;
+void corio__waitq_wake_all(struct corio__waitq *q, int res) CORIO__HIDDEN;
+int corio__may_block(void) CORIO__HIDDEN;
+
+/* group.c: hooks called from task.c */
+void corio__task_finished(corio_task *t) CORIO__HIDDEN;
+void corio__groups_cancel(corio_task *owner) CORIO__HIDDEN;
 
 /* timer.c */
 int corio__timers_init(corio_loop *loop) CORIO__HIDDEN;

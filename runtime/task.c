@@ -141,6 +141,8 @@ void corio__task_entry(corio_task *t)
 	t->result = r;
 	t->state = CORIO__T_DONE;
 	l->live_tasks--;
+	if (t->done_hook || t->groups)
+		corio__task_finished(t);
 	if (t->joiner)
 		corio__wake(t->joiner, 0);
 	if (!t->stack.guarded)
@@ -337,6 +339,8 @@ void corio_cancel(corio_task *t)
 	if (!t || t->state == CORIO__T_DONE)
 		return;
 	t->cancelled = true;
+	if (t->groups)
+		corio__groups_cancel(t);
 	if (!corio__shielded_from(t, NULL))
 		corio__interrupt(t, -ECANCELED);
 }

@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench/sync.c - corio's channel and mutex beside their thread peers, in
+ * the same run:
+ *
+ *  - channel ping-pong: two tasks bounce a message through two rendezvous
+ *    channels; peer: two threads bounce 8 bytes through two pipes.
+ *  - contended mutex: two tasks take turns on a corio_mutex, each holding
+ *    it across a yield so that every acquisition is a hand-off to a blocked
+ *    waiter; peer: two threads hammer one pthread mutex.
+ *
+ * corio runs on CPU 0 (one loop, one thread); the peer threads are pinned
+ * one to CPU 0 and one to CPU 1.  Each figure is the median of several
+ * alternating runs.  Prints one machine-readable line per figure, then a
+ * Markdown table.  Usage: bench-sync [--quick]
+ */
+#include <corio.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct config {
+	int runs;
+	uint64_t chan_msgs, pipe_msgs;   /* round trips per run */
+	uint64_t mutex_ops, pthread_ops; /* acquisitions per task/thread */
+	int peer_cpu_b;                  /* CPU of the second peer thread */
+};
+
+static uint64_t clock_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "bench-sync: %s: %s\n", what, strerror(err < 0 ? -err : err));
+	exit(1);
+}
+
+static int pin_self(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+/* ---- corio: channel ping-pong --------------------------------------- */
+
+struct pingpong {
+	corio_chan *ping, *pong;
+	uint64_t round_trips;
+	uint64_t ns;
+};
+
+static void *ponger(void *p)
+{
+	struct pingpong *pp = p;
+	uint64_t v;
+	while (corio_chan_recv(pp->ping, &v) == 0)
+		if (corio_chan_send(pp->pong, &v))
+			break;
+	return NULL;
+}
+
+static void *pinger(void *p)
+{
+	struct pingpong *pp = p;
+	corio_task *t;
+	if (corio_spawn(&t, ponger, pp))
+		return CORIO_ERR_PTR(-ENOMEM);
+	uint64_t v = 0, t0 = clock_ns();
+	for (uint64_t i = 0; i < pp->round_trips; i++) {
+		if (corio_chan_send(pp->ping, &i) || corio_chan_recv(pp->pong, &v) || v != i)
+			return CORIO_ERR_PTR(-EPROTO);
+	}
+	pp->ns = clock_ns() - t0;
+	corio_chan_close(pp->ping);
+	corio_join(t, NULL);
+	return NULL;
+}
+
+/* messages per second (each round trip is two messages) */
+static double corio_pingpong(uint64_t round_trips)
+{
+	struct pingpong pp = {.round_trips = round_trips};
+	int err = corio_chan_new(&pp.ping, sizeof(uint64_t), 0);
+	if (!err)
+		err = corio_chan_new(&pp.pong, sizeof(uint64_t), 0);
+	void *res = NULL;
+	if (!err)
+		err = corio_run(pinger, &pp, &res);
+	if (!err)
+		err = corio_ptr_err(res);
+	if (err)
+		die("corio ping-pong", err);
+	corio_chan_free(pp.ping);
+	corio_chan_free(pp.pong);
+	return 2.0 * (double)round_trips * 1e9 / (double)pp.ns;
+}
+
+/* ---- peer: pipe ping-pong between two threads ----------------------- */
+
+struct pipes {
+	int ping[2], pong[2];
+	int cpu;
+};
+
+static void xfer(int rfd, int wfd, uint64_t *v)
+{
+	if (rfd >= 0 && read(rfd, v, sizeof(*v)) != (ssize_t)sizeof(*v))
+		die("pipe read", errno);
+	if (wfd >= 0 && write(wfd, v, sizeof(*v)) != (ssize_t)sizeof(*v))
+		die("pipe write", errno);
+}
+
+static void *pipe_ponger(void *p)
+{
+	struct pipes *ps = p;
+	uint64_t v = 0;
+	pin_self(ps->cpu);
+	while (v != UINT64_MAX)
+		xfer(ps->ping[0], ps->pong[1], &v);
+	return NULL;
+}
+
+static double pipe_pingpong(uint64_t round_trips, int cpu_b)
+{
+	struct pipes ps = {.cpu = cpu_b};
+	if (pipe(ps.ping) || pipe(ps.pong))
+		die("pipe", errno);
+	pthread_t th;
+	if (pthread_create(&th, NULL, pipe_ponger, &ps))
+		die("pthread_create", EAGAIN);
+	uint64_t v = 0, t0 = clock_ns();
+	for (uint64_t i = 0; i < round_trips; i++) {
+		v = i;
+		xfer(-1, ps.ping[1], &v);
+		xfer(ps.pong[0], -1, &v);
+	}
+	uint64_t ns = clock_ns() - t0;
+	v = UINT64_MAX;
+	xfer(-1, ps.ping[1], &v);
+	pthread_join(th, NULL);
+	for (int i = 0; i < 2; i++) {
+		close(ps.ping[i]);
+		close(ps.pong[i]);
+	}
+	return 2.0 * (double)round_trips * 1e9 / (double)ns;
+}
+
+/* ---- corio: contended mutex ----------------------------------------- */
+
+struct contended {
+	corio_mutex m;
+	uint64_t ops_each;
+	uint64_t counter;
+	uint64_t ns;
+};
+
+static void *contender(void *p)
+{
+	struct contended *c = p;
+	for (uint64_t i = 0; i < c->ops_each; i++) {
+		if (corio_mutex_lock(&c->m))
+			return CORIO_ERR_PTR(-EPROTO);
+		c->counter++;
+		corio_yield(); /* the other task now blocks on the lock */
+		corio_mutex_unlock(&c->m);
+	}
+	return NULL;
+}
+
+static void *mutex_main(void *p)
+{
+	struct contended *c = p;
+	corio_task *t[2];
+	uint64_t t0 = clock_ns();
+	for (int i = 0; i < 2; i++)
+		if (corio_spawn(&t[i], contender, c))
+			return CORIO_ERR_PTR(-ENOMEM);
+	for (int i = 0; i < 2; i++)
+		corio_join(t[i], NULL);
+	c->ns = clock_ns() - t0;
+	return c->counter == 2 * c->ops_each ? NULL : CORIO_ERR_PTR(-EPROTO);
+}
+
+static double corio_mutex_rate(uint64_t ops_each)
+{
+	struct contended c = {.ops_each = ops_each};
+	corio_mutex_init(&c.m);
+	void *res = NULL;
+	int err = corio_run(mutex_main, &c, &res);
+	if (!err)
+		err = corio_ptr_err(res);
+	if (err)
+		die("corio mutex", err);
+	return (double)c.counter * 1e9 / (double)c.ns;
+}
+
+/* ---- peer: pthread mutex, two threads ------------------------------- */
+
+struct pcontended {
+	pthread_mutex_t m;
+	uint64_t ops_each;
+	uint64_t counter;
+	int cpu[2];
+};
+
+struct pworker {
+	struct pcontended *c;
+	int cpu;
+};
+
+static void *pthread_contender(void *p)
+{
+	struct pworker *w = p;
+	pin_self(w->cpu);
+	for (uint64_t i = 0; i < w->c->ops_each; i++) {
+		pthread_mutex_lock(&w->c->m);
+		w->c->counter++;
+		pthread_mutex_unlock(&w->c->m);
+	}
+	return NULL;
+}
+
+static double pthread_mutex_rate(uint64_t ops_each, int cpu_b)
+{
+	struct pcontended c = {.ops_each = ops_each};
+	struct pworker w[2] = {{&c, 0}, {&c, cpu_b}};
+	pthread_t th[2];
+	pthread_mutex_init(&c.m, NULL);
+	uint64_t t0 = clock_ns();
+	for (int i = 0; i < 2; i++)
+		if (pthread_create(&th[i], NULL, pthread_contender, &w[i]))
+			die("pthread_create", EAGAIN);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	uint64_t ns = clock_ns() - t0;
+	pthread_mutex_destroy(&c.m);
+	if (c.counter != 2 * ops_each)
+		die("pthread mutex lost updates", EPROTO);
+	return (double)c.counter * 1e9 / (double)ns;
+}
+
+/* ---- driver --------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* A rate measured for corio and for its peer: medians and ranges. */
+struct figure {
+	const char *key, *what, *peer_what;
+	double corio, peer;
+	double corio_lo, corio_hi, peer_lo, peer_hi;
+};
+
+/* Sorts both sample arrays. */
+static void summarise(struct figure *f, double *c, double *p, int n)
+{
+	f->corio = median(c, n);
+	f->peer = median(p, n);
+	f->corio_lo = c[0];
+	f->corio_hi = c[n - 1];
+	f->peer_lo = p[0];
+	f->peer_hi = p[n - 1];
+}
+
+static void measure_pingpong(const struct config *cf, struct figure *f)
+{
+	double c[16], p[16];
+	for (int r = 0; r < cf->runs; r++) { /* alternate: noise hits both */
+		c[r] = corio_pingpong(cf->chan_msgs);
+		p[r] = pipe_pingpong(cf->pipe_msgs, cf->peer_cpu_b);
+	}
+	summarise(f, c, p, cf->runs);
+}
+
+static void measure_mutex(const struct config *cf, struct figure *f)
+{
+	double c[16], p[16];
+	for (int r = 0; r < cf->runs; r++) {
+		c[r] = corio_mutex_rate(cf->mutex_ops);
+		p[r] = pthread_mutex_rate(cf->pthread_ops, cf->peer_cpu_b);
+	}
+	summarise(f, c, p, cf->runs);
+}
+
+static void print_figures(const struct figure *f, int n)
+{
+	for (int i = 0; i < n; i++)
+		printf("%s corio=%.0f peer=%.0f ratio=%.2f\n", f[i].key, f[i].corio, f[i].peer,
+		       f[i].corio / f[i].peer);
+	printf("\n| figure (millions/s) | corio (range) | peer (range) | corio/peer |\n"
+	       "|---|---:|---:|---:|\n");
+	for (int i = 0; i < n; i++)
+		printf("| %s | %.3f (%.3f-%.3f) | %s: %.3f (%.3f-%.3f) | %.2f |\n", f[i].what,
+		       f[i].corio / 1e6, f[i].corio_lo / 1e6, f[i].corio_hi / 1e6, f[i].peer_what,
+		       f[i].peer / 1e6, f[i].peer_lo / 1e6, f[i].peer_hi / 1e6,
+		       f[i].corio / f[i].peer);
+	printf("\n# The mutex figures differ in kind: every corio acquisition is a hand-off to\n"
+	       "# a blocked task (the holder yields inside the lock), while a pthread thread\n"
+	       "# mostly re-takes the lock it just released, on its own core.\n");
+}
+
+static struct config configure(int argc, char **argv)
+{
+	bool quick = argc > 1 && !strcmp(argv[1], "--quick");
+	struct config cf = {
+		.runs = quick ? 3 : 5,
+		.chan_msgs = quick ? 200000 : 2000000,
+		.pipe_msgs = quick ? 20000 : 50000,
+		.mutex_ops = quick ? 200000 : 2000000,
+		.pthread_ops = quick ? 1000000 : 10000000,
+		.peer_cpu_b = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : 0,
+	};
+	return cf;
+}
+
+int main(int argc, char **argv)
+{
+	struct config cf = configure(argc, argv);
+	if (pin_self(0))
+		die("pinning to CPU 0", EINVAL);
+	printf("# bench-sync%s: corio on CPU 0 (one loop thread); peer threads on CPUs 0 and "
+	       "%d; median of %d alternating runs\n",
+	       cf.runs == 3 ? " --quick" : "", cf.peer_cpu_b, cf.runs);
+	struct figure f[2] = {
+		{.key = "sync.chan_pingpong_msgs_per_s", .what = "channel ping-pong, msgs",
+		 .peer_what = "pipe between 2 threads"},
+		{.key = "sync.mutex_contended_ops_per_s", .what = "contended mutex, acquisitions",
+		 .peer_what = "pthread mutex, 2 threads"},
+	};
+	measure_pingpong(&cf, &f[0]);
+	measure_mutex(&cf, &f[1]);
+	print_figures(f, 2);
+	return 0;
+}
