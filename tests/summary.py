@@ -12,6 +12,9 @@ import sys
 SYNTH = re.compile(r"Synthesis: Tested: (\d+) \| Passing: (\d+) \| "
                    r"Failing: (\d+) \| Crashing: (\d+)")
 SKIP = re.compile(r"^\[SKIP\]", re.M)
+# Criterion reports a test as passed even when its process then dies in
+# LeakSanitizer or prints an ASan/UBSan report: count those as failures.
+SANITIZER = re.compile(r"ERROR: (?:Leak|Address)Sanitizer|runtime error: ")
 
 
 def main(path):
@@ -28,6 +31,11 @@ def main(path):
                 skipped += len(SKIP.findall(out))
                 if t["result"] not in ("OK", "EXPECTEDFAIL") and fail + crash == 0:
                     failed += 1  # the suite itself died or timed out
+                reports = SANITIZER.findall(out)
+                if reports:
+                    print(f"{t['name']}: {len(reports)} sanitizer report(s)",
+                          file=sys.stderr)
+                    failed += len(reports)
             elif t["result"] == "OK":
                 passed += 1
             elif t["result"] == "SKIP":
@@ -38,7 +46,8 @@ def main(path):
     if skipped:
         line += f", {skipped} skipped"
     print(line)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    sys.exit(main(sys.argv[1]))
