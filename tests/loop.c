@@ -19,7 +19,8 @@ Test(loop, new_and_free_with_defaults)
 {
 	corio_loop *l;
 	cr_assert_eq(corio_loop_new(&l, NULL), 0);
-	cr_assert_str_eq(corio_loop_backend(l), "io_uring");
+	const char *want = getenv("CORIO_BACKEND") ? getenv("CORIO_BACKEND") : "io_uring";
+	cr_assert_str_eq(corio_loop_backend(l), strcmp(want, "uring") ? want : "io_uring");
 	cr_assert_eq(corio_loop_run(l), 0, "an empty loop returns at once");
 	cr_assert_eq(corio_loop_free(l), 0);
 	cr_assert_eq(corio_loop_free(NULL), 0);
@@ -62,7 +63,7 @@ static void *nested_run(void *arg)
 	cr_assert_eq(corio_loop_run(l), -EBUSY);
 	cr_assert_eq(corio_loop_free(l), -EBUSY);
 	cr_assert_eq(corio_current_loop(), l);
-	cr_assert_str_eq(corio_loop_backend(corio_current_loop()), "io_uring");
+	cr_assert_str_eq(corio_loop_backend(corio_current_loop()), corio_loop_backend(l));
 	return NULL;
 }
 
