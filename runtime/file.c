@@ -479,6 +479,7 @@ int corio_write_file(const char *path, const void *data, size_t len, int flags)
 /* ---- copying -------------------------------------------------------- */
 
 #define COPY_CHUNK ((size_t)256 * 1024)
+#define RANGE_CHUNK ((size_t)8 << 20)
 #define COPY_DEPTH 8
 #define SPLICE_CHUNK ((size_t)1 << 20)
 
@@ -492,13 +493,16 @@ struct copy {
 	uint64_t eof;             /* where the input ended, if seen */
 	uint64_t copied;
 	int err;                  /* first error */
+	bool no_range;            /* copy_file_range refused: read/write */
+	bool range_ok;            /* it worked once: later errors are real */
 	unsigned live;            /* workers still running */
 	corio_task *parent;
 	corio_task *workers[COPY_DEPTH];
 	struct corio__wait wait;
 };
 
-/* Read one chunk, looping over short reads until it is full or EOF. */
+/* Read one buffer (looping over short reads until it is full or at EOF)
+ * and write it out. */
 static ssize_t copy_chunk(struct copy *c, void *buf, uint64_t at, size_t want)
 {
 	ssize_t r = corio_read_full(c->in, buf, want, (off_t)(c->in_off + at));
@@ -515,6 +519,86 @@ static ssize_t copy_chunk(struct copy *c, void *buf, uint64_t at, size_t want)
 	return r;
 }
 
+/* copy_file_range(2) on a worker: the kernel moves the pages itself
+ * (one copy, or a reflink on filesystems that share extents). */
+struct range_job {
+	int in, out;
+	loff_t in_off, out_off;
+	size_t len;
+	ssize_t res;
+};
+
+static void *range_run(void *arg)
+{
+	struct range_job *j = arg;
+	size_t done = 0;
+	while (done < j->len) {
+		ssize_t r = copy_file_range(j->in, &j->in_off, j->out, &j->out_off,
+					    j->len - done, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			j->res = -errno;
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	j->res = (ssize_t)done;
+	return NULL;
+}
+
+/* Errors that mean "this pair of files cannot do copy_file_range". */
+static bool range_unsupported(ssize_t r)
+{
+	return r == -EXDEV || r == -EINVAL || r == -EOPNOTSUPP || r == -ENOSYS ||
+	       r == -EBADF;
+}
+
+static ssize_t range_chunk(struct copy *c, uint64_t at, size_t want)
+{
+	struct range_job j = {c->in, c->out, (loff_t)(c->in_off + at),
+			      (loff_t)(c->out_off + at), want, 0};
+	int err = corio_offload(range_run, &j, NULL);
+	if (err)
+		return err;
+	if (j.res >= 0 && (size_t)j.res < want && at + (uint64_t)j.res < c->eof)
+		c->eof = at + (uint64_t)j.res;
+	if (j.res > 0) {
+		c->copied += (uint64_t)j.res;
+		c->range_ok = true;
+	}
+	return j.res;
+}
+
+/* Copy [at, at + want) with reads and writes, a buffer at a time. */
+static ssize_t copy_span(struct copy *c, void *buf, uint64_t at, size_t want)
+{
+	for (size_t done = 0; done < want;) {
+		size_t n = want - done < COPY_CHUNK ? want - done : COPY_CHUNK;
+		ssize_t r = copy_chunk(c, buf, at + done, n);
+		if (r < 0)
+			return r;
+		if ((size_t)r < n)
+			break; /* EOF */
+		done += n;
+	}
+	return 0;
+}
+
+/* Copy one claimed chunk: in the kernel if this pair of files allows. */
+static ssize_t copy_claimed(struct copy *c, void *buf, uint64_t at, size_t want)
+{
+	if (!c->no_range) {
+		ssize_t r = range_chunk(c, at, want);
+		if (r >= 0 || !range_unsupported(r) || c->range_ok)
+			return r;
+		c->no_range = true; /* it cannot: reads and writes from now on */
+	}
+	return copy_span(c, buf, at, want);
+}
+
 static void *copy_worker(void *arg)
 {
 	struct copy *c = arg;
@@ -522,9 +606,10 @@ static void *copy_worker(void *arg)
 	int err = corio_aligned_alloc(&buf, 0, COPY_CHUNK);
 	while (!err && !c->err && c->next < c->len && c->next < c->eof) {
 		uint64_t at = c->next;
-		size_t want = c->len - at < COPY_CHUNK ? (size_t)(c->len - at) : COPY_CHUNK;
+		size_t chunk = c->no_range ? COPY_CHUNK : RANGE_CHUNK;
+		size_t want = c->len - at < chunk ? (size_t)(c->len - at) : chunk;
 		c->next += want;
-		ssize_t r = copy_chunk(c, buf, at, want);
+		ssize_t r = copy_claimed(c, buf, at, want);
 		err = r < 0 ? (int)r : 0;
 	}
 	if (err && !c->err)
@@ -562,11 +647,11 @@ static ssize_t copy_parallel(struct copy *c)
 		corio__suspend(&c->wait);
 	for (unsigned i = 0; i < n; i++)
 		corio_join(c->workers[i], NULL); /* all done: frees at once */
-	int err = corio__interrupted(self);
-	if (err)
-		return err;
-	if (c->err)
-		return c->err;
+	if (c->err) {
+		/* workers we cancelled say -ECANCELED: report why we did */
+		int why = corio__interrupted(self);
+		return why ? why : c->err;
+	}
 	lseek(c->in, (off_t)(c->in_off + c->copied), SEEK_SET);
 	lseek(c->out, (off_t)(c->out_off + c->copied), SEEK_SET);
 	return (ssize_t)c->copied;

@@ -644,6 +644,36 @@ Test(file, copy_fd_from_a_pipe_splices)
 	free(dir);
 }
 
+static void *copy_zero_main(void *arg)
+{
+	/* /dev/zero refuses copy_file_range: the pipelined reads and writes */
+	char *dst = path_in(arg, "zeros");
+	size_t n = ((size_t)20 << 20) + 777;
+	int in = corio_open("/dev/zero", O_RDONLY, 0);
+	int out = corio_open(dst, O_RDWR | O_CREAT, 0600);
+	cr_assert_eq(corio_copy_fd(in, out, n), (ssize_t)n);
+	struct statx st;
+	cr_assert_eq(corio_statx(out, "", AT_EMPTY_PATH, STATX_SIZE, &st), 0);
+	cr_assert_eq(st.stx_size, n);
+	char *back = malloc(n);
+	cr_assert_eq(corio_read_full(out, back, n, 0), (ssize_t)n);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(back[i], 0);
+	free(back);
+	corio_close(in);
+	corio_close(out);
+	free(dst);
+	return NULL;
+}
+
+Test(file, copy_fd_pipelined_reads_and_writes)
+{
+	char *dir = t_tmpdir();
+	t_run(copy_zero_main, dir, NULL);
+	t_rmtree(dir);
+	free(dir);
+}
+
 static void *copier(void *arg)
 {
 	int *fds = arg;
@@ -730,6 +760,7 @@ Test(file, ops_work_on_the_offload_pool_when_the_ring_lacks_them)
 	t_run(vec_main, dir, NULL);
 	t_run(wholefile_main, dir, NULL);
 	t_run(copy_main, dir, NULL);
+	t_run(copy_zero_main, dir, NULL);
 	t_run(errors_main, dir, NULL);
 	corio__no_ring_ops = false;
 	t_rmtree(dir);
