@@ -134,8 +134,26 @@ enum corio__op_code {
 	CORIO__OP_NOP = 1,
 	CORIO__OP_READ,
 	CORIO__OP_WRITE,
-	CORIO__OP_MAX_CORE
+	CORIO__OP_MAX_CORE,
+	/* files and processes (file.c, signal.c, process.c): a block of
+	 * its own so that other modules can add theirs without clashing */
+	CORIO__OP_OPENAT = 32, /* u.path */
+	CORIO__OP_CLOSE,       /* fd */
+	CORIO__OP_READV,       /* fd, off, u.vec */
+	CORIO__OP_WRITEV,      /* fd, off, u.vec */
+	CORIO__OP_FSYNC,       /* fd, u.datasync */
+	CORIO__OP_STATX,       /* u.statx */
+	CORIO__OP_UNLINKAT,    /* u.path (flags: AT_REMOVEDIR) */
+	CORIO__OP_RENAMEAT,    /* u.rename */
+	CORIO__OP_MKDIRAT,     /* u.path */
+	CORIO__OP_FALLOCATE,   /* fd, off, u.falloc */
+	CORIO__OP_SPLICE,      /* fd -> u.splice.fd_out, len bytes */
+	CORIO__OP_POLL,        /* fd, u.poll_mask; res: revents */
+	CORIO__OP_WAITID,      /* u.waitid (P_PIDFD, pidfd in fd) */
 };
+
+struct iovec;
+struct statx;
 
 struct corio__op {
 	/* Called by the backend with the result of each completion. */
@@ -153,6 +171,48 @@ struct corio__op {
 	struct corio__op *ep_next, *ep_prev; /* waiter list or completion list */
 	struct corio__ep_fd *ep_fd;          /* fd record it waits on, or NULL */
 	uint8_t ep_dir;                      /* 0 readable, 1 writable */
+	struct corio__job *ep_job;           /* offload job running it, or NULL */
+	/* Arguments of the op kinds that need more than fd/buf/len/off. */
+	union {
+		struct {
+			const char *path;
+			int dirfd;
+			int flags;     /* open(2) flags; AT_REMOVEDIR for unlink */
+			uint32_t mode; /* creation mode */
+		} path;
+		struct {
+			const struct iovec *iov;
+			uint32_t nr;
+			int rwflags; /* RWF_* */
+		} vec;
+		bool datasync; /* fdatasync rather than fsync */
+		struct {
+			const char *path;
+			struct statx *buf;
+			int dirfd;
+			int flags; /* AT_* */
+			uint32_t mask;
+		} statx;
+		struct {
+			const char *from, *to;
+			int from_dir, to_dir;
+			uint32_t flags; /* RENAME_* */
+		} rename;
+		struct {
+			uint64_t len;
+			int mode; /* FALLOC_FL_* */
+		} falloc;
+		struct {
+			int fd_out;
+			uint32_t flags;   /* SPLICE_F_* */
+			uint64_t off_out; /* (uint64_t)-1: no offset (a pipe) */
+		} splice;
+		uint32_t poll_mask; /* POLL* events */
+		struct {
+			void *info; /* siginfo_t the kernel fills */
+			int options; /* WEXITED, ... */
+		} waitid;
+	} u;
 };
 
 /* The backend seam.  Everything above speaks in ops; only the backend
@@ -168,6 +228,9 @@ struct corio__backend {
 	/* Submit what is queued, wait up to @timeout_ns (0: don't block,
 	 * <0: forever) and dispatch completions.  <0 on a fatal error. */
 	int (*poll)(corio_loop *loop, int64_t timeout_ns);
+	/* @fd is about to be closed: drop what the backend keeps for it
+	 * (waiters get -ECANCELED).  NULL when it keeps nothing per fd. */
+	void (*forget)(corio_loop *loop, int fd);
 };
 
 struct corio__timer_heap {
@@ -225,6 +288,9 @@ struct corio_loop {
 	size_t sched_stack_size;
 	bool from_sched;
 	uint64_t timer_slack; /* ns; waits end on a multiple of it */
+	/* created on first use, freed with the loop */
+	struct corio__pool *offload;    /* offload.c: worker threads */
+	struct corio__sigstate *sigs;   /* signal.c: signalfd and waiters */
 };
 
 /* tls.c-less: the loop running on this thread */
@@ -330,7 +396,30 @@ uint64_t corio__clock(void) CORIO__HIDDEN;
 /* op.c */
 ssize_t corio__op_run(struct corio__op *op) CORIO__HIDDEN;
 
+/* offload.c: the worker pool.  A job is owned by its submitter and must
+ * stay valid until its done() has run; done() runs on the loop thread. */
+struct corio__job {
+	void (*run)(struct corio__job *j);  /* on a worker thread */
+	void (*done)(struct corio__job *j); /* on the loop thread, once */
+	struct corio__job *next, *prev;     /* queue links (private) */
+	int res;   /* 0 once run() returned, -ECANCELED if it never ran */
+	int state; /* private */
+};
+int corio__offload_submit(corio_loop *loop, struct corio__job *j) CORIO__HIDDEN;
+bool corio__offload_cancel(corio_loop *loop, struct corio__job *j) CORIO__HIDDEN;
+void corio__offload_fini(corio_loop *loop) CORIO__HIDDEN;
+ssize_t corio__op_exec(struct corio__op *op) CORIO__HIDDEN;
+ssize_t corio__op_run_offload(struct corio__op *op) CORIO__HIDDEN;
+
+/* file.c: run @op in the ring if the backend has it, else on the pool */
+ssize_t corio__op_run_any(struct corio__op *op) CORIO__HIDDEN;
+extern bool corio__no_ring_ops CORIO__HIDDEN; /* tests: force the pool */
+
+/* signal.c */
+void corio__signal_fini(corio_loop *loop) CORIO__HIDDEN;
+
 /* loop.c */
+void corio__fd_closing(corio_loop *loop, int fd) CORIO__HIDDEN;
 void corio__loop_wake_complete(struct corio__op *op, int res, uint32_t flags) CORIO__HIDDEN;
 struct corio__cb *corio__cb_alloc(corio_loop *loop) CORIO__HIDDEN;
 void corio__cb_release(corio_loop *loop, struct corio__cb *cb) CORIO__HIDDEN;

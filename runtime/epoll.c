@@ -7,14 +7,14 @@
  * of waiters per direction.  An edge retries the waiters of its direction
  * in order until one would block again.  Ops that finish at once go on a
  * completion list the next poll delivers, so a completion never reaches a
- * task that has not suspended yet.  Regular files are always "ready" to
- * epoll, so their ops run synchronously (see run_blocking()).
+ * task that has not suspended yet.  Regular files go to the offload pool.
  */
 #include "corio_int.h"
 #include "epoll_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -117,13 +117,16 @@ static struct corio__ep_fd *fd_record(corio_loop *l, int fd, int *err)
 	}
 	r->is_file = S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode);
 	if (!r->is_file) {
-		int fl = fcntl(fd, F_GETFL);
-		if (fl >= 0 && !(fl & O_NONBLOCK))
-			fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 		struct epoll_event ev = {
 			.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
 			.data.u64 = (uint64_t)(unsigned)fd | ((uint64_t)r->gen << 32)};
-		if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 && errno != EEXIST) {
+		if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) == 0 || errno == EEXIST) {
+			int fl = fcntl(fd, F_GETFL);
+			if (fl >= 0 && !(fl & O_NONBLOCK))
+				fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+		} else if (errno == EPERM) {
+			r->is_file = true; /* not pollable (/dev/null, /dev/full) */
+		} else {
 			*err = -errno;
 			free(r);
 			return NULL;
@@ -158,15 +161,66 @@ void corio__epoll_forget(corio_loop *l, int fd)
 /* Which direction an op waits in: 0 readable, 1 writable. */
 static int op_dir(const struct corio__op *op)
 {
+	if (op->code == CORIO__OP_POLL)
+		return (op->u.poll_mask & POLLOUT) && !(op->u.poll_mask & POLLIN);
 	return op->code == CORIO__OP_WRITE ? 1 : 0;
 }
 
-/* Regular files are always "ready" to epoll, yet a read may block on the
- * disk.  Until the offload pool takes them, they run here, synchronously:
- * correct, but the loop waits for the disk meanwhile. */
-static void run_blocking(corio_loop *l, struct corio__op *op, int (*fn)(struct corio__op *))
+/* A readiness check that never blocks, as IORING_OP_POLL_ADD reports it:
+ * the events that are set, or -EAGAIN to wait for an edge. */
+static int poll_now(struct corio__op *op)
 {
-	epoll_done(l, op, fn(op));
+	struct pollfd p = {.fd = op->fd, .events = (short)op->u.poll_mask};
+	int n = poll(&p, 1, 0);
+	if (n < 0)
+		return -errno;
+	if (p.revents & POLLNVAL)
+		return -EBADF;
+	return n ? (int)(uint16_t)p.revents : -EAGAIN;
+}
+
+/* Regular files are always "ready" to epoll, yet a read may wait for the
+ * disk: their ops run on the offload pool, as libuv does.  The job record
+ * is the backend's own, freed when the pool hands the op back. */
+struct file_job {
+	struct corio__job job;
+	struct corio__op *op;
+	corio_loop *loop;
+	ssize_t res;
+};
+
+static void file_job_run(struct corio__job *j)
+{
+	struct file_job *f = corio__container_of(j, struct file_job, job);
+	f->res = corio__op_exec(f->op);
+}
+
+static void file_job_done(struct corio__job *j)
+{
+	struct file_job *f = corio__container_of(j, struct file_job, job);
+	struct corio__op *op = f->op;
+	op->ep_job = NULL;
+	epoll_done(f->loop, op, j->res == -ECANCELED ? -ECANCELED : (int)f->res);
+	free(f);
+}
+
+static void offload_op(corio_loop *l, struct corio__op *op)
+{
+	struct file_job *f = calloc(1, sizeof(*f));
+	int err = f ? 0 : -ENOMEM;
+	if (f) {
+		f->op = op;
+		f->loop = l;
+		f->job.run = file_job_run;
+		f->job.done = file_job_done;
+		op->ep_job = &f->job;
+		err = corio__offload_submit(l, &f->job);
+	}
+	if (err) {
+		op->ep_job = NULL;
+		free(f);
+		epoll_done(l, op, err);
+	}
 }
 
 /* Try @op's syscall once.  Returns the result, or -EAGAIN to wait. */
@@ -180,6 +234,8 @@ static int attempt(struct corio__op *op)
 	case CORIO__OP_WRITE:
 		r = write(op->fd, op->buf, op->len);
 		break;
+	case CORIO__OP_POLL:
+		return poll_now(op);
 	default:
 		return -ENOSYS; /* an op this backend does not implement yet */
 	}
@@ -201,6 +257,7 @@ static void epoll_submit(corio_loop *l, struct corio__op *op)
 	struct corio__epoll *e = E(l);
 	e->inflight++;
 	op->ep_fd = NULL;
+	op->ep_job = NULL;
 	if (op->code == CORIO__OP_NOP) {
 		epoll_done(l, op, 0);
 		return;
@@ -212,7 +269,7 @@ static void epoll_submit(corio_loop *l, struct corio__op *op)
 		return;
 	}
 	if (r->is_file) {
-		run_blocking(l, op, attempt);
+		offload_op(l, op);
 		return;
 	}
 	int dir = op_dir(op);
@@ -230,6 +287,9 @@ static void epoll_cancel(corio_loop *l, struct corio__op *op)
 		list_unlink(&op->ep_fd->wait[op->ep_dir], op);
 		op->ep_fd = NULL;
 		epoll_done(l, op, -ECANCELED);
+	} else if (op->ep_job) {
+		/* taken back if it has not started; a running job is waited for */
+		corio__offload_cancel(l, op->ep_job);
 	}
 	/* else: already on the completion list */
 }
@@ -332,4 +392,5 @@ const struct corio__backend corio__epoll_backend = {
 	.submit = epoll_submit,
 	.cancel = epoll_cancel,
 	.poll = epoll_poll,
+	.forget = corio__epoll_forget,
 };

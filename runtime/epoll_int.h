@@ -16,7 +16,7 @@ struct corio__ep_list {
 struct corio__ep_fd {
 	int fd;
 	uint32_t gen;                    /* tells a stale event from a fresh fd */
-	bool is_file;                    /* regular file or block device */
+	bool is_file;                    /* not pollable: ops go to the pool */
 	struct corio__ep_list wait[2];   /* [0] readers, [1] writers */
 };
 

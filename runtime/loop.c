@@ -149,6 +149,15 @@ void corio__loop_wake_complete(struct corio__op *op, int res, uint32_t flags)
 	arm_wake(l);
 }
 
+/* Every module calls this before it closes an fd the loop may have waited
+ * on: the backend drops what it keeps for the number, which the kernel may
+ * hand out again at once for another file. */
+void corio__fd_closing(corio_loop *l, int fd)
+{
+	if (l && l->be && l->be->forget)
+		l->be->forget(l, fd);
+}
+
 /* ---- creation ------------------------------------------------------- */
 
 static bool env_flag(const char *name)
@@ -208,7 +217,7 @@ static int loop_init(corio_loop *l, const corio_loop_options *o)
 	l->owner = pthread_self();
 	l->debug = o->debug || env_flag("CORIO_DEBUG");
 	l->stack_size = o->stack_size ? o->stack_size : DEFAULT_STACK;
-	if (l->stack_size > ((size_t)1 << 30))
+	if (l->stack_size > ((size_t)1 << 30) || o->ring_entries > 32768)
 		return -EINVAL;
 	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
 	l->stack_size = (l->stack_size + ps - 1) / ps * ps;
@@ -298,6 +307,8 @@ int corio_loop_free(corio_loop *l)
 	while (l->tasks) /* finished, never joined: their handles die here */
 		corio__task_free(l->tasks);
 	corio__stack_pool_drain(l);
+	corio__offload_fini(l); /* these cancel their loop-owned reads, */
+	corio__signal_fini(l);  /* whose completions be->fini waits for */
 	l->be->fini(l); /* waits for the loop's own ops (the eventfd read) */
 	corio__timers_fini(l);
 	free_records(l);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #define DEFAULT_ENTRIES 1024u
 #define MAX_ENTRIES 32768u
@@ -201,6 +202,70 @@ struct io_uring_sqe *corio__uring_sqe(corio_loop *l)
 	return sqe;
 }
 
+/* Ops on an open file (file.c, process.c). */
+static void prep_file(struct io_uring_sqe *sqe, struct corio__op *op)
+{
+	switch (op->code) {
+	case CORIO__OP_OPENAT:
+		io_uring_prep_openat(sqe, op->u.path.dirfd, op->u.path.path, op->u.path.flags,
+				     op->u.path.mode);
+		break;
+	case CORIO__OP_CLOSE:
+		io_uring_prep_close(sqe, op->fd);
+		break;
+	case CORIO__OP_READV:
+		io_uring_prep_readv2(sqe, op->fd, op->u.vec.iov, op->u.vec.nr, op->off,
+				     op->u.vec.rwflags);
+		break;
+	case CORIO__OP_WRITEV:
+		io_uring_prep_writev2(sqe, op->fd, op->u.vec.iov, op->u.vec.nr, op->off,
+				      op->u.vec.rwflags);
+		break;
+	case CORIO__OP_FSYNC:
+		io_uring_prep_fsync(sqe, op->fd, op->u.datasync ? IORING_FSYNC_DATASYNC : 0);
+		break;
+	case CORIO__OP_FALLOCATE:
+		io_uring_prep_fallocate(sqe, op->fd, op->u.falloc.mode, (off_t)op->off,
+					(off_t)op->u.falloc.len);
+		break;
+	default: /* CORIO__OP_SPLICE */
+		io_uring_prep_splice(sqe, op->fd, (int64_t)op->off, op->u.splice.fd_out,
+				     (int64_t)op->u.splice.off_out, op->len, op->u.splice.flags);
+		break;
+	}
+}
+
+/* Path ops, polls and process waits (file.c, signal.c, process.c). */
+static void prep_path(struct io_uring_sqe *sqe, struct corio__op *op)
+{
+	switch (op->code) {
+	case CORIO__OP_STATX:
+		io_uring_prep_statx(sqe, op->u.statx.dirfd, op->u.statx.path,
+				    op->u.statx.flags, op->u.statx.mask, op->u.statx.buf);
+		break;
+	case CORIO__OP_UNLINKAT:
+		io_uring_prep_unlinkat(sqe, op->u.path.dirfd, op->u.path.path,
+				       op->u.path.flags);
+		break;
+	case CORIO__OP_RENAMEAT:
+		io_uring_prep_renameat(sqe, op->u.rename.from_dir, op->u.rename.from,
+				       op->u.rename.to_dir, op->u.rename.to,
+				       op->u.rename.flags);
+		break;
+	case CORIO__OP_MKDIRAT:
+		io_uring_prep_mkdirat(sqe, op->u.path.dirfd, op->u.path.path, op->u.path.mode);
+		break;
+	case CORIO__OP_POLL:
+		io_uring_prep_poll_add(sqe, op->fd, op->u.poll_mask);
+		break;
+	default: /* CORIO__OP_WAITID: idtype in len, id in fd (no liburing helper) */
+		io_uring_prep_rw(CORIO__IORING_OP_WAITID, sqe, op->fd, NULL, P_PIDFD, 0);
+		sqe->file_index = (uint32_t)op->u.waitid.options;
+		sqe->addr2 = (uint64_t)(uintptr_t)op->u.waitid.info;
+		break;
+	}
+}
+
 static void prep(struct io_uring_sqe *sqe, struct corio__op *op)
 {
 	switch (op->code) {
@@ -212,6 +277,23 @@ static void prep(struct io_uring_sqe *sqe, struct corio__op *op)
 		break;
 	case CORIO__OP_WRITE:
 		io_uring_prep_write(sqe, op->fd, op->buf, op->len, op->off);
+		break;
+	case CORIO__OP_OPENAT:
+	case CORIO__OP_CLOSE:
+	case CORIO__OP_READV:
+	case CORIO__OP_WRITEV:
+	case CORIO__OP_FSYNC:
+	case CORIO__OP_FALLOCATE:
+	case CORIO__OP_SPLICE:
+		prep_file(sqe, op);
+		break;
+	case CORIO__OP_STATX:
+	case CORIO__OP_UNLINKAT:
+	case CORIO__OP_RENAMEAT:
+	case CORIO__OP_MKDIRAT:
+	case CORIO__OP_POLL:
+	case CORIO__OP_WAITID:
+		prep_path(sqe, op);
 		break;
 	default:
 		/* an op code this backend does not know: a bug in corio */

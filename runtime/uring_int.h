@@ -11,6 +11,9 @@
 #include <liburing.h>
 
 #define CORIO__URING_MAX_OP 64
+/* liburing 2.3 predates IORING_OP_WAITID (kernel 6.7): the probe decides
+ * whether it is used, so its number is spelled out here. */
+#define CORIO__IORING_OP_WAITID 50
 
 struct corio__uring {
 	struct io_uring ring;

@@ -43,8 +43,8 @@ static void *work(void *arg)
 	cr_assert_eq(corio_read(p[0], buf, sizeof(buf)), 2);
 	cr_assert_eq(corio_sleep(1 * MS), 0);
 	cr_assert_eq(corio_nop(), 0);
-	close(p[0]);
-	close(p[1]);
+	corio_close(p[0]);
+	corio_close(p[1]);
 	return (void *)corio_loop_backend(corio_current_loop());
 }
 

@@ -68,8 +68,8 @@ static void *cancel_read_main(void *arg)
 	ssize_t n = corio_read(p[0], buf, sizeof(buf));
 	cr_assert_eq(n, 12);
 	cr_assert_eq(memcmp(buf, "after-cancel", 12), 0);
-	close(p[0]);
-	close(p[1]);
+	corio_close(p[0]);
+	corio_close(p[1]);
 	return NULL;
 }
 
@@ -102,7 +102,7 @@ static void *race_main(void *arg)
 		cr_assert_eq(write(p[1], "xyz", 3), 3);
 		corio_cancel(t);
 		cr_assert_eq(corio_join(t, NULL), -ECANCELED);
-		close(p[1]);
+		corio_close(p[1]);
 		char b[8];
 		ssize_t left = corio_read(p[0], b, sizeof(b));
 		if (r.res == 3) {
@@ -114,7 +114,7 @@ static void *race_main(void *arg)
 			cr_assert_eq(r.res, -ECANCELED);
 			cr_assert_eq(left, 3, "the bytes stayed in the pipe");
 		}
-		close(p[0]);
+		corio_close(p[0]);
 	}
 	return NULL;
 }
@@ -144,8 +144,8 @@ static void *woken_then_cancelled(void *arg)
 	cr_assert_eq(corio_join(t, &next), -ECANCELED);
 	cr_assert_eq(r.res, 3, "a read that completed returns its bytes");
 	cr_assert_eq(memcmp(r.buf, "xyz", 3), 0);
-	close(p[0]);
-	close(p[1]);
+	corio_close(p[0]);
+	corio_close(p[1]);
 	return NULL;
 }
 
@@ -343,8 +343,8 @@ static void *scope_read(void *arg)
 	corio_timeout_pop(&s);
 	cr_assert_eq(write(p[1], "ok", 2), 2);
 	cr_assert_eq(corio_read(p[0], buf, sizeof(buf)), 2, "timed-out read took nothing");
-	close(p[0]);
-	close(p[1]);
+	corio_close(p[0]);
+	corio_close(p[1]);
 	/* a deadline already in the past fails the first call */
 	corio_timeout_push(&s, corio_now() - 1);
 	cr_assert_eq(corio_nop(), -ETIMEDOUT);

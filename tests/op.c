@@ -62,7 +62,7 @@ static void *pipe_writer(void *arg)
 		}
 		sent += n;
 	}
-	close(p->fd);
+	corio_close(p->fd);
 	return NULL;
 }
 
@@ -93,7 +93,7 @@ static void *pump_main(void *arg)
 	cr_assert_eq(corio_join(b, NULL), 0);
 	cr_assert_eq(r.total, w.total);
 	cr_assert_eq(r.sum, w.sum);
-	close(p[0]);
+	corio_close(p[0]);
 	return NULL;
 }
 
@@ -112,7 +112,7 @@ static void *efd_main(void *arg)
 	v = 0;
 	cr_assert_eq(corio_read(fd, &v, sizeof(v)), 8);
 	cr_assert_eq(v, 5);
-	close(fd);
+	corio_close(fd);
 	return NULL;
 }
 
@@ -130,10 +130,10 @@ static void *bad_args(void *arg)
 	cr_assert_eq(corio_write(1, &c, (size_t)INT_MAX + 1), -EINVAL);
 	int p[2];
 	t_pipe(p);
-	close(p[1]);
+	corio_close(p[1]);
 	cr_assert_eq(corio_write(p[0], "x", 1), -EBADF, "write to a read end");
 	cr_assert_eq(corio_read(p[0], &c, 1), 0, "EOF");
-	close(p[0]);
+	corio_close(p[0]);
 	cr_assert_eq(corio_read(p[0], &c, 1), -EBADF, "closed fd");
 	return NULL;
 }
@@ -184,8 +184,8 @@ static void *flood_main(void *arg)
 	cr_assert_eq(write(f.fds[1], buf, sizeof(buf)), READERS);
 	while (f.done < NOPPERS + READERS)
 		cr_assert_eq(corio_sleep(1 * MS), 0);
-	close(f.fds[0]);
-	close(f.fds[1]);
+	corio_close(f.fds[0]);
+	corio_close(f.fds[1]);
 	return NULL;
 }
 

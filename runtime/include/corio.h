@@ -8,5 +8,6 @@
 
 #include <corio/runtime.h>
 #include <corio/sync.h>
+#include <corio/io.h>
 
 #endif

@@ -1,0 +1,585 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * offload.c - the offload pool (DESIGN.md section 5): a fixed set of
+ * worker threads per loop, started on first use, that run blocking or
+ * CPU-bound functions while the loop keeps going.  Jobs are records owned
+ * by their submitter (usually on a waiting task's stack); a bounded shared
+ * queue feeds the workers, overflow waits on the loop's side, and finished
+ * jobs come back through one eventfd the loop keeps a read on, so a burst of
+ * completions costs one wakeup.  Also runs ops the backend cannot do
+ * (corio__op_exec) so file calls work on every backend and kernel.
+ */
+#include "corio_int.h"
+#include "corio/io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h> /* renameat2 */
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define QUEUE_PER_THREAD 64u
+
+/* Where a job is.  Only the loop thread moves a job into or out of
+ * OVERFLOW; QUEUED -> RUNNING -> FINISHED happen under the pool lock. */
+enum { J_NEW, J_OVERFLOW, J_QUEUED, J_RUNNING, J_FINISHED, J_DONE };
+
+struct corio__pool {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;              /* workers wait here for jobs */
+	struct corio__job *head, *tail; /* shared queue (lock) */
+	unsigned queued, cap;           /* its length and bound (lock) */
+	struct corio__job *finished;    /* run, not yet delivered: LIFO (lock) */
+	bool notify_armed;              /* an eventfd write is pending (lock) */
+	bool shutdown;                  /* workers must exit (lock) */
+	/* loop thread only */
+	struct corio__job *ov_head, *ov_tail; /* waiting for room in the queue */
+	corio_loop *loop;
+	pthread_t *threads;
+	unsigned nthreads;
+	int efd;                  /* workers -> loop */
+	struct corio__op ev_op;   /* the loop's read of efd */
+	uint64_t ev_buf;
+	bool ev_inflight;
+	bool closing;             /* the loop is being freed */
+};
+
+/* ---- the shared queue (lock held) ----------------------------------- */
+
+static void q_unlink(struct corio__job **head, struct corio__job **tail,
+		     struct corio__job *j)
+{
+	if (j->prev)
+		j->prev->next = j->next;
+	else
+		*head = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
+	else
+		*tail = j->prev;
+	j->next = j->prev = NULL;
+}
+
+static void q_append(struct corio__job **head, struct corio__job **tail,
+		     struct corio__job *j)
+{
+	j->next = NULL;
+	j->prev = *tail;
+	if (*tail)
+		(*tail)->next = j;
+	else
+		*head = j;
+	*tail = j;
+}
+
+/* ---- workers -------------------------------------------------------- */
+
+/* Hand a finished job to the loop.  True if the eventfd must be written:
+ * only the first completion since the loop last drained writes it. */
+static bool finish_locked(struct corio__pool *p, struct corio__job *j)
+{
+	j->state = J_FINISHED;
+	j->next = p->finished;
+	p->finished = j;
+	if (p->notify_armed)
+		return false;
+	p->notify_armed = true;
+	return true;
+}
+
+static struct corio__job *next_locked(struct corio__pool *p)
+{
+	while (!p->head && !p->shutdown)
+		pthread_cond_wait(&p->cv, &p->lock);
+	struct corio__job *j = p->head;
+	if (!j)
+		return NULL;
+	q_unlink(&p->head, &p->tail, j);
+	p->queued--;
+	j->state = J_RUNNING;
+	return j;
+}
+
+static void notify(struct corio__pool *p)
+{
+	uint64_t one = 1;
+	ssize_t r;
+	do
+		r = write(p->efd, &one, sizeof(one));
+	while (r < 0 && errno == EINTR);
+}
+
+static void *worker(void *arg)
+{
+	struct corio__pool *p = arg;
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		struct corio__job *j = next_locked(p);
+		pthread_mutex_unlock(&p->lock);
+		if (!j)
+			return NULL;
+		j->run(j);
+		/* the job is the loop's again from here: do not touch it after */
+		pthread_mutex_lock(&p->lock);
+		bool wake = finish_locked(p, j);
+		pthread_mutex_unlock(&p->lock);
+		if (wake)
+			notify(p);
+	}
+}
+
+/* ---- the loop side -------------------------------------------------- */
+
+static void ev_complete(struct corio__op *op, int res, uint32_t flags);
+
+static void arm_read(struct corio__pool *p)
+{
+	if (p->ev_inflight || p->closing)
+		return;
+	struct corio__op *op = &p->ev_op;
+	*op = (struct corio__op){.code = CORIO__OP_READ, .fd = p->efd, .buf = &p->ev_buf,
+				 .len = sizeof(p->ev_buf), .off = (uint64_t)-1,
+				 .complete = ev_complete};
+	p->ev_inflight = true;
+	p->loop->be->submit(p->loop, op);
+}
+
+/* Move overflow jobs into the shared queue while it has room. */
+static void refill(struct corio__pool *p)
+{
+	if (!p->ov_head)
+		return;
+	pthread_mutex_lock(&p->lock);
+	bool moved = false;
+	while (p->ov_head && p->queued < p->cap) {
+		struct corio__job *j = p->ov_head;
+		q_unlink(&p->ov_head, &p->ov_tail, j);
+		q_append(&p->head, &p->tail, j);
+		j->state = J_QUEUED;
+		p->queued++;
+		moved = true;
+	}
+	if (moved)
+		pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void deliver(struct corio__job *j)
+{
+	j->state = J_DONE;
+	j->done(j);
+}
+
+/* Deliver what the workers finished, oldest first. */
+static void drain(struct corio__pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	struct corio__job *j = p->finished, *fifo = NULL;
+	p->finished = NULL;
+	p->notify_armed = false; /* a worker finishing after this writes again */
+	pthread_mutex_unlock(&p->lock);
+	while (j) {
+		struct corio__job *n = j->next;
+		j->next = fifo;
+		fifo = j;
+		j = n;
+	}
+	refill(p);
+	while (fifo) {
+		j = fifo;
+		fifo = j->next;
+		deliver(j);
+	}
+}
+
+static void pool_free(struct corio__pool *p)
+{
+	close(p->efd);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->lock);
+	free(p->threads);
+	free(p);
+}
+
+static void ev_complete(struct corio__op *op, int res, uint32_t flags)
+{
+	(void)res;
+	(void)flags;
+	struct corio__pool *p = corio__container_of(op, struct corio__pool, ev_op);
+	p->ev_inflight = false;
+	if (p->closing) {
+		pool_free(p); /* the last reference: corio__offload_fini left it to us */
+		return;
+	}
+	drain(p);
+	arm_read(p);
+}
+
+/* ---- start and stop ------------------------------------------------- */
+
+static unsigned default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 2 ? 2u : (unsigned)n;
+}
+
+static void stop_workers(struct corio__pool *p, unsigned started)
+{
+	pthread_mutex_lock(&p->lock);
+	p->shutdown = true;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->lock);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(p->threads[i], NULL);
+}
+
+/* Workers block every asynchronous signal: signals meant for the program
+ * go to its own threads (or to corio_signal_wait's signalfd). */
+static int start_workers(struct corio__pool *p)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	static const int sync_sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
+	for (size_t i = 0; i < sizeof(sync_sigs) / sizeof(sync_sigs[0]); i++)
+		sigdelset(&all, sync_sigs[i]);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int err = 0;
+	unsigned i;
+	for (i = 0; i < p->nthreads && !err; i++)
+		err = -pthread_create(&p->threads[i], NULL, worker, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		stop_workers(p, i - 1);
+	return err;
+}
+
+static int pool_init(struct corio__pool *p, corio_loop *l)
+{
+	p->loop = l;
+	p->nthreads = default_threads();
+	p->cap = p->nthreads * QUEUE_PER_THREAD;
+	p->threads = calloc(p->nthreads, sizeof(*p->threads));
+	if (!p->threads)
+		return -ENOMEM;
+	p->efd = eventfd(0, EFD_CLOEXEC);
+	if (p->efd < 0) {
+		int err = -errno;
+		free(p->threads);
+		return err;
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	int err = start_workers(p);
+	if (err) {
+		p->threads = (free(p->threads), NULL);
+		close(p->efd);
+		pthread_cond_destroy(&p->cv);
+		pthread_mutex_destroy(&p->lock);
+	}
+	return err;
+}
+
+static int pool_get(corio_loop *l, struct corio__pool **out)
+{
+	if (!l->offload) {
+		if (l->closing)
+			return -ESHUTDOWN;
+		struct corio__pool *p = calloc(1, sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		int err = pool_init(p, l);
+		if (err) {
+			free(p);
+			return err;
+		}
+		l->offload = p;
+		arm_read(p);
+	}
+	*out = l->offload;
+	return 0;
+}
+
+/* Called by corio_loop_free() before the backend stops.  No task is alive,
+ * so no job can be waiting; whatever is left is cancelled anyway. */
+void corio__offload_fini(corio_loop *l)
+{
+	struct corio__pool *p = l->offload;
+	if (!p)
+		return;
+	stop_workers(p, p->nthreads);
+	drain(p);
+	while (p->ov_head || p->head) {
+		struct corio__job *j = p->ov_head ? p->ov_head : p->head;
+		if (p->ov_head)
+			q_unlink(&p->ov_head, &p->ov_tail, j);
+		else
+			q_unlink(&p->head, &p->tail, j);
+		j->res = -ECANCELED;
+		deliver(j);
+	}
+	l->offload = NULL;
+	p->closing = true;
+	if (p->ev_inflight)
+		l->be->cancel(l, &p->ev_op); /* ev_complete frees the pool */
+	else
+		pool_free(p);
+}
+
+/* ---- the internal API ----------------------------------------------- */
+
+int corio__offload_submit(corio_loop *l, struct corio__job *j)
+{
+	struct corio__pool *p;
+	int err = pool_get(l, &p);
+	if (err)
+		return err;
+	j->res = 0;
+	if (!p->ov_head) {
+		pthread_mutex_lock(&p->lock);
+		bool room = p->queued < p->cap;
+		if (room) {
+			q_append(&p->head, &p->tail, j);
+			j->state = J_QUEUED;
+			p->queued++;
+			pthread_cond_signal(&p->cv);
+		}
+		pthread_mutex_unlock(&p->lock);
+		if (room)
+			return 0;
+	}
+	q_append(&p->ov_head, &p->ov_tail, j);
+	j->state = J_OVERFLOW;
+	return 0;
+}
+
+bool corio__offload_cancel(corio_loop *l, struct corio__job *j)
+{
+	struct corio__pool *p = l->offload;
+	if (!p)
+		return false;
+	bool removed = true;
+	pthread_mutex_lock(&p->lock); /* workers move state on: read it locked */
+	if (j->state == J_OVERFLOW) {
+		q_unlink(&p->ov_head, &p->ov_tail, j);
+	} else if (j->state == J_QUEUED) {
+		q_unlink(&p->head, &p->tail, j);
+		p->queued--;
+	} else {
+		removed = false; /* running or finished: done() follows */
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (!removed)
+		return false;
+	j->res = -ECANCELED;
+	deliver(j);
+	refill(p);
+	return true;
+}
+
+/* ---- waiting for a job from a task ---------------------------------- */
+
+struct waiter {
+	struct corio__job job;
+	struct corio__wait wait;
+	corio_task *task;
+	bool cancel_sent;
+};
+
+static void waiter_done(struct corio__job *j)
+{
+	struct waiter *w = corio__container_of(j, struct waiter, job);
+	corio__wake(w->task, j->res);
+}
+
+/* A queued job is taken back at once; a running one is waited for. */
+static void waiter_interrupt(corio_task *t, struct corio__wait *cw, int err)
+{
+	(void)err;
+	struct waiter *w = corio__container_of(cw, struct waiter, wait);
+	if (w->cancel_sent)
+		return;
+	w->cancel_sent = true;
+	corio__offload_cancel(t->loop, &w->job);
+}
+
+/* Submit @w's job (run already set) and suspend until it is done.  0 once
+ * it ran; -ECANCELED or -ETIMEDOUT if it was taken back unrun. */
+static int waiter_run(struct waiter *w)
+{
+	corio_loop *l = corio__tls_loop;
+	corio_task *t = l ? l->current : NULL;
+	if (!t)
+		return -EPERM;
+	int err = corio__interrupted(t);
+	if (err)
+		return err;
+	w->task = t;
+	w->job.done = waiter_done;
+	w->wait.interrupt = waiter_interrupt;
+	w->cancel_sent = false;
+	err = corio__offload_submit(l, &w->job);
+	if (err)
+		return err;
+	int res = corio__suspend(&w->wait);
+	if (res == -ECANCELED && w->cancel_sent) {
+		err = corio__interrupted(t); /* say why: cancel or deadline */
+		return err ? err : res;
+	}
+	return res;
+}
+
+struct call {
+	struct waiter w;
+	corio_fn fn;
+	void *arg;
+	void *result;
+};
+
+static void call_run(struct corio__job *j)
+{
+	struct call *c = corio__container_of(j, struct call, w.job);
+	c->result = c->fn(c->arg);
+}
+
+int corio_offload(corio_fn fn, void *arg, void **result)
+{
+	if (!fn)
+		return -EINVAL;
+	struct call c = {.w.job.run = call_run, .fn = fn, .arg = arg};
+	int err = waiter_run(&c.w);
+	if (!err && result)
+		*result = c.result;
+	return err;
+}
+
+/* ---- ops run as plain syscalls on a worker -------------------------- */
+
+static ssize_t rw_exec(struct corio__op *op)
+{
+	bool pos = op->off == (uint64_t)-1;
+	off_t off = (off_t)op->off;
+	switch (op->code) {
+	case CORIO__OP_READ:
+		return pos ? read(op->fd, op->buf, op->len) : pread(op->fd, op->buf, op->len, off);
+	case CORIO__OP_WRITE:
+		return pos ? write(op->fd, op->buf, op->len)
+			   : pwrite(op->fd, op->buf, op->len, off);
+	case CORIO__OP_READV:
+		return preadv2(op->fd, op->u.vec.iov, (int)op->u.vec.nr, pos ? -1 : off,
+			       op->u.vec.rwflags);
+	default: /* CORIO__OP_WRITEV */
+		return pwritev2(op->fd, op->u.vec.iov, (int)op->u.vec.nr, pos ? -1 : off,
+				op->u.vec.rwflags);
+	}
+}
+
+static ssize_t splice_exec(struct corio__op *op)
+{
+	loff_t in = (loff_t)op->off, out = (loff_t)op->u.splice.off_out;
+	return splice(op->fd, op->off == (uint64_t)-1 ? NULL : &in, op->u.splice.fd_out,
+		      op->u.splice.off_out == (uint64_t)-1 ? NULL : &out, op->len,
+		      op->u.splice.flags);
+}
+
+static ssize_t path_exec(struct corio__op *op)
+{
+	switch (op->code) {
+	case CORIO__OP_OPENAT:
+		return openat(op->u.path.dirfd, op->u.path.path, op->u.path.flags,
+			      (mode_t)op->u.path.mode);
+	case CORIO__OP_STATX:
+		return statx(op->u.statx.dirfd, op->u.statx.path, op->u.statx.flags,
+			     op->u.statx.mask, op->u.statx.buf);
+	case CORIO__OP_UNLINKAT:
+		return unlinkat(op->u.path.dirfd, op->u.path.path, op->u.path.flags);
+	case CORIO__OP_RENAMEAT:
+		return renameat2(op->u.rename.from_dir, op->u.rename.from, op->u.rename.to_dir,
+				 op->u.rename.to, op->u.rename.flags);
+	default: /* CORIO__OP_MKDIRAT */
+		return mkdirat(op->u.path.dirfd, op->u.path.path, (mode_t)op->u.path.mode);
+	}
+}
+
+static ssize_t misc_exec(struct corio__op *op)
+{
+	switch (op->code) {
+	case CORIO__OP_NOP:
+		return 0;
+	case CORIO__OP_CLOSE:
+		return close(op->fd);
+	case CORIO__OP_FSYNC:
+		return op->u.datasync ? fdatasync(op->fd) : fsync(op->fd);
+	case CORIO__OP_FALLOCATE:
+		return fallocate(op->fd, op->u.falloc.mode, (off_t)op->off,
+				 (off_t)op->u.falloc.len);
+	case CORIO__OP_POLL: {
+		struct pollfd pfd = {.fd = op->fd, .events = (short)op->u.poll_mask};
+		int n = poll(&pfd, 1, -1);
+		return n > 0 ? pfd.revents : n;
+	}
+	default: /* CORIO__OP_WAITID */
+		return waitid((idtype_t)P_PIDFD, (id_t)op->fd, op->u.waitid.info,
+			      op->u.waitid.options);
+	}
+}
+
+/* Do what @op describes with the plain system call.  Blocks the calling
+ * thread, so it runs on a worker.  Result as the backend would give it. */
+ssize_t corio__op_exec(struct corio__op *op)
+{
+	ssize_t r;
+	switch (op->code) {
+	case CORIO__OP_READ:
+	case CORIO__OP_WRITE:
+	case CORIO__OP_READV:
+	case CORIO__OP_WRITEV:
+		r = rw_exec(op);
+		break;
+	case CORIO__OP_SPLICE:
+		r = splice_exec(op);
+		break;
+	case CORIO__OP_OPENAT:
+	case CORIO__OP_STATX:
+	case CORIO__OP_UNLINKAT:
+	case CORIO__OP_RENAMEAT:
+	case CORIO__OP_MKDIRAT:
+		r = path_exec(op);
+		break;
+	default:
+		r = misc_exec(op);
+		break;
+	}
+	return r < 0 ? -errno : r;
+}
+
+struct op_job {
+	struct waiter w;
+	struct corio__op *op;
+	ssize_t res;
+};
+
+static void op_job_run(struct corio__job *j)
+{
+	struct op_job *o = corio__container_of(j, struct op_job, w.job);
+	o->res = corio__op_exec(o->op);
+}
+
+/* corio__op_run() for ops the backend lacks: same contract, including the
+ * cancellation invariant (a running syscall is waited for).  A syscall
+ * that can block for ever (a read on an idle pipe) holds a worker until it
+ * returns, and a cancelled task waits for it: keep such ops in the ring. */
+ssize_t corio__op_run_offload(struct corio__op *op)
+{
+	struct op_job o = {.w.job.run = op_job_run, .op = op};
+	int err = waiter_run(&o.w);
+	if (err)
+		return err;
+	op->res = (int32_t)o.res;
+	return o.res;
+}
