@@ -32,6 +32,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -122,7 +123,17 @@ enum corio__op_code {
 	CORIO__OP_NOP = 1,
 	CORIO__OP_READ,
 	CORIO__OP_WRITE,
-	CORIO__OP_MAX_CORE
+	CORIO__OP_MAX_CORE,
+	/* net/: numbered from 32 so that other modules' codes can grow below */
+	CORIO__OP_ACCEPT = 32, /* one accept: net.addr/net.addrlen, net.flags */
+	CORIO__OP_ACCEPT_MULTI, /* multishot accept (no address), net.flags */
+	CORIO__OP_CONNECT,      /* net.addr, net.addrlen_in */
+	CORIO__OP_RECV,         /* buf/len, net.flags */
+	CORIO__OP_RECV_MULTI,   /* multishot recv into buffer group net.bgid */
+	CORIO__OP_SEND,         /* buf/len, net.flags */
+	CORIO__OP_RECVMSG,      /* buf is a struct msghdr *, net.flags */
+	CORIO__OP_SENDMSG,      /* buf is a struct msghdr *, net.flags */
+	CORIO__OP_SHUTDOWN,     /* net.flags is the "how" */
 };
 
 struct corio__op {
@@ -137,6 +148,17 @@ struct corio__op {
 	void *buf;
 	uint32_t len;
 	uint64_t off; /* file offset; (uint64_t)-1: the file position */
+	/* Per-kind arguments.  Kept at the end so the common fields above
+	 * stay put while modules add their own members. */
+	union {
+		struct {
+			void *addr;           /* sockaddr: connect (in), accept (out) */
+			socklen_t *addrlen;   /* accept: capacity in, length out */
+			socklen_t addrlen_in; /* connect: length of addr */
+			int flags;            /* MSG_*, SOCK_* (accept), how (shutdown) */
+			uint16_t bgid;        /* provided-buffer group (RECV_MULTI) */
+		} net;
+	};
 };
 
 /* The backend seam.  Everything above speaks in ops; only the backend
@@ -204,6 +226,12 @@ struct corio_loop {
 	/* ASan: the scheduler's own stack */
 	const void *sched_stack_bottom;
 	size_t sched_stack_size;
+	/* net/: the loop's socket state (listener records, the provided
+	 * receive buffers, open streams), made on first use.  Its long-lived
+	 * ops never end by themselves, so corio_loop_free() runs net_fini
+	 * before the backend waits for what is in flight. */
+	void *net;
+	void (*net_fini)(corio_loop *loop);
 };
 
 /* tls.c-less: the loop running on this thread */

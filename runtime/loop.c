@@ -270,6 +270,8 @@ int corio_loop_free(corio_loop *l)
 	while (l->tasks) /* finished, never joined: their handles die here */
 		corio__task_free(l->tasks);
 	corio__stack_pool_drain(l);
+	if (l->net_fini) /* cancels and reaps net's multishot ops first */
+		l->net_fini(l);
 	l->be->fini(l); /* waits for the loop's own ops (the eventfd read) */
 	corio__timers_fini(l);
 	free_records(l);
