@@ -77,17 +77,23 @@ void corio__net_op_done(struct corio__net *n)
 }
 
 /* Called by corio_loop_free() with no task left: cancel every long-lived
- * op, reap until the kernel has given each one back, then free.  If the
- * kernel never answers (a bug), the records leak rather than be freed
- * under it. */
+ * op, reap until the kernel has given each one back, then free.  The
+ * kernel may hand completions back a few dozen per enter (deferred task
+ * work is run in bounded batches), so we go on while there is progress;
+ * if there is none for seconds (a bug), the records leak rather than be
+ * freed under the kernel. */
 static void net_fini(corio_loop *l)
 {
 	struct corio__net *n = l->net;
 	corio__listeners_fini(n);
 	corio__streams_fini(n);
-	for (int i = 0; n->inflight && i < 100; i++)
+	unsigned last = n->inflight, idle = 0;
+	while (n->inflight && idle < 50) {
 		if (l->be->poll(l, 100 * 1000 * 1000) < 0)
 			break;
+		idle = n->inflight < last ? 0 : idle + 1;
+		last = n->inflight;
+	}
 	if (n->inflight)
 		return;
 	corio__net_bufs_free(n);

@@ -21,7 +21,8 @@
 
 #define DEFAULT_LIMIT ((size_t)64 * 1024)
 #define DEFAULT_HIGH_WATER ((size_t)64 * 1024)
-#define RBUF_MIN ((size_t)16 * 1024) /* plain path: room per recv */
+#define RBUF_MIN ((size_t)16 * 1024) /* plain path: room per recv; first size */
+#define RBUF_KEEP RBUF_MIN            /* multishot: bigger ones go when empty */
 
 static size_t rlen(const struct corio_stream *s)
 {
@@ -34,14 +35,15 @@ static bool rbuf_movable(const struct corio_stream *s)
 	return s->ms || s->rstate == NET_IDLE;
 }
 
-/* An empty buffer starts over at 0; on the multishot path it is freed,
- * so idle streams hold no receive memory. */
+/* An empty buffer starts over at 0.  On the multishot path a big one is
+ * freed (a burst should not stay pinned to a stream that goes quiet); a
+ * small one is kept so that busy streams do not churn the allocator. */
 static void rbuf_tidy(struct corio_stream *s)
 {
 	if (rlen(s) || s->lent_active || !rbuf_movable(s))
 		return;
 	s->rhead = s->rtail = 0;
-	if (s->ms) {
+	if (s->ms && s->rcap > RBUF_KEEP) {
 		free(s->rbuf);
 		s->rbuf = NULL;
 		s->rcap = 0;
@@ -67,7 +69,7 @@ static int rbuf_reserve(struct corio_stream *s, size_t need)
 		s->rtail = len;
 		return 0;
 	}
-	size_t cap = s->rcap ? s->rcap : 4096;
+	size_t cap = s->rcap ? s->rcap : RBUF_MIN;
 	while (cap - len < need) {
 		if (cap > SIZE_MAX / 2)
 			return -ENOMEM;
@@ -326,6 +328,8 @@ static size_t dst_clear(struct corio_stream *s)
 static size_t copy_out(struct corio_stream *s, void *buf, size_t n)
 {
 	size_t k = n < rlen(s) ? n : rlen(s);
+	if (!k)
+		return 0; /* rbuf may be NULL */
 	memcpy(buf, s->rbuf + s->rhead, k);
 	consume(s, k);
 	return k;

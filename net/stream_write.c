@@ -14,8 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Buffers bigger than this are freed once everything has been sent. */
-#define WBUF_KEEP ((size_t)4096)
+/* Buffers bigger than this are freed once everything has been sent;
+ * smaller ones stay, so that busy streams do not churn the allocator. */
+#define WBUF_KEEP ((size_t)16 * 1024)
+#define WBUF_MIN ((size_t)4096)
 
 size_t corio__stream_wpending(const struct corio_stream *s)
 {
@@ -101,7 +103,7 @@ static int wq_append(struct corio_stream *s, const char *p, size_t k)
 {
 	struct corio__wbuf *b = &s->wq;
 	if (b->cap - b->len < k) {
-		size_t cap = b->cap ? b->cap : WBUF_KEEP;
+		size_t cap = b->cap ? b->cap : WBUF_MIN;
 		while (cap - b->len < k)
 			cap *= 2;
 		char *q = realloc(b->p, cap); /* wq is never in the kernel */
