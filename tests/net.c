@@ -622,3 +622,43 @@ Test(net, blocking_calls_need_a_task)
 	cr_assert_eq(corio_accept(0, NULL, NULL), -EPERM);
 	t_run(outside, NULL, NULL);
 }
+
+static void *reused_fd_main(void *arg)
+{
+	(void)arg;
+	int a = corio_tcp_listen("127.0.0.1", "0", 16, 0);
+	char pa[16], pb[16];
+	port_str(a, pa);
+	/* arm a's multishot accept, then close it the wrong way: plain close */
+	int c0 = corio_tcp_connect("127.0.0.1", pa);
+	int s0 = corio_accept(a, NULL, NULL);
+	cr_assert_geq(s0, 0);
+	close(a);
+	/* the next listener gets the same number */
+	int b = corio_tcp_listen("127.0.0.1", "0", 16, 0);
+	cr_assert_eq(b, a, "the fd number is reused (else this test proves nothing)");
+	port_str(b, pb);
+	int c1 = corio_tcp_connect("127.0.0.1", pb);
+	cr_assert_geq(c1, 0);
+	int s1 = corio_accept(b, NULL, NULL);
+	cr_assert_geq(s1, 0);
+	/* s1 is b's connection, not one left over from a */
+	cr_assert_eq(corio_send(c1, "b", 1, 0), 1);
+	char ch;
+	cr_assert_eq(corio_recv(s1, &ch, 1, 0), 1);
+	cr_assert_eq(ch, 'b');
+	/* and a's socket really went away once its accept was cancelled */
+	cr_assert_eq(corio_sleep(10 * MS), 0);
+	cr_assert_eq(corio_tcp_connect("127.0.0.1", pa), -ECONNREFUSED);
+	close(s0);
+	close(c0);
+	close(s1);
+	close(c1);
+	corio_sock_close(b);
+	return NULL;
+}
+
+Test(net, listener_closed_with_plain_close_does_not_haunt_its_fd_number)
+{
+	t_run(reused_fd_main, NULL, NULL);
+}

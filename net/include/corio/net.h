@@ -6,6 +6,12 @@
  * the waiting).  Streams add a read buffer and a write buffer to a socket;
  * corio_serve() runs a task per connection.  Conventions are those of
  * corio/runtime.h: >= 0 or a negative errno, outputs written on success.
+ *
+ * Where the kernel has them (io_uring, Linux 5.19 / 6.0), listeners use
+ * multishot accept and streams use multishot receive into a ring of
+ * provided buffers shared by the whole loop; elsewhere both take a plain
+ * path with the same behaviour.  CORIO_NET_PLAIN=1 in the environment
+ * (read when a loop first uses the network) forces the plain paths.
  */
 #ifndef CORIO_NET_H
 #define CORIO_NET_H
