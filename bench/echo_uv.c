@@ -18,10 +18,10 @@
 
 /* A write request and the buffer it sends, recycled through a free list. */
 struct wreq {
+	char data[BUFSZ]; /* first: a read buffer's address is its wreq's */
 	uv_write_t req;
 	uv_buf_t buf;
 	struct wreq *next;
-	char data[BUFSZ];
 };
 
 static uv_loop_t *loop;
@@ -60,12 +60,12 @@ static void on_close(uv_handle_t *h)
 static void on_written(uv_write_t *req, int status)
 {
 	(void)status;
-	put((struct wreq *)req);
+	put((struct wreq *)(void *)((char *)req - offsetof(struct wreq, req)));
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
-	struct wreq *w = buf->base ? (struct wreq *)(buf->base - offsetof(struct wreq, data)) : NULL;
+	struct wreq *w = (struct wreq *)(void *)buf->base;
 	if (n > 0) {
 		w->buf = uv_buf_init(buf->base, (unsigned)n);
 		if (uv_write(&w->req, s, &w->buf, 1, on_written) == 0)
