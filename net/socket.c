@@ -351,13 +351,17 @@ int corio_accept(int lfd, struct sockaddr *addr, socklen_t *len)
 	}
 }
 
+void corio__net_forget_fd(corio_loop *l, int fd)
+{
+	if (l && l->net && fd >= 0)
+		corio__listener_forget(l->net, fd);
+}
+
 int corio_sock_close(int fd)
 {
 	if (fd < 0)
 		return -EBADF;
-	corio_loop *l = corio__tls_loop;
-	if (l && l->net)
-		corio__listener_forget(l->net, fd);
+	corio__net_forget_fd(corio__tls_loop, fd);
 	return close(fd) ? -errno : 0;
 }
 

@@ -308,6 +308,12 @@ void corio__loop_wake_complete(struct corio__op *op, int res, uint32_t flags) CO
 struct corio__cb *corio__cb_alloc(corio_loop *loop) CORIO__HIDDEN;
 void corio__cb_release(corio_loop *loop, struct corio__cb *cb) CORIO__HIDDEN;
 
+/* net/socket.c: before closing any fd, let net drop what it holds on it
+ * (a listener's multishot accept keeps the socket alive in the kernel and
+ * its queued connections open).  Never suspends; cheap when net is unused.
+ * corio_close() should call it. */
+void corio__net_forget_fd(corio_loop *loop, int fd) CORIO__HIDDEN;
+
 /* backends */
 extern const struct corio__backend corio__uring_backend CORIO__HIDDEN;
 
