@@ -32,6 +32,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -150,6 +151,16 @@ enum corio__op_code {
 	CORIO__OP_SPLICE,      /* fd -> u.splice.fd_out, len bytes */
 	CORIO__OP_POLL,        /* fd, u.poll_mask; res: revents */
 	CORIO__OP_WAITID,      /* u.waitid (P_PIDFD, pidfd in fd) */
+	/* net/: a block of its own, from 64 */
+	CORIO__OP_ACCEPT = 64, /* one accept: net.addr/net.addrlen, net.flags */
+	CORIO__OP_ACCEPT_MULTI, /* multishot accept (no address), net.flags */
+	CORIO__OP_CONNECT,      /* net.addr, net.addrlen_in */
+	CORIO__OP_RECV,         /* buf/len, net.flags */
+	CORIO__OP_RECV_MULTI,   /* multishot recv into buffer group net.bgid */
+	CORIO__OP_SEND,         /* buf/len, net.flags */
+	CORIO__OP_RECVMSG,      /* buf is a struct msghdr *, net.flags */
+	CORIO__OP_SENDMSG,      /* buf is a struct msghdr *, net.flags */
+	CORIO__OP_SHUTDOWN,     /* net.flags is the "how" */
 };
 
 struct iovec;
@@ -212,6 +223,13 @@ struct corio__op {
 			void *info; /* siginfo_t the kernel fills */
 			int options; /* WEXITED, ... */
 		} waitid;
+		struct {
+			void *addr;           /* sockaddr: connect (in), accept (out) */
+			socklen_t *addrlen;   /* accept: capacity in, length out */
+			socklen_t addrlen_in; /* connect: length of addr */
+			int flags;            /* MSG_*, SOCK_* (accept), how (shutdown) */
+			uint16_t bgid;        /* provided-buffer group (RECV_MULTI) */
+		} net;
 	} u;
 };
 
@@ -291,6 +309,12 @@ struct corio_loop {
 	/* created on first use, freed with the loop */
 	struct corio__pool *offload;    /* offload.c: worker threads */
 	struct corio__sigstate *sigs;   /* signal.c: signalfd and waiters */
+	/* net/: the loop's socket state (listener records, the provided
+	 * receive buffers, open streams), made on first use.  Its long-lived
+	 * ops never end by themselves, so corio_loop_free() runs net_fini
+	 * before the backend waits for what is in flight. */
+	void *net;
+	void (*net_fini)(corio_loop *loop);
 };
 
 /* tls.c-less: the loop running on this thread */
@@ -423,6 +447,12 @@ void corio__fd_closing(corio_loop *loop, int fd) CORIO__HIDDEN;
 void corio__loop_wake_complete(struct corio__op *op, int res, uint32_t flags) CORIO__HIDDEN;
 struct corio__cb *corio__cb_alloc(corio_loop *loop) CORIO__HIDDEN;
 void corio__cb_release(corio_loop *loop, struct corio__cb *cb) CORIO__HIDDEN;
+
+/* net/socket.c: before closing any fd, let net drop what it holds on it
+ * (a listener's multishot accept keeps the socket alive in the kernel and
+ * its queued connections open).  Never suspends; cheap when net is unused.
+ * corio_close() should call it. */
+void corio__net_forget_fd(corio_loop *loop, int fd) CORIO__HIDDEN;
 
 /* backends */
 extern const struct corio__backend corio__uring_backend CORIO__HIDDEN;

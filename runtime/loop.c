@@ -154,7 +154,10 @@ void corio__loop_wake_complete(struct corio__op *op, int res, uint32_t flags)
  * hand out again at once for another file. */
 void corio__fd_closing(corio_loop *l, int fd)
 {
-	if (l && l->be && l->be->forget)
+	if (!l)
+		return;
+	corio__net_forget_fd(l, fd); /* a listener's queued connections */
+	if (l->be && l->be->forget)
 		l->be->forget(l, fd);
 }
 
@@ -307,6 +310,8 @@ int corio_loop_free(corio_loop *l)
 	while (l->tasks) /* finished, never joined: their handles die here */
 		corio__task_free(l->tasks);
 	corio__stack_pool_drain(l);
+	if (l->net_fini) /* cancels and reaps net's multishot ops first */
+		l->net_fini(l);
 	corio__offload_fini(l); /* these cancel their loop-owned reads, */
 	corio__signal_fini(l);  /* whose completions be->fini waits for */
 	l->be->fini(l); /* waits for the loop's own ops (the eventfd read) */

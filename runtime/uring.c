@@ -266,9 +266,58 @@ static void prep_path(struct io_uring_sqe *sqe, struct corio__op *op)
 	}
 }
 
+/* Socket ops (net/).  MSG_NOSIGNAL and the other flags are chosen by the
+ * caller; the backend only translates. */
+static void prep_net(struct io_uring_sqe *sqe, struct corio__op *op)
+{
+	switch (op->code) {
+	case CORIO__OP_ACCEPT:
+		io_uring_prep_accept(sqe, op->fd, op->u.net.addr, op->u.net.addrlen,
+				     op->u.net.flags);
+		break;
+	case CORIO__OP_ACCEPT_MULTI:
+		io_uring_prep_multishot_accept(sqe, op->fd, NULL, NULL, op->u.net.flags);
+		break;
+	case CORIO__OP_CONNECT:
+		io_uring_prep_connect(sqe, op->fd, op->u.net.addr, op->u.net.addrlen_in);
+		break;
+	case CORIO__OP_RECV:
+		io_uring_prep_recv(sqe, op->fd, op->buf, op->len, op->u.net.flags);
+		break;
+	case CORIO__OP_RECV_MULTI:
+		io_uring_prep_recv_multishot(sqe, op->fd, NULL, 0, op->u.net.flags);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = op->u.net.bgid;
+		break;
+	case CORIO__OP_SEND:
+		io_uring_prep_send(sqe, op->fd, op->buf, op->len, op->u.net.flags);
+		break;
+	case CORIO__OP_RECVMSG:
+		io_uring_prep_recvmsg(sqe, op->fd, op->buf, (unsigned)op->u.net.flags);
+		break;
+	case CORIO__OP_SENDMSG:
+		io_uring_prep_sendmsg(sqe, op->fd, op->buf, (unsigned)op->u.net.flags);
+		break;
+	case CORIO__OP_SHUTDOWN:
+		io_uring_prep_shutdown(sqe, op->fd, op->u.net.flags);
+		break;
+	}
+}
+
 static void prep(struct io_uring_sqe *sqe, struct corio__op *op)
 {
 	switch (op->code) {
+	case CORIO__OP_ACCEPT:
+	case CORIO__OP_ACCEPT_MULTI:
+	case CORIO__OP_CONNECT:
+	case CORIO__OP_RECV:
+	case CORIO__OP_RECV_MULTI:
+	case CORIO__OP_SEND:
+	case CORIO__OP_RECVMSG:
+	case CORIO__OP_SENDMSG:
+	case CORIO__OP_SHUTDOWN:
+		prep_net(sqe, op);
+		break;
 	case CORIO__OP_NOP:
 		io_uring_prep_nop(sqe);
 		break;

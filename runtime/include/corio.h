@@ -9,5 +9,6 @@
 #include <corio/runtime.h>
 #include <corio/sync.h>
 #include <corio/io.h>
+#include <corio/net.h>
 
 #endif

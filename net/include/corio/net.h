@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * corio/net.h - sockets, buffered streams and servers (DESIGN.md section 9).
+ * Socket calls are kernel ops driven by the loop: the calling task suspends
+ * and the socket itself stays in blocking mode (on io_uring the ring does
+ * the waiting).  Streams add a read buffer and a write buffer to a socket;
+ * corio_serve() runs a task per connection.  Conventions are those of
+ * corio/runtime.h: >= 0 or a negative errno, outputs written on success.
+ *
+ * Where the kernel has them (io_uring, Linux 5.19 / 6.0), listeners use
+ * multishot accept and streams use multishot receive into a ring of
+ * provided buffers shared by the whole loop; elsewhere both take a plain
+ * path with the same behaviour.  CORIO_NET_PLAIN=1 in the environment
+ * (read when a loop first uses the network) forces the plain paths.
+ */
+#ifndef CORIO_NET_H
+#define CORIO_NET_H
+
+#include <corio/runtime.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Sockets                                                             */
+
+/** corio_tcp_listen() flags. */
+enum corio_listen_flags {
+	CORIO_LISTEN_REUSEPORT = 1u << 0, /**< set SO_REUSEPORT (a listener per loop) */
+	CORIO_LISTEN_V6ONLY = 1u << 1,    /**< an IPv6 listener takes no IPv4 */
+};
+
+/**
+ * corio_tcp_listen() - a listening TCP socket.
+ * @host:    numeric address ("127.0.0.1", "::1"), "localhost" (127.0.0.1),
+ *           or NULL for every address: a dual-stack "::" socket with
+ *           IPV6_V6ONLY off (plain 0.0.0.0 where IPv6 is unavailable).
+ * @port:    numeric port; "0" picks a free one (see corio_sock_port()).
+ * @backlog: listen(2) backlog; <= 0 means SOMAXCONN.
+ * @flags:   enum corio_listen_flags.  SO_REUSEADDR is always set.
+ * The socket is blocking and close-on-exec.  Does not suspend.
+ * Return: the socket, -EINVAL (bad host or port: names are not resolved
+ * here), or the socket(2)/bind(2)/listen(2) error (-EADDRINUSE, ...).
+ */
+CORIO_API int corio_tcp_listen(const char *host, const char *port, int backlog,
+			       unsigned flags);
+
+/**
+ * corio_tcp_connect() - connect a new TCP socket to @host:@port, trying
+ * each address in turn until one answers.  Numeric hosts and "localhost"
+ * (::1 then 127.0.0.1) only for now: name resolution comes with the
+ * resolver.  TCP_NODELAY is set on the result.  Suspends.
+ * Return: the connected socket, or the error of the last address tried
+ * (-ECONNREFUSED, -ETIMEDOUT under a timeout scope, -ECANCELED, ...);
+ * -EINVAL for a host or port that is not numeric.
+ */
+CORIO_API int corio_tcp_connect(const char *host, const char *port);
+
+/**
+ * corio_udp_bind() - a UDP socket bound to @host:@port (NULL host: the
+ * dual-stack wildcard, as corio_tcp_listen()).  Does not suspend.
+ * Return: the socket or a negative errno as corio_tcp_listen().
+ */
+CORIO_API int corio_udp_bind(const char *host, const char *port);
+
+/**
+ * corio_unix_listen() - a listening Unix stream socket at @path (an
+ * existing socket file there is an error: -EADDRINUSE).  A @path starting
+ * with '@' names the abstract namespace.  Does not suspend.
+ * Return: the socket, -ENAMETOOLONG, or the bind(2)/listen(2) error.
+ */
+CORIO_API int corio_unix_listen(const char *path, int backlog);
+
+/** corio_unix_connect() - a Unix stream socket connected to @path ('@':
+ *  abstract).  Suspends.  Return: the socket or a negative errno
+ *  (-ENOENT, -ECONNREFUSED, -ENAMETOOLONG, ...). */
+CORIO_API int corio_unix_connect(const char *path);
+
+/** corio_sock_port() - the local port @fd is bound to (host order), for
+ *  sockets bound with port "0".  Return: the port, or -EBADF, -ENOTSOCK,
+ *  -EAFNOSUPPORT (not an IP socket). */
+CORIO_API int corio_sock_port(int fd);
+
+/**
+ * corio_accept() - wait for a connection on the listening socket @lfd.
+ * @addr/@len: if @addr is non-NULL, receive the peer's address (@len is its
+ * capacity on input and the address length on output), as accept(2).
+ * On io_uring kernels with multishot accept, one long-lived accept per
+ * listener keeps accepting into a short queue that this call serves; the
+ * queue stops the kernel (the backlog holds connections) once a few dozen
+ * are waiting unclaimed.  Such a listener must be closed with
+ * corio_sock_close(), which also closes the connections still queued.
+ * The new socket is blocking and close-on-exec.  Suspends.
+ * Return: the new socket; -ECANCELED, -ETIMEDOUT; -EMFILE/-ENFILE (out of
+ * descriptors: the connection stays in the backlog, try again later); or
+ * another accept(2) error (-EBADF, -EINVAL when @lfd does not listen).
+ */
+CORIO_API int corio_accept(int lfd, struct sockaddr *addr, socklen_t *len);
+
+/** corio_connect() - connect @fd to @sa.  Suspends.  Return: 0,
+ *  -ECONNREFUSED, -ETIMEDOUT (a timeout scope ran out, or the kernel gave
+ *  up), -ECANCELED, or another connect(2) error. */
+CORIO_API int corio_connect(int fd, const struct sockaddr *sa, socklen_t len);
+
+/**
+ * corio_recv() - receive up to @n bytes into @buf, as recv(2) on a blocking
+ * socket.  @buf must stay valid until the call returns (it returns only
+ * once the kernel has let go of it, even when cancelled).  Suspends.
+ * Return: bytes received (0: orderly shutdown by the peer), -ECANCELED,
+ * -ETIMEDOUT, -EINVAL (@n over INT_MAX), or the recv(2) error
+ * (-ECONNRESET, ...).
+ */
+CORIO_API ssize_t corio_recv(int fd, void *buf, size_t n, int flags);
+
+/** corio_send() - send up to @n bytes from @buf; MSG_NOSIGNAL is always
+ *  added (-EPIPE instead of SIGPIPE).  May be short, as send(2).  Suspends.
+ *  Return: bytes sent or a negative errno as corio_recv(). */
+CORIO_API ssize_t corio_send(int fd, const void *buf, size_t n, int flags);
+
+/**
+ * corio_send_all() - send all @n bytes, looping over short sends.
+ * Suspends.  Return: @n, or a negative errno; on error (including
+ * cancellation) an unknown prefix of @buf may have been sent.
+ */
+CORIO_API ssize_t corio_send_all(int fd, const void *buf, size_t n, int flags);
+
+/** corio_recv_all() - receive exactly @n bytes unless the peer shuts
+ *  down first.  Suspends.  Return: @n, the smaller count received before
+ *  end of stream, or a negative errno (bytes received before an error are
+ *  in @buf but not counted). */
+CORIO_API ssize_t corio_recv_all(int fd, void *buf, size_t n, int flags);
+
+/** corio_recvfrom() - recvfrom(2): a datagram (or stream bytes) and the
+ *  sender's address in @addr/@len (either may be NULL).  Suspends.
+ *  Return: bytes received or a negative errno. */
+CORIO_API ssize_t corio_recvfrom(int fd, void *buf, size_t n, int flags,
+				 struct sockaddr *addr, socklen_t *len);
+
+/** corio_sendto() - sendto(2) with MSG_NOSIGNAL.  Suspends.  Return:
+ *  bytes sent or a negative errno (-EMSGSIZE for an oversized datagram). */
+CORIO_API ssize_t corio_sendto(int fd, const void *buf, size_t n, int flags,
+			       const struct sockaddr *addr, socklen_t len);
+
+/** corio_recvmsg() - recvmsg(2).  @msg and everything it points to must
+ *  stay valid until the call returns.  Suspends.  Return: bytes received
+ *  or a negative errno; @msg's output fields are set as recvmsg(2) does. */
+CORIO_API ssize_t corio_recvmsg(int fd, struct msghdr *msg, int flags);
+
+/** corio_sendmsg() - sendmsg(2) with MSG_NOSIGNAL.  Suspends.  Return:
+ *  bytes sent (may be short on stream sockets) or a negative errno. */
+CORIO_API ssize_t corio_sendmsg(int fd, const struct msghdr *msg, int flags);
+
+/** corio_shutdown() - shutdown(2): SHUT_RD, SHUT_WR or SHUT_RDWR.
+ *  Suspends.  Return: 0, -ENOTCONN, -EINVAL, -EBADF, -ECANCELED. */
+CORIO_API int corio_shutdown(int fd, int how);
+
+/**
+ * corio_sock_close() - close a socket corio may hold long-lived ops on
+ * (listeners used with corio_accept()): those ops are cancelled, the
+ * accepted connections still queued are closed, tasks waiting in
+ * corio_accept() on @fd get -EBADF, then @fd is closed.  Plain close(2)
+ * would leave the kernel's accept running on the old socket.  Works on any
+ * fd, inside or outside a task.  Does not suspend.
+ * Return: 0 or the close(2) error.
+ */
+CORIO_API int corio_sock_close(int fd);
+
+/* ------------------------------------------------------------------ */
+/* Streams                                                             */
+
+/** A buffered byte stream over a connected socket (asyncio's reader and
+ *  writer in one).  One task may read and one may write at a time. */
+typedef struct corio_stream corio_stream;
+
+/** Stream options.  Zero-initialise: {0} means the defaults. */
+typedef struct corio_stream_options {
+	/** corio_stream_read_until(): the longest line accepted, delimiter
+	 *  included (0: 64 KiB).  Longer lines give -EMSGSIZE. */
+	size_t limit;
+	/** corio_stream_write() blocks while more than this is buffered and
+	 *  not yet taken by the kernel (0: 64 KiB). */
+	size_t high_water;
+	/** ...and resumes when it drops to this (0: high_water / 4). */
+	size_t low_water;
+	/** Each read call must finish within this (0: no limit): a client
+	 *  that trickles a line byte by byte (slowloris) gets -ETIMEDOUT. */
+	uint64_t read_timeout_ns;
+	/** Any wait on the stream (read, write, flush) that sees no progress
+	 *  for this long fails with -ETIMEDOUT (0: no limit). */
+	uint64_t idle_timeout_ns;
+	/** Never use provided-buffer rings and multishot receive (they are
+	 *  used where the kernel has them); for tests and comparisons. */
+	int plain;
+} corio_stream_options;
+
+/**
+ * corio_stream_new() - wrap the connected socket @fd (which the stream
+ * then owns and corio_stream_close() closes) in a stream.  No buffer is
+ * allocated until data flows: an idle stream costs a few hundred bytes;
+ * with provided buffers a stream waiting for data pins no receive buffer.
+ * Return: 0, -EINVAL (@fd < 0, low_water > high_water), -ENOMEM, -EPERM
+ * outside a loop.  Does not suspend.
+ */
+CORIO_API int corio_stream_new(corio_stream **out, int fd, const corio_stream_options *o);
+
+/**
+ * corio_stream_read() - read what is buffered, up to @n bytes, waiting for
+ * data only when nothing is buffered.  Suspends.
+ * Return: bytes read (>= 1), 0 at end of stream, -ECANCELED, -ETIMEDOUT
+ * (a scope, or the stream's read/idle timeout), -EBUSY (another task is
+ * reading), or the connection's error (-ECONNRESET, ...) once buffered
+ * data has been read.  An interrupted read loses nothing: data that
+ * arrives later is kept for the next call.
+ */
+CORIO_API ssize_t corio_stream_read(corio_stream *s, void *buf, size_t n);
+
+/**
+ * corio_stream_read_exactly() - read exactly @n bytes.  All or nothing:
+ * when it fails, no byte is consumed.  Suspends.
+ * Return: @n; -EPIPE if the stream ended first: the bytes that did arrive
+ * stay buffered and corio_stream_buffered() tells how many (a following
+ * corio_stream_read() returns them); -ECANCELED, -ETIMEDOUT (again
+ * nothing consumed); or the connection's error.
+ */
+CORIO_API ssize_t corio_stream_read_exactly(corio_stream *s, void *buf, size_t n);
+
+/**
+ * corio_stream_read_until() - read up to and including the delimiter
+ * @delim (a non-empty C string).  *@line points into the stream's buffer
+ * and stays valid until the next call on the stream; it is not
+ * NUL-terminated.  At end of stream a last piece without delimiter is
+ * returned as is (check its end).  Suspends.
+ * Return: the line's length, delimiter included; 0 at end of stream;
+ * -EMSGSIZE if no delimiter came within the stream's limit (the data stays
+ * buffered: corio_stream_read() gets it); -EINVAL (empty @delim);
+ * -ECANCELED, -ETIMEDOUT (nothing consumed); or the connection's error.
+ */
+CORIO_API ssize_t corio_stream_read_until(corio_stream *s, const char *delim, char **line);
+
+/** corio_stream_readline() - corio_stream_read_until(@s, "\n", @line). */
+CORIO_API ssize_t corio_stream_readline(corio_stream *s, char **line);
+
+/**
+ * corio_stream_write() - queue @n bytes from @buf (copied: @buf is free
+ * when the call returns) and start sending.  The task waits only while
+ * more than the high-water mark is buffered (backpressure), so memory
+ * stays bounded by about twice that.  Never short.  Suspends.
+ * Return: @n; -EPIPE/-ECONNRESET (an earlier send failed: the connection
+ * is broken and buffered data is dropped); -ECANCELED, -ETIMEDOUT (a
+ * prefix of @buf may have been queued and will still be sent).
+ */
+CORIO_API ssize_t corio_stream_write(corio_stream *s, const void *buf, size_t n);
+
+/** corio_stream_writev() - corio_stream_write() of @cnt pieces, sent
+ *  together (one send op for what fits the buffer).  Return: the total. */
+CORIO_API ssize_t corio_stream_writev(corio_stream *s, const struct iovec *iov, int cnt);
+
+/** corio_stream_flush() - asyncio's drain, all the way: wait until the
+ *  kernel has taken every buffered byte.  Suspends.  Return: 0, the send
+ *  error, -ECANCELED, -ETIMEDOUT. */
+CORIO_API int corio_stream_flush(corio_stream *s);
+
+/** corio_stream_shutdown() - flush, then shut the sending side down
+ *  (half-close: the peer reads end of stream, we keep reading).
+ *  Suspends.  Return: 0 or an error as corio_stream_flush(). */
+CORIO_API int corio_stream_shutdown(corio_stream *s);
+
+/**
+ * corio_stream_close() - flush, cancel what is still in flight on the
+ * socket, close it and free the stream.  Always frees @s, even when the
+ * flush fails or the task is cancelled (then unsent data is dropped).
+ * Suspends while flushing (put it under a timeout scope to bound that).
+ * Return: 0, or the flush error.  NULL is ignored.
+ */
+CORIO_API int corio_stream_close(corio_stream *s);
+
+/** corio_stream_fd() - the stream's socket (still owned by the stream). */
+CORIO_API int corio_stream_fd(const corio_stream *s);
+
+/** corio_stream_buffered() - bytes read from the socket, not yet taken. */
+CORIO_API size_t corio_stream_buffered(const corio_stream *s);
+
+/** corio_stream_write_buffered() - bytes written, not yet taken by the
+ *  kernel. */
+CORIO_API size_t corio_stream_write_buffered(const corio_stream *s);
+
+/* ------------------------------------------------------------------ */
+/* Servers                                                             */
+
+/** A server: a listener, an accepting task, a task per connection. */
+typedef struct corio_server corio_server;
+
+/** What a connection handler gets as its argument.  Owned by the server:
+ *  valid until the handler returns. */
+typedef struct corio_conn {
+	corio_stream *stream; /**< the connection; closed after the handler */
+	int fd;               /**< its socket (owned by the stream) */
+	struct sockaddr_storage peer; /**< the client's address */
+	socklen_t peer_len;
+	corio_server *server;
+	void *arg; /**< corio_serve_options.arg */
+} corio_conn;
+
+/** Server options.  Zero-initialise: {0} means the defaults. */
+typedef struct corio_serve_options {
+	/** At most this many connections at once (0: no limit); at the
+	 *  limit the server stops accepting until one ends. */
+	unsigned max_conns;
+	/** Stream options for each connection (NULL: defaults). */
+	const corio_stream_options *stream;
+	/** Override the stream's idle and read timeouts (0: keep them). */
+	uint64_t idle_timeout_ns;
+	uint64_t read_timeout_ns;
+	/** After a stop, how long handlers may run on before they are
+	 *  cancelled (0: 10 s). */
+	uint64_t grace_ns;
+	/** Zero-terminated list of signals that stop the server gracefully,
+	 *  e.g. (const int[]){SIGINT, SIGTERM, 0}.  They are blocked in the
+	 *  calling thread and read through a signalfd; a program with other
+	 *  threads must block them in every thread. */
+	const int *stop_signals;
+	/** Stack size for connection tasks (0: the loop's default). */
+	size_t stack_size;
+	/** Handed to handlers as corio_conn.arg. */
+	void *arg;
+} corio_serve_options;
+
+/** Counters of a server (corio_server_stats()). */
+typedef struct corio_serve_stats {
+	uint64_t accepted;      /**< connections accepted */
+	uint64_t active;        /**< handlers running now */
+	uint64_t peak;          /**< most handlers running at once */
+	uint64_t accept_errors; /**< accepts failed for lack of descriptors or memory (retried) */
+	uint64_t cancelled;     /**< handlers cancelled when a grace period ran out */
+} corio_serve_stats;
+
+/**
+ * corio_serve() - serve connections on the listening socket @lfd until
+ * stopped by one of @o->stop_signals (or until the calling task is
+ * cancelled): each connection gets a task running @handler with a
+ * corio_conn * argument; when the handler returns, its stream is closed
+ * (flushed first).  Accepting survives running out of descriptors
+ * (EMFILE/ENFILE: it backs off and retries, and resumes as soon as a
+ * connection ends).  @lfd stays open and owned by the caller.  Suspends.
+ * Return: 0 after a stop; -ECANCELED if the caller was cancelled (the
+ * connections are then cancelled without grace); -EINVAL; -ENOMEM; or a
+ * fatal accept error (-EBADF, -EINVAL when @lfd does not listen).
+ */
+CORIO_API int corio_serve(int lfd, corio_fn handler, const corio_serve_options *o);
+
+/** corio_server_new() - a server to run with corio_server_run() and stop
+ *  with corio_server_stop().  Return: 0, -EINVAL, -ENOMEM. */
+CORIO_API int corio_server_new(corio_server **out, int lfd, corio_fn handler,
+			       const corio_serve_options *o);
+
+/** corio_server_run() - corio_serve() for a server made by
+ *  corio_server_new().  Can run once.  Suspends.  Return: as
+ *  corio_serve(), and -EBUSY if it is or was already running. */
+CORIO_API int corio_server_run(corio_server *s);
+
+/**
+ * corio_server_stop() - stop @s gracefully: stop accepting, let handlers
+ * run for the grace period, cancel those still running, and make
+ * corio_server_run() return once all have ended.  From any task or
+ * callback on the server's loop (from other threads, go through
+ * corio_call_threadsafe()); before run, makes run return at once.
+ * Never suspends.
+ */
+CORIO_API void corio_server_stop(corio_server *s);
+
+/** corio_server_stopping() - 1 once a stop was asked for: handlers may
+ *  check it to finish early. */
+CORIO_API int corio_server_stopping(const corio_server *s);
+
+/** corio_server_stats() - the server's counters, copied to @out. */
+CORIO_API void corio_server_stats(const corio_server *s, corio_serve_stats *out);
+
+/** corio_server_free() - free a server that is not running.  NULL is
+ *  ignored. */
+CORIO_API void corio_server_free(corio_server *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CORIO_NET_H */

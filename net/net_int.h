@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * net_int.h - what the files of net/ share: the loop's socket state (made
+ * on first use, torn down by net_fini before the backend), the provided
+ * receive buffers, listener records and a small helper to wait for a
+ * condition with an interruptible wait record.  Never installed.
+ */
+#ifndef CORIO_NET_INT_H
+#define CORIO_NET_INT_H
+
+#include "corio_int.h"
+#include "corio/net.h"
+
+/* State of a record's long-lived op (multishot accept or receive, a
+ * stream's send).  A record is freed only in NET_IDLE, so no completion
+ * can ever land in freed or reused memory: the final CQE (the one
+ * without IORING_CQE_F_MORE) is what moves a record back to NET_IDLE. */
+enum corio__net_op_state {
+	NET_IDLE = 0,   /* nothing in flight */
+	NET_ARMED,      /* in the kernel */
+	NET_CANCELLING, /* in the kernel, cancel requested */
+};
+
+/* The group id of corio's provided receive buffers in the ring. */
+#define CORIO__NET_BGID 0x4e54
+
+struct corio__listener;
+struct corio_stream;
+
+struct corio__net {
+	corio_loop *loop;
+	/* listener records by fd number (multishot accept path) */
+	struct corio__listener **lst;
+	int lst_cap;
+	/* provided-buffer ring: one group shared by every stream */
+	void *br;          /* struct io_uring_buf_ring * */
+	char *bufs;        /* nbufs buffers of bufsize bytes */
+	unsigned nbufs, bufsize;
+	int br_state;      /* 0: not tried yet, 1: registered, -1: unavailable */
+	/* features, cleared if the kernel turns them down at run time */
+	bool ms_accept;    /* multishot accept */
+	bool ms_recv;      /* multishot receive with provided buffers */
+	unsigned inflight; /* net-owned ops whose final CQE is pending */
+	struct corio_stream *streams; /* open streams (teardown closes them) */
+	/* counters, for tests and debug */
+	uint64_t enobufs;  /* multishot receives ended by an empty ring */
+};
+
+/* socket.c: the loop's net state; NULL outside a loop or without memory */
+struct corio__net *corio__net_get(corio_loop *l) CORIO__HIDDEN;
+/* Submit a net-owned (long-lived) op and count it in flight. */
+void corio__net_submit(struct corio__net *n, struct corio__op *op) CORIO__HIDDEN;
+/* Account for a net-owned op's final completion. */
+void corio__net_op_done(struct corio__net *n) CORIO__HIDDEN;
+
+/* bufring.c: provided receive buffers */
+bool corio__net_bufs_ready(struct corio__net *n) CORIO__HIDDEN;
+const char *corio__net_buf(struct corio__net *n, unsigned bid) CORIO__HIDDEN;
+void corio__net_buf_recycle(struct corio__net *n, unsigned bid) CORIO__HIDDEN;
+void corio__net_bufs_free(struct corio__net *n) CORIO__HIDDEN;
+
+/* listener.c */
+int corio__listener_accept(struct corio__net *n, int lfd) CORIO__HIDDEN;
+void corio__listener_pause(corio_loop *l, int lfd) CORIO__HIDDEN;
+void corio__listener_forget(struct corio__net *n, int fd) CORIO__HIDDEN;
+void corio__listeners_fini(struct corio__net *n) CORIO__HIDDEN;
+
+/* stream.c */
+void corio__streams_fini(struct corio__net *n) CORIO__HIDDEN;
+
+/*
+ * Tasks waiting for a condition that a completion or another task makes
+ * true: a FIFO of wait records on the waiters' stacks.  A waiter leaves
+ * the queue when woken (corio__net_wake_one() hands it a result) or when
+ * interrupted (cancel, deadline: the result is that error).
+ */
+struct corio__net_waiter {
+	struct corio__wait w;
+	corio_task *task;
+	struct corio__net_wq *q; /* the queue it is in, NULL once out */
+	struct corio__net_waiter *prev, *next;
+};
+struct corio__net_wq {
+	struct corio__net_waiter *head, *tail;
+};
+/* Suspend in @q until woken or interrupted.  @deadline (0: none) adds a
+ * timeout scope; *@own_timeout (may be NULL) tells whether -ETIMEDOUT came
+ * from that deadline rather than from an outer scope. */
+int corio__net_wait(struct corio__net_wq *q, uint64_t deadline, bool *own_timeout) CORIO__HIDDEN;
+bool corio__net_wake_one(struct corio__net_wq *q, int res) CORIO__HIDDEN;
+void corio__net_wake_all(struct corio__net_wq *q, int res) CORIO__HIDDEN;
+
+/* An internal result: multishot was refused at run time, use the plain
+ * path.  Below corio's error range, never seen by users. */
+#define CORIO__NET_RETRY (-9000)
+
+#endif

@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * serve.c - corio_serve(): an accepting task and a task per connection.
+ * The task that runs the server only waits: for a stop (a call, a signal
+ * read from a signalfd, or its own cancellation), then for the acceptor to
+ * end, then for the handlers during the grace period, and finally for the
+ * handlers it had to cancel.  At the connection limit the acceptor pauses
+ * the listener (the kernel backlog holds newcomers); when accept runs out
+ * of descriptors it backs off, and any connection that ends wakes it.
+ */
+#include "net_int.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define DEFAULT_GRACE (10ull * 1000 * 1000 * 1000)
+#define BACKOFF_MIN (10ull * 1000 * 1000)    /* 10 ms */
+#define BACKOFF_MAX (1000ull * 1000 * 1000)  /* 1 s */
+
+struct conn {
+	corio_conn c;
+	corio_task *task;
+	struct conn *prev, *next;
+};
+
+struct corio_server {
+	corio_loop *loop;
+	int lfd;
+	corio_fn handler;
+	corio_serve_options o;
+	corio_stream_options so; /* per connection */
+	int state;               /* 0: new, 1: running, 2: ran */
+	bool stopping;
+	int fatal;               /* an accept error that ends the server */
+	corio_task *acceptor;
+	corio_task *sigtask;
+	int sigfd;
+	struct conn *conns;      /* running handlers */
+	corio_serve_stats st;
+	struct corio__net_wq runner; /* corio_server_run() waiting */
+	struct corio__net_wq slot;   /* the acceptor waiting for room */
+};
+
+/* ---- connections -------------------------------------------------------- */
+
+static void conn_unlink(corio_server *s, struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+}
+
+static void *conn_main(void *arg)
+{
+	struct conn *c = arg;
+	corio_server *s = c->c.server;
+	s->handler(&c->c);
+	corio_stream_close(c->c.stream); /* flushes unless we were cancelled */
+	conn_unlink(s, c);
+	free(c);
+	s->st.active--;
+	corio__net_wake_one(&s->slot, 0);
+	if (s->stopping && !s->st.active)
+		corio__net_wake_one(&s->runner, 0);
+	return NULL;
+}
+
+/* Start a handler for @fd, which is closed if that fails. */
+static int conn_start(corio_server *s, int fd, const struct sockaddr_storage *peer,
+		      socklen_t plen)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	int err = c ? corio_stream_new(&c->c.stream, fd, &s->so) : -ENOMEM;
+	if (err) {
+		free(c);
+		close(fd);
+		return err;
+	}
+	c->c.fd = fd;
+	c->c.peer = *peer;
+	c->c.peer_len = plen;
+	c->c.server = s;
+	c->c.arg = s->o.arg;
+	corio_task_options to = {.stack_size = s->o.stack_size, .name = "serve-conn"};
+	err = corio_spawn_ex(s->loop, &c->task, conn_main, c, &to);
+	if (err) {
+		corio_stream_close(c->c.stream); /* closes fd; nothing to flush */
+		free(c);
+		return err;
+	}
+	corio_detach(c->task); /* it unlinks itself before it ends */
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	if (++s->st.active > s->st.peak)
+		s->st.peak = s->st.active;
+	s->st.accepted++;
+	return 0;
+}
+
+/* ---- accepting ---------------------------------------------------------- */
+
+/* Errors accept(2) reports for one connection (pending network errors,
+ * aborted handshakes): skip it and go on. */
+static bool transient(int err)
+{
+	switch (err) {
+	case -ECONNABORTED: case -EPROTO: case -EPERM: case -EINTR: case -EAGAIN:
+	case -ENETDOWN: case -ENOPROTOOPT: case -EHOSTDOWN: case -ENONET:
+	case -EHOSTUNREACH: case -EOPNOTSUPP: case -ENETUNREACH: case -ETIMEDOUT:
+		return true;
+	}
+	return false;
+}
+
+static bool resource(int err)
+{
+	return err == -EMFILE || err == -ENFILE || err == -ENOBUFS || err == -ENOMEM;
+}
+
+/* Out of descriptors or memory: sleep, doubling up to a second, but wake
+ * as soon as a connection ends and frees what we lacked. */
+static int back_off(corio_server *s, uint64_t *delay)
+{
+	s->st.accept_errors++;
+	*delay = *delay ? *delay * 2 : BACKOFF_MIN;
+	if (*delay > BACKOFF_MAX)
+		*delay = BACKOFF_MAX;
+	int err = corio__net_wait(&s->slot, corio_now() + *delay, NULL);
+	return err == -ETIMEDOUT || err == 0 ? 0 : err;
+}
+
+static void nodelay(int fd, const struct sockaddr_storage *peer)
+{
+	int on = 1;
+	if (peer->ss_family == AF_INET || peer->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
+/* Accept one connection and start its task.  0, or what ends the loop. */
+static int accept_one(corio_server *s, uint64_t *delay)
+{
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	int fd = corio_accept(s->lfd, (struct sockaddr *)&peer, &plen);
+	if (fd < 0) {
+		if (fd == -ECANCELED || transient(fd))
+			return fd == -ECANCELED ? fd : 0;
+		if (resource(fd))
+			return back_off(s, delay);
+		s->fatal = fd;
+		corio__net_wake_one(&s->runner, 0);
+		return fd;
+	}
+	*delay = 0;
+	nodelay(fd, &peer);
+	if (conn_start(s, fd, &peer, plen))
+		return back_off(s, delay);
+	return 0;
+}
+
+static void *acceptor_main(void *arg)
+{
+	corio_server *s = arg;
+	uint64_t delay = 0;
+	for (;;) {
+		int err;
+		if (s->o.max_conns && s->st.active >= s->o.max_conns) {
+			corio__listener_pause(s->loop, s->lfd);
+			err = corio__net_wait(&s->slot, 0, NULL);
+		} else {
+			err = accept_one(s, &delay);
+		}
+		if (err)
+			return NULL;
+	}
+}
+
+/* ---- signals ---------------------------------------------------------- */
+
+static void *sig_main(void *arg)
+{
+	corio_server *s = arg;
+	struct signalfd_siginfo si;
+	if (corio_read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		corio_server_stop(s);
+	return NULL;
+}
+
+static int sig_start(corio_server *s)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	for (const int *p = s->o.stop_signals; *p; p++)
+		if (sigaddset(&set, *p))
+			return -EINVAL;
+	/* blocked, so that they queue for the signalfd instead of killing us */
+	int err = pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (err)
+		return -err;
+	s->sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (s->sigfd < 0)
+		return -errno;
+	corio_task_options to = {.name = "serve-signals"};
+	err = corio_spawn_ex(s->loop, &s->sigtask, sig_main, s, &to);
+	if (err) {
+		close(s->sigfd);
+		s->sigfd = -1;
+	}
+	return err;
+}
+
+/* ---- the server ------------------------------------------------------- */
+
+int corio_server_new(corio_server **out, int lfd, corio_fn handler, const corio_serve_options *o)
+{
+	static const corio_serve_options defaults;
+	if (!out || lfd < 0 || !handler)
+		return -EINVAL;
+	corio_loop *l = corio__tls_loop;
+	if (!l)
+		return -EPERM;
+	corio_server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->loop = l;
+	s->lfd = lfd;
+	s->handler = handler;
+	s->o = o ? *o : defaults;
+	if (s->o.stream)
+		s->so = *s->o.stream;
+	if (s->o.idle_timeout_ns)
+		s->so.idle_timeout_ns = s->o.idle_timeout_ns;
+	if (s->o.read_timeout_ns)
+		s->so.read_timeout_ns = s->o.read_timeout_ns;
+	s->o.grace_ns = s->o.grace_ns ? s->o.grace_ns : DEFAULT_GRACE;
+	s->sigfd = -1;
+	*out = s;
+	return 0;
+}
+
+/* Wait (shielded) until every handler has ended. */
+static void drain(corio_server *s)
+{
+	corio_scope sh;
+	corio_shield_push(&sh);
+	while (s->st.active)
+		corio__net_wait(&s->runner, 0, NULL);
+	corio_shield_pop(&sh);
+}
+
+static void reap_task(corio_task *t)
+{
+	corio_scope sh;
+	corio_shield_push(&sh);
+	corio_cancel(t);
+	corio_join(t, NULL);
+	corio_shield_pop(&sh);
+}
+
+/* The stop sequence: no more accepting, a grace period, then cancel. */
+static void wind_down(corio_server *s, bool graceful)
+{
+	s->stopping = true;
+	reap_task(s->acceptor);
+	s->acceptor = NULL;
+	corio__listener_pause(s->loop, s->lfd);
+	if (graceful && s->st.active) {
+		uint64_t deadline = corio_now() + s->o.grace_ns;
+		while (s->st.active) {
+			bool own = false;
+			int err = corio__net_wait(&s->runner, deadline, &own);
+			if (err < 0)
+				break; /* the grace period is over, or we are cancelled */
+		}
+	}
+	for (struct conn *c = s->conns; c; c = c->next) {
+		corio_cancel(c->task);
+		s->st.cancelled++;
+	}
+	drain(s);
+	if (s->sigtask) {
+		reap_task(s->sigtask);
+		s->sigtask = NULL;
+		close(s->sigfd);
+		s->sigfd = -1;
+	}
+}
+
+int corio_server_run(corio_server *s)
+{
+	if (!s)
+		return -EINVAL;
+	if (!corio__current() || corio__current()->loop != s->loop)
+		return -EPERM;
+	if (s->state)
+		return -EBUSY;
+	s->state = 1;
+	int err = 0;
+	if (!s->stopping && s->o.stop_signals && s->o.stop_signals[0])
+		err = sig_start(s);
+	corio_task_options to = {.name = "serve-accept"};
+	if (!err && !s->stopping)
+		err = corio_spawn_ex(s->loop, &s->acceptor, acceptor_main, s, &to);
+	while (!err && !s->stopping && !s->fatal)
+		err = corio__net_wait(&s->runner, 0, NULL);
+	if (s->acceptor || s->sigtask)
+		wind_down(s, !err);
+	s->state = 2;
+	return err ? err : s->fatal;
+}
+
+void corio_server_stop(corio_server *s)
+{
+	if (!s || s->stopping)
+		return;
+	s->stopping = true;
+	corio__net_wake_one(&s->runner, 0);
+}
+
+int corio_server_stopping(const corio_server *s)
+{
+	return s && s->stopping;
+}
+
+void corio_server_stats(const corio_server *s, corio_serve_stats *out)
+{
+	if (s && out)
+		*out = s->st;
+}
+
+void corio_server_free(corio_server *s)
+{
+	if (s && s->state != 1)
+		free(s);
+}
+
+int corio_serve(int lfd, corio_fn handler, const corio_serve_options *o)
+{
+	corio_server *s;
+	int err = corio_server_new(&s, lfd, handler, o);
+	if (err)
+		return err;
+	err = corio_server_run(s);
+	corio_server_free(s);
+	return err;
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stream_int.h - the stream record, shared by stream.c (lifecycle and
+ * reading) and stream_write.c (writing).  Never installed.
+ *
+ * Read buffer (rbuf):
+ *
+ *   0          rhead                rtail            rcap
+ *   +-----------+--------------------+----------------+
+ *   | consumed  | buffered, unread   | free           |
+ *   +-----------+--------------------+----------------+
+ *                                     ^ plain path: the recv in flight
+ *                                       writes here, so rbuf must not move
+ *
+ * With multishot receive the kernel fills a provided buffer and the
+ * completion copies it out: straight into the buffer of a reader waiting
+ * in read()/read_exactly() (dst), the rest into rbuf.  Nothing the kernel
+ * touches belongs to the stream then, so rbuf may move at any time, except
+ * that a line returned by read_until() points into it until the next read
+ * call (lent_active; a buffer replaced meanwhile is parked in 'lent').
+ *
+ * Write buffers: writes append to wq; when no send is in flight, wq and
+ * wf swap and one send op takes all of wf.  So any number of writes made
+ * while a send is in the kernel leave together in the next op.
+ */
+#ifndef CORIO_STREAM_INT_H
+#define CORIO_STREAM_INT_H
+
+#include "net_int.h"
+
+struct corio__wbuf {
+	char *p;
+	size_t len; /* bytes in p */
+	size_t off; /* bytes of p the kernel has taken (wf only) */
+	size_t cap;
+};
+
+struct corio_stream {
+	corio_loop *loop;
+	struct corio__net *net;
+	int fd;
+	bool ms;                /* multishot receive with provided buffers */
+	bool orphan;            /* closed: freed once no op is in the kernel */
+	corio_stream_options o; /* defaults filled in */
+	size_t rmax;            /* multishot: pause receiving with this much buffered */
+	struct corio_stream *prev, *next; /* the loop's open streams */
+
+	/* reading */
+	char *rbuf;
+	size_t rcap, rhead, rtail;
+	char *lent;             /* replaced buffer a returned line points into */
+	bool lent_active;       /* a returned line points into rbuf */
+	size_t scan;            /* read_until: bytes from rhead already searched */
+	bool eof;               /* the peer shut down its side */
+	int rerr;               /* the connection's error, once seen */
+	struct corio__op rop;   /* multishot or plain receive */
+	uint8_t rstate;         /* enum corio__net_op_state */
+	bool rgot_data;         /* rop delivered data at least once */
+	struct corio__net_wq readers;
+	char *dst;              /* multishot: a waiting reader's own buffer */
+	size_t dst_len, dst_got;
+	bool dst_all;           /* wake the reader only when dst is full */
+	uint64_t rprogress;     /* loop time data last arrived */
+
+	/* writing */
+	struct corio__wbuf wq;  /* being filled */
+	struct corio__wbuf wf;  /* in the kernel */
+	struct corio__op wop;
+	uint8_t wstate;         /* enum corio__net_op_state */
+	int werr;               /* a send failed: sticky */
+	size_t wwant;           /* wake writers once this little is pending */
+	struct corio__net_wq writers;
+	uint64_t wprogress;     /* loop time a send last completed */
+};
+
+/* stream.c */
+int corio__stream_wait(struct corio_stream *s, struct corio__net_wq *q, uint64_t call_deadline,
+		       const uint64_t *progress) CORIO__HIDDEN;
+void corio__stream_maybe_free(struct corio_stream *s) CORIO__HIDDEN;
+
+/* stream_write.c */
+size_t corio__stream_wpending(const struct corio_stream *s) CORIO__HIDDEN;
+void corio__stream_wfree(struct corio_stream *s) CORIO__HIDDEN;
+
+#endif
