@@ -122,7 +122,8 @@ enum corio__op_code {
 	CORIO__OP_NOP = 1,
 	CORIO__OP_READ,
 	CORIO__OP_WRITE,
-	CORIO__OP_MAX_CORE
+	CORIO__OP_MAX_CORE,
+	CORIO__OP_POLL, /* poll_add on fd with poll.events (dns/ sockets) */
 };
 
 struct corio__op {
@@ -137,6 +138,11 @@ struct corio__op {
 	void *buf;
 	uint32_t len;
 	uint64_t off; /* file offset; (uint64_t)-1: the file position */
+	union {
+		struct {
+			uint32_t events; /* POLLIN/POLLOUT; the CQE's res is revents */
+		} poll;            /* CORIO__OP_POLL */
+	};
 };
 
 /* The backend seam.  Everything above speaks in ops; only the backend
@@ -204,6 +210,7 @@ struct corio_loop {
 	/* ASan: the scheduler's own stack */
 	const void *sched_stack_bottom;
 	size_t sched_stack_size;
+	struct corio__dns *dns; /* the resolver (dns/), NULL until first use */
 };
 
 /* tls.c-less: the loop running on this thread */
@@ -279,6 +286,9 @@ ssize_t corio__op_run(struct corio__op *op) CORIO__HIDDEN;
 void corio__loop_wake_complete(struct corio__op *op, int res, uint32_t flags) CORIO__HIDDEN;
 struct corio__cb *corio__cb_alloc(corio_loop *loop) CORIO__HIDDEN;
 void corio__cb_release(corio_loop *loop, struct corio__cb *cb) CORIO__HIDDEN;
+
+/* dns/resolver.c: cancel lookups, let go of c-ares and its polls */
+void corio__dns_fini(corio_loop *loop) CORIO__HIDDEN;
 
 /* backends */
 extern const struct corio__backend corio__uring_backend CORIO__HIDDEN;

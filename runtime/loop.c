@@ -270,6 +270,7 @@ int corio_loop_free(corio_loop *l)
 	while (l->tasks) /* finished, never joined: their handles die here */
 		corio__task_free(l->tasks);
 	corio__stack_pool_drain(l);
+	corio__dns_fini(l); /* before the backend: its polls must come back */
 	l->be->fini(l); /* waits for the loop's own ops (the eventfd read) */
 	corio__timers_fini(l);
 	free_records(l);

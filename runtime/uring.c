@@ -213,6 +213,9 @@ static void prep(struct io_uring_sqe *sqe, struct corio__op *op)
 	case CORIO__OP_WRITE:
 		io_uring_prep_write(sqe, op->fd, op->buf, op->len, op->off);
 		break;
+	case CORIO__OP_POLL:
+		io_uring_prep_poll_add(sqe, op->fd, op->poll.events);
+		break;
 	default:
 		/* an op code this backend does not know: a bug in corio */
 		fprintf(stderr, "corio: io_uring backend got unknown op %u\n", op->code);

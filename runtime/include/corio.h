@@ -7,5 +7,6 @@
 #define CORIO_H
 
 #include <corio/runtime.h>
+#include <corio/dns.h>
 
 #endif

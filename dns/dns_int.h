@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dns_int.h - the resolver's internals shared by the files of dns/: the
+ * per-loop resolver (resolver.c), the request record every lookup goes
+ * through, and the helpers the lookup files use.  Never installed.
+ *
+ * Life of a request (heap, because it may outlive its task):
+ *
+ *   corio__dns_run() --slot free--> STARTED --c-ares callback--> DONE: task woken
+ *         |                            |
+ *         +--no slot--> QUEUED         +--task interrupted--> ABANDONED: the
+ *                         |                 callback frees it when it comes
+ *                         +--interrupted--> freed at once (c-ares never saw it)
+ */
+#ifndef CORIO_DNS_INT_H
+#define CORIO_DNS_INT_H
+
+#include "corio_int.h"
+#include "corio/dns.h"
+
+#include <ares.h>
+
+struct corio__dns;
+
+struct corio__dns_req {
+	struct corio__wait wait;       /* interrupt hook while the task waits */
+	corio_task *task;              /* the waiting task; NULL once abandoned */
+	struct corio__dns *dns;
+	/* Hands the lookup to c-ares.  Its callback may run inside. */
+	void (*start)(struct corio__dns_req *r);
+	/* Frees the record and any result it holds (the task is gone). */
+	void (*drop)(struct corio__dns_req *r);
+	struct corio__dns_req *qnext, *qprev; /* the throttle queue (QUEUED) */
+	int status;                    /* ARES_* once done */
+	bool queued;                   /* waiting for a slot */
+	bool done;                     /* c-ares answered */
+	bool abandoned;                /* the task left; free on answer */
+};
+
+/* A socket c-ares opened.  The loop polls it with heap ops owned by this
+ * record; the record outlives the fd until both ops are back. */
+struct corio__dns_sock {
+	struct corio__op rd, wr;       /* POLLIN and POLLOUT polls */
+	struct corio__dns *dns;
+	struct corio__dns_sock *next;  /* live records (the fd is open) */
+	int fd;
+	bool want_rd, want_wr;         /* what c-ares asked for last */
+	bool rd_busy, wr_busy;         /* that poll is with the kernel */
+	bool closed;                   /* c-ares closed the fd: never use it */
+	bool in_process;               /* inside ares_process_fd for it */
+};
+
+struct corio__dns {
+	corio_loop *loop;
+	ares_channel ch;               /* NULL until created (or if it failed) */
+	bool closing;                  /* the loop is being freed */
+	/* configuration, applied whenever the channel is (re)built */
+	corio_dns_options opts;
+	char *servers;                 /* from corio_dns_set_servers(), or NULL */
+	bool servers_set;              /* servers (possibly "") came from the API */
+	bool no_servers;               /* the channel has no server at all */
+	uint64_t min_try_ns;           /* shortest per-try timeout in effect */
+	/* sockets */
+	struct corio__dns_sock *socks; /* live records */
+	unsigned sock_records;         /* allocated records, live or closed */
+	/* requests */
+	unsigned inflight;             /* handed to c-ares, abandoned included */
+	unsigned waiting;              /* of those, a task still waits for */
+	unsigned max_inflight;
+	struct corio__dns_req *q_head, *q_tail; /* QUEUED requests, FIFO */
+	bool pumping;                  /* starting queued requests */
+	/* the ares_timeout() timer */
+	corio_timer *timer;
+	uint64_t timer_when;
+};
+
+/* resolver.c */
+int corio__dns_get(corio_loop *loop, struct corio__dns **out) CORIO__HIDDEN;
+int corio__dns_run(struct corio__dns *d, struct corio__dns_req *r) CORIO__HIDDEN;
+void corio__dns_finish(struct corio__dns_req *r, int status) CORIO__HIDDEN;
+int corio__dns_error(const struct corio__dns *d, int ares_status) CORIO__HIDDEN;
+void corio__dns_timer_update(struct corio__dns *d) CORIO__HIDDEN;
+
+/* sock.c: the c-ares socket callbacks */
+void corio__dns_sock_state(void *data, ares_socket_t fd, int readable,
+			   int writable) CORIO__HIDDEN;
+int corio__dns_sock_created(ares_socket_t fd, int type, void *data) CORIO__HIDDEN;
+
+/* name.c */
+int corio__dns_check_name(const char *name) CORIO__HIDDEN;
+
+#endif
