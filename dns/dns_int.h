@@ -42,7 +42,7 @@ struct corio__dns_req {
 struct corio__dns_sock {
 	struct corio__op rd, wr;       /* POLLIN and POLLOUT polls */
 	struct corio__dns *dns;
-	struct corio__dns_sock *next;  /* live records (the fd is open) */
+	struct corio__dns_sock *next;  /* in dns->socks, or dns->closed_socks */
 	int fd;
 	bool want_rd, want_wr;         /* what c-ares asked for last */
 	bool rd_busy, wr_busy;         /* that poll is with the kernel */
@@ -61,8 +61,10 @@ struct corio__dns {
 	bool no_servers;               /* the channel has no server at all */
 	uint64_t min_try_ns;           /* shortest per-try timeout in effect */
 	/* sockets */
-	struct corio__dns_sock *socks; /* live records */
-	unsigned sock_records;         /* allocated records, live or closed */
+	struct corio__dns_sock *socks; /* live records: c-ares has the fd open */
+	struct corio__dns_sock *closed_socks; /* closed, a poll not back yet */
+	uint64_t fd_reused;            /* an fd reopened while its old record
+					* waited: counted for the tests */
 	/* requests */
 	unsigned inflight;             /* handed to c-ares, abandoned included */
 	unsigned waiting;              /* of those, a task still waits for */
@@ -85,6 +87,7 @@ void corio__dns_timer_update(struct corio__dns *d) CORIO__HIDDEN;
 void corio__dns_sock_state(void *data, ares_socket_t fd, int readable,
 			   int writable) CORIO__HIDDEN;
 int corio__dns_sock_created(ares_socket_t fd, int type, void *data) CORIO__HIDDEN;
+void corio__dns_sock_close(struct corio__dns_sock *s) CORIO__HIDDEN;
 
 /* name.c */
 int corio__dns_check_name(const char *name) CORIO__HIDDEN;

@@ -426,13 +426,15 @@ void corio__dns_fini(corio_loop *l)
 	 * them -ECANCELED and frees them.  Nothing new may start meanwhile. */
 	d->closing = true;
 	channel_destroy(d);
+	while (d->socks) /* c-ares closes all it has; this is a safety net */
+		corio__dns_sock_close(d->socks);
 	/* The polls of closed sockets point into their records: wait until
 	 * the kernel has handed every one back.  Bounded, in case of a bug:
 	 * leaking beats freeing memory the kernel may still complete into. */
-	for (int i = 0; d->sock_records && i < 1000; i++)
+	for (int i = 0; (d->socks || d->closed_socks) && i < 1000; i++)
 		if (l->be->poll(l, 10 * (int64_t)MS) < 0)
 			break;
-	if (d->sock_records)
+	if (d->socks || d->closed_socks)
 		return;
 	free(d->servers);
 	free(d);

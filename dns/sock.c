@@ -28,27 +28,34 @@ static struct corio__dns_sock *sock_find(struct corio__dns *d, int fd)
 	return NULL;
 }
 
-static void sock_maybe_free(struct corio__dns_sock *s)
+static void unlink_from(struct corio__dns_sock **list, struct corio__dns_sock *s)
 {
-	if (!s->closed || s->rd_busy || s->wr_busy || s->in_process)
-		return;
-	s->dns->sock_records--;
-	free(s);
-}
-
-/* The fd is gone (or about to be): forget it, call the polls back. */
-static void sock_close(struct corio__dns_sock *s)
-{
-	struct corio__dns *d = s->dns;
-	corio_loop *l = d->loop;
-	for (struct corio__dns_sock **pp = &d->socks; *pp; pp = &(*pp)->next) {
+	for (struct corio__dns_sock **pp = list; *pp; pp = &(*pp)->next) {
 		if (*pp == s) {
 			*pp = s->next;
 			break;
 		}
 	}
-	s->closed = true;
 	s->next = NULL;
+}
+
+static void sock_maybe_free(struct corio__dns_sock *s)
+{
+	if (!s->closed || s->rd_busy || s->wr_busy || s->in_process)
+		return;
+	unlink_from(&s->dns->closed_socks, s);
+	free(s);
+}
+
+/* The fd is gone (or about to be): forget it, call the polls back. */
+void corio__dns_sock_close(struct corio__dns_sock *s)
+{
+	struct corio__dns *d = s->dns;
+	corio_loop *l = d->loop;
+	unlink_from(&d->socks, s);
+	s->closed = true;
+	s->next = d->closed_socks;
+	d->closed_socks = s;
 	if (s->rd_busy)
 		l->be->cancel(l, &s->rd);
 	if (s->wr_busy)
@@ -125,13 +132,24 @@ static void poll_done(struct corio__dns_sock *s, bool rd, int res)
 	corio__dns_timer_update(d);
 }
 
+/* For the tests: the same fd number came back while a record of its old
+ * socket still waits for a poll. */
+static void count_reuse(struct corio__dns *d, int fd)
+{
+	for (struct corio__dns_sock *c = d->closed_socks; c; c = c->next)
+		if (c->fd == fd) {
+			d->fd_reused++;
+			return;
+		}
+}
+
 void corio__dns_sock_state(void *data, ares_socket_t fd, int readable, int writable)
 {
 	struct corio__dns *d = data;
 	struct corio__dns_sock *s = sock_find(d, fd);
 	if (!readable && !writable) {
 		if (s)
-			sock_close(s);
+			corio__dns_sock_close(s);
 		return;
 	}
 	if (!s) {
@@ -142,7 +160,7 @@ void corio__dns_sock_state(void *data, ares_socket_t fd, int readable, int writa
 		s->fd = fd;
 		s->next = d->socks;
 		d->socks = s;
-		d->sock_records++;
+		count_reuse(d, fd);
 	}
 	s->want_rd = readable != 0;
 	s->want_wr = writable != 0;
@@ -157,6 +175,6 @@ int corio__dns_sock_created(ares_socket_t fd, int type, void *data)
 	 * a word to us: retire it before the new socket is announced. */
 	struct corio__dns_sock *s = sock_find(d, fd);
 	if (s)
-		sock_close(s);
+		corio__dns_sock_close(s);
 	return ARES_SUCCESS;
 }

@@ -43,14 +43,18 @@ static struct sockaddr_in loopback(int port)
 	return sa;
 }
 
-/* A port free for both UDP and TCP right now, or -errno. */
+/* A port free for both UDP and TCP right now, or -errno.  The TCP check
+ * uses SO_REUSEADDR as dnsmasq does: a port some closed connection keeps
+ * in TIME_WAIT is fine for a listener. */
 static int free_port(void)
 {
 	int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in sa = loopback(0);
 	socklen_t len = sizeof(sa);
-	int port = -EADDRINUSE;
+	int port = -EADDRINUSE, one = 1;
+	if (t >= 0)
+		setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (u >= 0 && t >= 0 && bind(u, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
 	    getsockname(u, (struct sockaddr *)&sa, &len) == 0 &&
 	    bind(t, (struct sockaddr *)&sa, sizeof(sa)) == 0)
@@ -148,7 +152,7 @@ int t_dnsmasq_start(struct t_dnsmasq *d, const char *const *records)
 	for (int attempt = 0; attempt < 10 && err; attempt++) {
 		d->port = free_port();
 		if (d->port < 0)
-			return d->port;
+			continue; /* taken between the two binds: try another */
 		err = spawn(d, records);
 		if (!err)
 			err = wait_ready(d);
