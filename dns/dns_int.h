@@ -19,8 +19,27 @@
 #include "corio/dns.h"
 
 #include <ares.h>
+#include <netinet/in.h>
 
 struct corio__dns;
+struct corio__hosts;
+
+/* One address a lookup found (from /etc/hosts or from c-ares). */
+struct corio__dns_addr {
+	int family; /* AF_INET or AF_INET6 */
+	uint32_t scope;
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} a;
+};
+
+/* The addresses of a lookup, and the canonical name they belong to. */
+struct corio__dns_addrs {
+	struct corio__dns_addr *v;
+	size_t n, cap;
+	char *canon; /* malloc'd, or NULL */
+};
 
 struct corio__dns_req {
 	struct corio__wait wait;       /* interrupt hook while the task waits */
@@ -57,6 +76,9 @@ struct corio__dns {
 	/* configuration, applied whenever the channel is (re)built */
 	corio_dns_options opts;
 	char *servers;                 /* from corio_dns_set_servers(), or NULL */
+	char *hosts_path;              /* copy of opts.hosts_file, or NULL */
+	struct corio__hosts *hosts;    /* the hosts file in memory (hosts.c) */
+	int probe4, probe6;            /* UDP sockets for source selection, or -1 */
 	bool servers_set;              /* servers (possibly "") came from the API */
 	bool no_servers;               /* the channel has no server at all */
 	uint64_t min_try_ns;           /* shortest per-try timeout in effect */
@@ -91,5 +113,19 @@ void corio__dns_sock_close(struct corio__dns_sock *s) CORIO__HIDDEN;
 
 /* name.c */
 int corio__dns_check_name(const char *name) CORIO__HIDDEN;
+
+/* hosts.c: 1 and @out filled if /etc/hosts lists @name with @family,
+ * CORIO_ENODATA if it lists it with the other family only, 0 if not. */
+int corio__hosts_find(struct corio__dns *d, const char *name, int family,
+		      struct corio__dns_addrs *out) CORIO__HIDDEN;
+const char *corio__hosts_name(struct corio__dns *d, int family, const void *addr) CORIO__HIDDEN;
+void corio__hosts_free(struct corio__dns *d) CORIO__HIDDEN;
+
+/* sort.c */
+int corio__dns_addrs_push(struct corio__dns_addrs *l,
+			  const struct corio__dns_addr *a) CORIO__HIDDEN;
+void corio__dns_addrs_free(struct corio__dns_addrs *l) CORIO__HIDDEN;
+int corio__dns_sort(struct corio__dns *d, struct corio__dns_addrs *l) CORIO__HIDDEN;
+void corio__dns_probe_close(struct corio__dns *d) CORIO__HIDDEN;
 
 #endif

@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define KNOWN_FLAGS                                                                    \
 	(AI_PASSIVE | AI_CANONNAME | AI_NUMERICHOST | AI_NUMERICSERV | AI_V4MAPPED |   \
@@ -333,57 +334,107 @@ static void gai_drop(struct corio__dns_req *r)
 	free(g);
 }
 
-/* The name the addresses belong to: the end of the CNAME chain. */
-static const char *canonical(const struct ares_addrinfo *ai, const char *node)
+/* c-ares's answer as an address list; the canonical name is the end of
+ * the CNAME chain. */
+static int from_ares(const struct ares_addrinfo *ai, const char *node,
+		     struct corio__dns_addrs *out)
 {
-	const char *name = node;
+	const char *canon = node;
 	for (const struct ares_addrinfo_cname *c = ai->cnames; c; c = c->next)
 		if (c->name)
-			name = c->name;
-	return name;
+			canon = c->name;
+	if (!(out->canon = strdup(canon)))
+		return -ENOMEM;
+	for (const struct ares_addrinfo_node *n = ai->nodes; n; n = n->ai_next) {
+		struct corio__dns_addr a = {.family = n->ai_family};
+		if (n->ai_family == AF_INET) {
+			a.a.v4 = ((const struct sockaddr_in *)(const void *)n->ai_addr)->sin_addr;
+		} else if (n->ai_family == AF_INET6) {
+			const struct sockaddr_in6 *sa = (const void *)n->ai_addr;
+			a.a.v6 = sa->sin6_addr;
+			a.scope = sa->sin6_scope_id;
+		} else {
+			continue;
+		}
+		if (corio__dns_addrs_push(out, &a))
+			return -ENOMEM;
+	}
+	return out->n ? 0 : CORIO_ENODATA;
 }
 
-static int emit_node(struct list *l, const struct want *w, const struct ares_addrinfo_node *n)
+static int ask_servers(struct corio__dns *d, const char *node, int family,
+		       struct corio__dns_addrs *out)
 {
-	if (n->ai_family == AF_INET) {
-		const struct sockaddr_in *sa = (const void *)n->ai_addr;
-		return emit_v4(l, w, &sa->sin_addr);
-	}
-	if (n->ai_family == AF_INET6) {
-		const struct sockaddr_in6 *sa = (const void *)n->ai_addr;
-		return emit(l, w, AF_INET6, &sa->sin6_addr, sa->sin6_scope_id);
-	}
-	return 0;
-}
-
-static int emit_family(struct list *l, const struct want *w, const struct ares_addrinfo *ai,
-		       int family)
-{
-	int err = 0;
-	for (const struct ares_addrinfo_node *n = ai->nodes; n && !err; n = n->ai_next)
-		if (n->ai_family == family)
-			err = emit_node(l, w, n);
+	struct gai_req *g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g->r.start = gai_start;
+	g->r.drop = gai_drop;
+	g->node = node;
+	g->hints.ai_family = family;
+	g->hints.ai_flags = ARES_AI_NOSORT; /* sort.c orders them, cheaper */
+	int err = corio__dns_run(d, &g->r);
+	if (err)
+		return err; /* interrupted: g is the resolver's now */
+	if (g->r.status == ARES_SUCCESS)
+		err = from_ares(g->ai, node, out);
+	else
+		err = corio__dns_error(d, g->r.status);
+	gai_drop(&g->r);
 	return err;
 }
 
-/* c-ares's order is RFC 6724's: keep it, except that AI_V4MAPPED puts
- * real IPv6 addresses first and maps IPv4 only if there are none (or
- * with AI_ALL). */
-static int from_ares(const struct ares_addrinfo *ai, const struct want *w, const char *node,
-		     struct addrinfo **res)
+/* RFC 6761: "localhost" and names under it are the loopback addresses
+ * and are never sent to a server. */
+static bool is_localhost(const char *node)
+{
+	size_t n = strlen(node);
+	if (n && node[n - 1] == '.')
+		n--;
+	return (n == 9 && !strncasecmp(node, "localhost", 9)) ||
+	       (n > 10 && !strncasecmp(node + n - 10, ".localhost", 10));
+}
+
+static int loopback(int family, struct corio__dns_addrs *out)
+{
+	struct corio__dns_addr v6 = {.family = AF_INET6, .a.v6 = IN6ADDR_LOOPBACK_INIT};
+	struct corio__dns_addr v4 = {.family = AF_INET, .a.v4.s_addr = htonl(INADDR_LOOPBACK)};
+	if ((family != AF_INET && corio__dns_addrs_push(out, &v6)) ||
+	    (family != AF_INET6 && corio__dns_addrs_push(out, &v4)))
+		return -ENOMEM;
+	return 0;
+}
+
+/* /etc/hosts, then localhost, then the servers. */
+static int find(struct corio__dns *d, const char *node, int family, struct corio__dns_addrs *out)
+{
+	int r = corio__hosts_find(d, node, family, out);
+	if (r)
+		return r < 0 ? r : 0;
+	if (is_localhost(node))
+		return loopback(family, out);
+	if (d->no_servers)
+		return CORIO_ECONNECTION;
+	return ask_servers(d, node, family, out);
+}
+
+/* The entries, in sorted order; AI_V4MAPPED puts real IPv6 addresses
+ * first and maps IPv4 ones only if there are none (or with AI_ALL). */
+static int emit_all(const struct corio__dns_addrs *a, const struct want *w,
+		    struct addrinfo **res)
 {
 	struct list l = {NULL, &l.head};
 	int err = 0;
-	if (w->h.ai_family == AF_INET6 && (w->h.ai_flags & AI_V4MAPPED)) {
-		err = emit_family(&l, w, ai, AF_INET6);
-		if (!err && (!l.head || (w->h.ai_flags & AI_ALL)))
-			err = emit_family(&l, w, ai, AF_INET);
-	} else {
-		for (const struct ares_addrinfo_node *n = ai->nodes; n && !err; n = n->ai_next)
-			err = emit_node(&l, w, n);
-	}
+	bool mapped = w->h.ai_family == AF_INET6 && (w->h.ai_flags & AI_V4MAPPED);
+	for (size_t i = 0; i < a->n && !err; i++)
+		if (!mapped || a->v[i].family == AF_INET6)
+			err = emit(&l, w, a->v[i].family, &a->v[i].a, a->v[i].scope);
+	if (mapped && (!l.head || (w->h.ai_flags & AI_ALL)))
+		for (size_t i = 0; i < a->n && !err; i++)
+			if (a->v[i].family == AF_INET)
+				err = emit_v4(&l, w, &a->v[i].a.v4);
 	if (!err)
-		err = finish_list(&l, w, canonical(ai, node), res);
+		err = finish_list(&l, w, a->canon, res);
 	if (err)
 		corio_freeaddrinfo(l.head);
 	return err;
@@ -395,27 +446,18 @@ static int lookup(const char *node, const struct want *w, struct addrinfo **res)
 	int err = corio__dns_get(corio__tls_loop, &d);
 	if (err)
 		return err;
-	struct gai_req *g = calloc(1, sizeof(*g));
-	if (!g)
-		return -ENOMEM;
-	g->r.start = gai_start;
-	g->r.drop = gai_drop;
-	g->node = node;
-	g->hints.ai_family = w->h.ai_family;
-	if (w->h.ai_family == AF_INET6 && (w->h.ai_flags & AI_V4MAPPED))
-		g->hints.ai_family = AF_UNSPEC; /* IPv4 answers may be mapped */
-	err = corio__dns_run(d, &g->r);
-	if (err)
-		return err; /* interrupted: g is the resolver's now */
-	int status = g->r.status;
-	struct ares_addrinfo *ai = g->ai;
-	free(g);
-	if (status == ARES_SUCCESS)
-		err = from_ares(ai, w, node, res);
-	else
-		err = corio__dns_error(d, status);
-	if (ai)
-		ares_freeaddrinfo(ai);
+	int family = w->h.ai_family;
+	if (family == AF_INET6 && (w->h.ai_flags & AI_V4MAPPED))
+		family = AF_UNSPEC; /* IPv4 answers may be mapped */
+	struct corio__dns_addrs addrs = {0};
+	err = find(d, node, family, &addrs);
+	if (!err && !addrs.canon && !(addrs.canon = strdup(node)))
+		err = -ENOMEM;
+	if (!err)
+		err = corio__dns_sort(d, &addrs);
+	if (!err)
+		err = emit_all(&addrs, w, res);
+	corio__dns_addrs_free(&addrs);
 	return err;
 }
 

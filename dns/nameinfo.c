@@ -12,6 +12,8 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #define KNOWN_FLAGS (NI_NUMERICHOST | NI_NUMERICSERV | NI_NAMEREQD | NI_NOFQDN | NI_DGRAM)
 
@@ -24,7 +26,8 @@ struct gni_req {
 	} addr;
 	socklen_t len;
 	int flags;         /* ARES_NI_* */
-	char *host, *serv; /* copies of c-ares's answer */
+	bool want_host, want_serv;
+	char *host, *serv; /* the answer: ours from /etc/hosts, or c-ares's */
 };
 
 static void gni_callback(void *arg, int status, int timeouts, char *node, char *service)
@@ -32,9 +35,9 @@ static void gni_callback(void *arg, int status, int timeouts, char *node, char *
 	(void)timeouts;
 	struct gni_req *g = arg;
 	if (status == ARES_SUCCESS) {
-		g->host = node ? strdup(node) : NULL;
-		g->serv = service ? strdup(service) : NULL;
-		if ((node && !g->host) || (service && !g->serv))
+		if (node && !g->host && !(g->host = strdup(node)))
+			status = ARES_ENOMEM;
+		if (service && !(g->serv = strdup(service)))
 			status = ARES_ENOMEM;
 	}
 	corio__dns_finish(&g->r, status);
@@ -95,8 +98,7 @@ static int copy_addr(struct gni_req *g, const struct sockaddr *sa, socklen_t len
 static int deliver(const struct gni_req *g, char *host, size_t hostlen, char *serv,
 		   size_t servlen)
 {
-	bool want_host = g->flags & ARES_NI_LOOKUPHOST;
-	bool want_serv = g->flags & ARES_NI_LOOKUPSERVICE;
+	bool want_host = g->want_host, want_serv = g->want_serv;
 	const char *h = g->host ? g->host : "", *s = g->serv ? g->serv : "";
 	if ((want_host && strlen(h) >= hostlen) || (want_serv && strlen(s) >= servlen))
 		return -EOVERFLOW;
@@ -107,17 +109,60 @@ static int deliver(const struct gni_req *g, char *host, size_t hostlen, char *se
 	return 0;
 }
 
+/* NI_NOFQDN: drop our own domain from a name in it (as c-ares does). */
+static void strip_own_domain(char *name)
+{
+	char me[256];
+	if (gethostname(me, sizeof(me)) < 0)
+		return;
+	me[sizeof(me) - 1] = 0;
+	const char *dom = strchr(me, '.');
+	size_t n = strlen(name), k = dom ? strlen(dom) : 0;
+	if (dom && n > k && !strcasecmp(name + n - k, dom))
+		name[n - k] = 0;
+}
+
+/* /etc/hosts answers the host part itself; with no server configured, a
+ * miss becomes the numeric form (or CORIO_ECONNECTION if a name is
+ * required) instead of a query. */
+static int from_hosts(struct corio__dns *d, struct gni_req *g)
+{
+	if (!g->want_host || (g->flags & ARES_NI_NUMERICHOST))
+		return 0;
+	const void *addr = g->addr.sa.sa_family == AF_INET ? (const void *)&g->addr.v4.sin_addr
+							   : (const void *)&g->addr.v6.sin6_addr;
+	const char *name = corio__hosts_name(d, g->addr.sa.sa_family, addr);
+	if (name) {
+		if (!(g->host = strdup(name)))
+			return -ENOMEM;
+		if (g->flags & ARES_NI_NOFQDN)
+			strip_own_domain(g->host);
+		g->flags &= ~ARES_NI_LOOKUPHOST;
+	} else if (d->no_servers) {
+		if (g->flags & ARES_NI_NAMEREQD)
+			return CORIO_ECONNECTION;
+		g->flags |= ARES_NI_NUMERICHOST;
+	}
+	return 0;
+}
+
 static int run(struct gni_req *g, char *host, size_t hostlen, char *serv, size_t servlen)
 {
 	struct corio__dns *d;
 	int err = corio__dns_get(corio__tls_loop, &d);
+	if (!err)
+		err = from_hosts(d, g);
 	if (err) {
-		free(g);
+		gni_drop(&g->r);
 		return err;
 	}
-	err = corio__dns_run(d, &g->r);
-	if (err)
-		return err; /* interrupted: g is the resolver's now */
+	if (g->flags & (ARES_NI_LOOKUPHOST | ARES_NI_LOOKUPSERVICE)) {
+		err = corio__dns_run(d, &g->r);
+		if (err)
+			return err; /* interrupted: g is the resolver's now */
+	} else {
+		g->r.status = ARES_SUCCESS; /* all from /etc/hosts */
+	}
 	if (g->r.status == ARES_SUCCESS)
 		err = deliver(g, host, hostlen, serv, servlen);
 	else
@@ -150,5 +195,7 @@ int corio_getnameinfo(const struct sockaddr *sa, socklen_t len, char *host, size
 	g->r.start = gni_start;
 	g->r.drop = gni_drop;
 	g->flags = ares_flags(flags, want_host, want_serv);
+	g->want_host = want_host;
+	g->want_serv = want_serv;
 	return run(g, host, hostlen, serv, servlen);
 }

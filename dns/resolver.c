@@ -16,7 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_MAX_INFLIGHT 128
+/* Lookups in flight: an AF_UNSPEC lookup is two queries, and 128 answers
+ * fit the default 208 KiB socket receive buffer (ours and the server's)
+ * with room to spare; beyond that, bursts overflow it and the lost
+ * queries wait for a retry. */
+#define DEFAULT_MAX_INFLIGHT 64
 #define MS 1000000ull
 
 /* ---- status codes --------------------------------------------------- */
@@ -236,14 +240,17 @@ static const char *servers_wanted(const struct corio__dns *d)
 	return env && *env ? env : NULL;
 }
 
-static void channel_options(struct corio__dns *d, const char *servers,
-			    struct ares_options *o, int *mask)
+static void channel_options(struct corio__dns *d, struct ares_options *o, int *mask)
 {
-	static char files_only[] = "f";
+	/* /etc/hosts is ours (hosts.c): c-ares only talks to servers.  With
+	 * no server at all, the lookups never reach c-ares (it would answer
+	 * ESERVFAIL, and 1.18 leaks the query doing so). */
+	static char dns_only[] = "b";
 	memset(o, 0, sizeof(*o));
 	o->sock_state_cb = corio__dns_sock_state;
 	o->sock_state_cb_data = d;
-	*mask = ARES_OPT_SOCK_STATE_CB;
+	o->lookups = dns_only;
+	*mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_LOOKUPS;
 	if (d->opts.timeout_ms) {
 		o->timeout = (int)d->opts.timeout_ms;
 		*mask |= ARES_OPT_TIMEOUTMS;
@@ -256,12 +263,6 @@ static void channel_options(struct corio__dns *d, const char *servers,
 		*mask |= d->opts.rotate > 0 ? ARES_OPT_ROTATE : ARES_OPT_NOROTATE;
 	if (d->opts.no_search)
 		*mask |= ARES_OPT_DOMAINS; /* with ndomains 0 */
-	if (servers && !*servers) {
-		/* No server: let c-ares read /etc/hosts and never send.  (It
-		 * would answer ESERVFAIL, and 1.18 leaks the query doing so.) */
-		o->lookups = files_only;
-		*mask |= ARES_OPT_LOOKUPS;
-	}
 }
 
 /* The shortest time any query sent from now on may wait for a try. */
@@ -298,7 +299,7 @@ static int channel_build(struct corio__dns *d)
 	const char *servers = servers_wanted(d);
 	struct ares_options o;
 	int mask;
-	channel_options(d, servers, &o, &mask);
+	channel_options(d, &o, &mask);
 	ares_channel ch;
 	int st = ares_init_options(&ch, &o, mask);
 	if (st != ARES_SUCCESS)
@@ -333,6 +334,7 @@ static int dns_obtain(corio_loop *l, struct corio__dns **out)
 			return -ENOMEM;
 		d->loop = l;
 		d->max_inflight = DEFAULT_MAX_INFLIGHT;
+		d->probe4 = d->probe6 = -1;
 		l->dns = d;
 	}
 	*out = l->dns;
@@ -397,9 +399,22 @@ int corio_dns_set_options(corio_loop *l, const corio_dns_options *o)
 	if (err)
 		return err;
 	char *servers = d->servers ? strdup(d->servers) : NULL;
-	if (d->servers && !servers)
+	char *hosts = o->hosts_file ? strdup(o->hosts_file) : NULL;
+	if ((d->servers && !servers) || (o->hosts_file && !hosts)) {
+		free(servers);
+		free(hosts);
 		return -ENOMEM;
-	return reconfigure(d, o, servers, d->servers_set);
+	}
+	corio_dns_options copy = *o;
+	copy.hosts_file = hosts;
+	if ((err = reconfigure(d, &copy, servers, d->servers_set))) {
+		free(hosts);
+		return err;
+	}
+	free(d->hosts_path);
+	d->hosts_path = hosts;
+	corio__hosts_free(d); /* read again, maybe from another file */
+	return 0;
 }
 
 int corio_dns_set_servers(corio_loop *l, const char *csv)
@@ -434,9 +449,12 @@ void corio__dns_fini(corio_loop *l)
 	for (int i = 0; (d->socks || d->closed_socks) && i < 1000; i++)
 		if (l->be->poll(l, 10 * (int64_t)MS) < 0)
 			break;
+	corio__hosts_free(d);
+	corio__dns_probe_close(d);
 	if (d->socks || d->closed_socks)
 		return;
 	free(d->servers);
+	free(d->hosts_path);
 	free(d);
 	l->dns = NULL;
 }

@@ -52,8 +52,11 @@ typedef struct corio_dns_options {
 	/** Lookups handed to c-ares at the same time; the others wait in
 	 *  FIFO order (still cancellable).  A local resolver drops queries it
 	 *  has no buffer room for, so an unbounded burst costs retries.
-	 *  0: 128. */
+	 *  0: 64. */
 	unsigned max_inflight;
+	/** The hosts file (copied).  NULL: /etc/hosts.  It is kept in memory
+	 *  and read again when it changes (checked at most once a second). */
+	const char *hosts_file;
 } corio_dns_options;
 
 /**
