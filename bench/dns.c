@@ -14,7 +14,12 @@
  * own resolver configuration is untouched.  Every name exists (A and AAAA
  * from a dnsmasq wildcard) and every answer is checked.
  *
- *   bench-dns [--quick|--full] [--rounds N] [--names N] [--threads N]
+ * corio runs twice: 64 tasks taking names from the list as the 8 threads
+ * do (64 is the resolver's default number of lookups in flight), and one
+ * task per name, all 10 000 spawned at once (the cost of 10 000 stacks
+ * then shows).  Contenders alternate their order each round.
+ *
+ *   bench-dns [--quick|--full] [--rounds N] [--names N] [--threads N] [--tasks N]
  */
 #include <corio.h>
 
@@ -45,7 +50,7 @@
 
 struct cfg {
 	int rounds, names, threads;
-	unsigned inflight; /* corio_dns_options.max_inflight, 0: default */
+	int tasks; /* corio tasks sharing the list */
 	bool quick;
 };
 
@@ -198,8 +203,6 @@ static void *corio_one(void *arg)
 	return NULL;
 }
 
-static int workers; /* 0: a task per lookup, else that many tasks in a loop */
-
 static void *corio_worker(void *arg)
 {
 	struct job *j = arg;
@@ -208,33 +211,36 @@ static void *corio_worker(void *arg)
 	return NULL;
 }
 
+struct corio_run {
+	struct job *job;
+	int tasks; /* 0: one per name */
+};
+
 static void *corio_main(void *arg)
 {
-	struct job *j = arg;
-	int n = workers ? workers : j->n;
+	struct corio_run *r = arg;
+	int n = r->tasks ? r->tasks : r->job->n;
 	for (int i = 0; i < n; i++)
-		if (corio_spawn(NULL, workers ? corio_worker : corio_one, j))
+		if (corio_spawn(NULL, r->tasks ? corio_worker : corio_one, r->job))
 			die("corio_spawn", ENOMEM);
 	return NULL;
 }
 
-static unsigned inflight;
-
-static double run_corio(char **names, int n)
+/* A fresh loop with default options, timed from its first spawn until
+ * it is freed (stacks and resolver included). */
+static double run_corio(char **names, int n, int tasks)
 {
 	struct job j = {.names = names, .n = n};
+	struct corio_run r = {.job = &j, .tasks = tasks};
 	corio_loop *l;
+	uint64_t t0 = now_ns();
 	int err = corio_loop_new(&l, NULL);
 	if (err)
 		die("corio_loop_new", err);
-	corio_dns_options o = {.max_inflight = inflight};
-	if ((err = corio_dns_set_options(l, &o)))
-		die("corio_dns_set_options", err);
-	uint64_t t0 = now_ns();
-	if ((err = corio_spawn_ex(l, NULL, corio_main, &j, NULL)) || (err = corio_loop_run(l)))
+	if ((err = corio_spawn_ex(l, NULL, corio_main, &r, NULL)) || (err = corio_loop_run(l)) ||
+	    (err = corio_loop_free(l)))
 		die("running the loop", err);
 	double s = (double)(now_ns() - t0) / 1e9;
-	corio_loop_free(l);
 	if (j.failed) {
 		fprintf(stderr, "bench-dns: corio: %d lookups failed, first: %s\n", j.failed,
 			corio_strerror(j.first_err));
@@ -341,7 +347,7 @@ static const char *figure(const char *key, const double *corio, const double *pe
 
 static void parse_args(int argc, char **argv, struct cfg *c)
 {
-	*c = (struct cfg){.rounds = 3, .names = 10000, .threads = 8, .quick = true};
+	*c = (struct cfg){.rounds = 3, .names = 10000, .threads = 8, .tasks = 64, .quick = true};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--quick")) {
@@ -353,30 +359,95 @@ static void parse_args(int argc, char **argv, struct cfg *c)
 			c->rounds = atoi(v), i++;
 		} else if (!strcmp(a, "--names") && v) {
 			c->names = atoi(v), i++;
-		} else if (!strcmp(a, "--workers") && v) {
-			workers = atoi(v), i++;
-		} else if (!strcmp(a, "--inflight") && v) {
-			c->inflight = (unsigned)atoi(v), i++;
+		} else if (!strcmp(a, "--tasks") && v) {
+			c->tasks = atoi(v), i++;
 		} else if (!strcmp(a, "--threads") && v) {
 			c->threads = atoi(v), i++;
 		} else {
 			fprintf(stderr, "usage: bench-dns [--quick|--full] [--rounds N] "
-					"[--names N] [--threads N]\n");
+					"[--names N] [--threads N] [--tasks N]\n");
 			exit(2);
 		}
 	}
 	if (c->rounds < 1 || c->rounds > MAX_ROUNDS || c->names < 1 || c->threads < 1 ||
-	    c->threads > 64) {
-		fprintf(stderr, "bench-dns: rounds 1..%d, names >= 1, threads 1..64\n", MAX_ROUNDS);
+	    c->threads > 64 || c->tasks < 1) {
+		fprintf(stderr, "bench-dns: rounds 1..%d, names >= 1, threads 1..64, tasks >= 1\n",
+			MAX_ROUNDS);
 		exit(2);
 	}
+}
+
+/* One round: every contender once, on names of its own, in an order that
+ * rotates with the round (the machine is shared and noisy). */
+static void round_once(const struct cfg *c, int r, double *co, double *each, double *pool,
+		       double *seq)
+{
+	char **names[4] = {make_names(c->names, "c", r), make_names(c->names, "e", r),
+			   make_names(c->names, "p", r), make_names(c->names, "s", r)};
+	for (int k = 0; k < 4; k++) {
+		switch ((k + r) % 4) {
+		case 0: co[r] = run_corio(names[0], c->names, c->tasks); break;
+		case 1: each[r] = run_corio(names[1], c->names, 0); break;
+		case 2: pool[r] = run_pool(names[2], c->names, c->threads); break;
+		case 3: seq[r] = run_sequential(names[3], c->names); break;
+		}
+	}
+	for (int k = 0; k < 4; k++)
+		free_names(names[k], c->names);
+}
+
+static void table_row(const char *what, const double *corio, const double *peer, int n,
+		      const char *peer_is, double target, const char *verdict)
+{
+	char tgt[32] = "-";
+	if (target)
+		snprintf(tgt, sizeof(tgt), ">= %g", target);
+	printf("| %s | lookups/s | %.0f | %.0f | %s | %.2fx | %s | %s |\n", what, median(corio, n),
+	       median(peer, n), peer_is, median(corio, n) / median(peer, n), tgt, verdict);
+}
+
+static void report(const struct cfg *c, const double *co, const double *each,
+		   const double *pool, const double *seq)
+{
+	char key[64], what[96], peer[64];
+	snprintf(key, sizeof(key), "dns.getaddrinfo_vs_pool%d", c->threads);
+	const char *v1 = figure(key, co, pool, c->rounds, TARGET_VS_POOL);
+	snprintf(key, sizeof(key), "dns.getaddrinfo_task_each_vs_pool%d", c->threads);
+	const char *v2 = figure(key, each, pool, c->rounds, 0);
+	const char *v3 = figure("dns.getaddrinfo_vs_sequential", co, seq, c->rounds, 0);
+	printf("\n| figure | unit | corio | peer | peer is | corio advantage | target | result |\n");
+	printf("|---|---|---:|---:|---|---:|---:|---|\n");
+	snprintf(peer, sizeof(peer), "glibc getaddrinfo, %d threads", c->threads);
+	snprintf(what, sizeof(what), "%d names, %d corio tasks", c->names, c->tasks);
+	table_row(what, co, pool, c->rounds, peer, TARGET_VS_POOL, v1);
+	snprintf(what, sizeof(what), "%d names, a corio task each", c->names);
+	table_row(what, each, pool, c->rounds, peer, 0, v2);
+	snprintf(what, sizeof(what), "%d names, %d corio tasks", c->names, c->tasks);
+	table_row(what, co, seq, c->rounds, "glibc getaddrinfo, sequential", 0, v3);
+	printf("\nMedians of %d rounds; each round every contender resolves %d distinct names "
+	       "(A and AAAA) from one dnsmasq on 127.0.0.1:53 in a private network namespace. "
+	       "corio: one loop, default resolver options; both sides read the same "
+	       "bind-mounted /etc/resolv.conf, /etc/hosts and /etc/nsswitch.conf.\n",
+	       c->rounds, c->names);
+}
+
+static void cleanup(pid_t dnsmasq, const char *dir)
+{
+	kill(dnsmasq, SIGTERM);
+	waitpid(dnsmasq, NULL, 0);
+	umount("/etc/resolv.conf");
+	char path[96];
+	snprintf(path, sizeof(path), "%s/resolv.conf", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/pid", dir);
+	unlink(path);
+	rmdir(dir);
 }
 
 int main(int argc, char **argv)
 {
 	struct cfg c;
 	parse_args(argc, argv, &c);
-	inflight = c.inflight;
 	if (geteuid() != 0) {
 		fprintf(stderr, "bench-dns: needs root for a private network namespace "
 				"(glibc only talks to port 53 from /etc/resolv.conf); skipped\n");
@@ -387,67 +458,18 @@ int main(int argc, char **argv)
 		die("mkdtemp", errno);
 	private_network(dir);
 	pid_t dnsmasq = start_dnsmasq(dir);
-
-	double co[MAX_ROUNDS], pool[MAX_ROUNDS], seq[MAX_ROUNDS];
-	char **warm = make_names(100, "w", 0);
-	run_corio(warm, 100);
-	run_pool(warm, 100, c.threads);
-	free_names(warm, 100);
-	if (getenv("BENCH_DNS_SNMP"))
-		system("grep Udp: /proc/net/snmp");
-	printf("# bench-dns: %s mode, %d rounds, %d distinct names per contender and round "
-	       "(AF_UNSPEC, SOCK_STREAM, A+AAAA each), dnsmasq on 127.0.0.1:53 in a private "
-	       "network namespace, nproc %ld\n",
-	       c.quick ? "quick" : "full", c.rounds, c.names, sysconf(_SC_NPROCESSORS_ONLN));
-	for (int r = 0; r < c.rounds; r++) {
-		/* alternate who goes first: the machine is shared and noisy */
-		char **a = make_names(c.names, "c", r), **b = make_names(c.names, "p", r),
-		     **s = make_names(c.names, "s", r);
-		if (getenv("BENCH_DNS_CORIO_ONLY")) {
-			co[r] = run_corio(a, c.names);
-			pool[r] = seq[r] = 1;
-		} else if (r % 2) {
-			pool[r] = run_pool(b, c.names, c.threads);
-			co[r] = run_corio(a, c.names);
-			seq[r] = run_sequential(s, c.names);
-		} else {
-			co[r] = run_corio(a, c.names);
-			pool[r] = run_pool(b, c.names, c.threads);
-			seq[r] = run_sequential(s, c.names);
-		}
-		free_names(a, c.names);
-		free_names(b, c.names);
-		free_names(s, c.names);
-	}
-	if (getenv("BENCH_DNS_SNMP"))
-		system("grep Udp: /proc/net/snmp");
-	char key[64];
-	snprintf(key, sizeof(key), "dns.getaddrinfo_vs_pool%d", c.threads);
-	const char *v1 = figure(key, co, pool, c.rounds, TARGET_VS_POOL);
-	const char *v2 = figure("dns.getaddrinfo_vs_sequential", co, seq, c.rounds, 0);
-
-	printf("\n| figure | unit | corio | peer | peer is | corio advantage | target | result |\n");
-	printf("|---|---|---:|---:|---|---:|---:|---|\n");
-	printf("| %d lookups of distinct names | lookups/s | %.0f | %.0f | glibc getaddrinfo, "
-	       "%d threads | %.2fx | >= %g | %s |\n",
-	       c.names, median(co, c.rounds), median(pool, c.rounds), c.threads,
-	       median(co, c.rounds) / median(pool, c.rounds), TARGET_VS_POOL, v1);
-	printf("| %d lookups of distinct names | lookups/s | %.0f | %.0f | glibc getaddrinfo, "
-	       "sequential | %.2fx | - | %s |\n",
-	       c.names, median(co, c.rounds), median(seq, c.rounds),
-	       median(co, c.rounds) / median(seq, c.rounds), v2);
-	printf("\nMedians of %d rounds. corio: one loop, one task per lookup, default resolver "
-	       "options; glibc and corio both read the bind-mounted /etc/resolv.conf "
-	       "(nameserver 127.0.0.1), /etc/hosts and /etc/nsswitch.conf.\n",
-	       c.rounds);
-	kill(dnsmasq, SIGTERM);
-	waitpid(dnsmasq, NULL, 0);
-	char path[96];
-	snprintf(path, sizeof(path), "%s/resolv.conf", dir);
-	umount("/etc/resolv.conf");
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/pid", dir);
-	unlink(path);
-	rmdir(dir);
+	char **warm = make_names(200, "w", 0); /* first lookups read files, load NSS */
+	run_corio(warm, 100, c.tasks);
+	run_pool(warm + 100, 100, c.threads);
+	free_names(warm, 200);
+	printf("# bench-dns: %s mode, %d rounds, %d names per contender and round, "
+	       "glibc pool of %d threads, %d corio tasks, nproc %ld\n",
+	       c.quick ? "quick" : "full", c.rounds, c.names, c.threads, c.tasks,
+	       sysconf(_SC_NPROCESSORS_ONLN));
+	double co[MAX_ROUNDS], each[MAX_ROUNDS], pool[MAX_ROUNDS], seq[MAX_ROUNDS];
+	for (int r = 0; r < c.rounds; r++)
+		round_once(&c, r, co, each, pool, seq);
+	report(&c, co, each, pool, seq);
+	cleanup(dnsmasq, dir);
 	return 0;
 }

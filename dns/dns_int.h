@@ -34,6 +34,14 @@ struct corio__dns_addr {
 	} a;
 };
 
+/* What the kernel says about reaching one destination (route.c). */
+struct corio__dns_route {
+	struct corio__dns_addr src; /* the source address it would use */
+	bool known;                 /* the kernel answered */
+	bool usable;                /* it has a route */
+};
+#define CORIO__DNS_ROUTE_BATCH 16
+
 /* The addresses of a lookup, and the canonical name they belong to. */
 struct corio__dns_addrs {
 	struct corio__dns_addr *v;
@@ -79,6 +87,9 @@ struct corio__dns {
 	char *hosts_path;              /* copy of opts.hosts_file, or NULL */
 	struct corio__hosts *hosts;    /* the hosts file in memory (hosts.c) */
 	int probe4, probe6;            /* UDP sockets for source selection, or -1 */
+	int nl;                        /* rtnetlink socket (route.c), or -1 */
+	uint32_t nl_seq;               /* its next request number */
+	unsigned char *nl_buf;         /* room for a batch of its replies */
 	bool servers_set;              /* servers (possibly "") came from the API */
 	bool no_servers;               /* the channel has no server at all */
 	uint64_t min_try_ns;           /* shortest per-try timeout in effect */
@@ -120,6 +131,11 @@ int corio__hosts_find(struct corio__dns *d, const char *name, int family,
 		      struct corio__dns_addrs *out) CORIO__HIDDEN;
 const char *corio__hosts_name(struct corio__dns *d, int family, const void *addr) CORIO__HIDDEN;
 void corio__hosts_free(struct corio__dns *d) CORIO__HIDDEN;
+
+/* route.c: 0 and @out filled (entries the kernel did not answer stay
+ * !known), or a negative errno if netlink cannot be used. */
+int corio__dns_routes(struct corio__dns *d, const struct corio__dns_addr *dst, size_t n,
+		      struct corio__dns_route *out) CORIO__HIDDEN;
 
 /* sort.c */
 int corio__dns_addrs_push(struct corio__dns_addrs *l,

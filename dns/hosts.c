@@ -140,7 +140,7 @@ static bool parse_addr(const char *tok, struct corio__dns_addr *a)
 static int parse_line(struct corio__hosts *h, char *line)
 {
 	line[strcspn(line, "#")] = 0;
-	const char *sep = " \t\r";
+	const char *sep = " \t\r\n";
 	char *save, *tok = strtok_r(line, sep, &save);
 	struct corio__dns_addr a;
 	if (!tok || !parse_addr(tok, &a))

@@ -334,7 +334,7 @@ static int dns_obtain(corio_loop *l, struct corio__dns **out)
 			return -ENOMEM;
 		d->loop = l;
 		d->max_inflight = DEFAULT_MAX_INFLIGHT;
-		d->probe4 = d->probe6 = -1;
+		d->probe4 = d->probe6 = d->nl = -1;
 		l->dns = d;
 	}
 	*out = l->dns;

@@ -5,8 +5,9 @@
  * entry is the one a client should try first (Happy Eyeballs interleaves
  * from there).  The source address the kernel would use for each
  * destination comes from connect() on a UDP socket (no packet is sent) and
- * getsockname(); the loop keeps one such probe socket per family instead
- * of opening and closing one per address as c-ares and glibc do.
+ * getsockname(); the loop keeps one such probe socket per family (and
+ * dissolves its association before each probe) instead of opening and
+ * closing one per address as c-ares and glibc do.
  * Implemented rules: 1 (usable), 2 (matching scope), 5 (matching label),
  * 6 (precedence), 8 (smaller scope), 9 (longest matching prefix, IPv6),
  * 10 (otherwise keep the order); 3, 4 and 7 need facts Linux does not
@@ -145,7 +146,12 @@ static bool source_of(struct corio__dns *d, const struct corio__dns_addr *a,
 		dst.v6.sin6_scope_id = a->scope;
 		len = sizeof(dst.v6);
 	}
+	/* A UDP socket keeps the source address of its first connect():
+	 * dissolve the last association (AF_UNSPEC) so the kernel picks
+	 * afresh for this destination. */
+	struct sockaddr none = {.sa_family = AF_UNSPEC};
 	socklen_t mlen = sizeof(me);
+	connect(*fd, &none, sizeof(none));
 	if (connect(*fd, &dst.sa, len) < 0 || getsockname(*fd, &me.sa, &mlen) < 0)
 		return false;
 	struct corio__dns_addr s = {.family = a->family};
@@ -163,7 +169,11 @@ void corio__dns_probe_close(struct corio__dns *d)
 		close(d->probe4);
 	if (d->probe6 >= 0)
 		close(d->probe6);
-	d->probe4 = d->probe6 = -1;
+	if (d->nl >= 0)
+		close(d->nl);
+	free(d->nl_buf);
+	d->nl_buf = NULL;
+	d->probe4 = d->probe6 = d->nl = -1;
 }
 
 /* ---- sorting ---------------------------------------------------------- */
@@ -176,8 +186,9 @@ struct key {
 	bool v6; /* a real IPv6 address (rule 9) */
 };
 
+/* @rt: what netlink said about @a, if it said anything. */
 static void key_init(struct corio__dns *d, struct key *k, const struct corio__dns_addr *a,
-		     size_t index)
+		     size_t index, const struct corio__dns_route *rt)
 {
 	struct in6_addr dst, src;
 	to_v6(a, &dst);
@@ -188,7 +199,12 @@ static void key_init(struct corio__dns *d, struct key *k, const struct corio__dn
 	k->scope = scope_of(&dst);
 	k->prec = p->precedence;
 	k->label = p->label;
-	k->usable = source_of(d, a, &src);
+	if (rt->known) {
+		k->usable = rt->usable;
+		to_v6(&rt->src, &src);
+	} else {
+		k->usable = source_of(d, a, &src);
+	}
 	if (k->usable) {
 		k->src_scope = scope_of(&src);
 		k->src_label = policy_of(&src)->label;
@@ -224,11 +240,14 @@ int corio__dns_sort(struct corio__dns *d, struct corio__dns_addrs *l)
 {
 	if (l->n < 2)
 		return 0; /* nothing to order: no probe needed */
-	struct key *k = malloc(l->n * sizeof(*k));
+	struct key *k = malloc(l->n * (sizeof(*k) + sizeof(struct corio__dns_route)));
 	if (!k)
 		return -ENOMEM;
+	struct corio__dns_route *rt = (void *)(k + l->n);
+	if (corio__dns_routes(d, l->v, l->n, rt))
+		memset(rt, 0, l->n * sizeof(*rt)); /* no netlink: probe each */
 	for (size_t i = 0; i < l->n; i++)
-		key_init(d, &k[i], &l->v[i], i);
+		key_init(d, &k[i], &l->v[i], i, &rt[i]);
 	qsort(k, l->n, sizeof(*k), compare);
 	for (size_t i = 0; i < l->n; i++)
 		l->v[i] = k[i].addr;

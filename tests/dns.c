@@ -728,6 +728,122 @@ Test(dns, bad_names_fail_without_touching_the_network)
 	run(bad_names_main, NULL);
 }
 
+/* ---- a hosts file of our own ------------------------------------------- */
+
+struct hosts_env {
+	char *dir;
+	char path[4200];
+};
+
+static void write_hosts(const struct hosts_env *h, const char *text)
+{
+	char tmp[4300];
+	snprintf(tmp, sizeof(tmp), "%s.new", h->path);
+	FILE *f = fopen(tmp, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	cr_assert_eq(rename(tmp, h->path), 0); /* a new inode: a change for sure */
+}
+
+static void use_hosts(struct hosts_env *h, const char *servers)
+{
+	corio_dns_options o = {.hosts_file = h->path, .timeout_ms = 300, .tries = 1};
+	cr_assert_eq(corio_dns_set_options(corio_current_loop(), &o), 0);
+	cr_assert_eq(corio_dns_set_servers(corio_current_loop(), servers), 0);
+}
+
+static bool ipv6_loopback_works(void)
+{
+	int s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(9),
+				  .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	bool ok = s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (s >= 0)
+		close(s);
+	return ok;
+}
+
+static void *hosts_main(void *arg)
+{
+	struct hosts_env *h = arg;
+	write_hosts(h, "# a comment line\n"
+		       "192.0.2.7   Box.Example.test box   # trailing comment\n"
+		       "2001:db8::7 box.example.test\n"
+		       "127.0.0.1   both.test\n"
+		       "::1         both.test\n"
+		       "192.0.2.8   only4.test\n"
+		       "not-an-address broken.test\n");
+	use_hosts(h, ""); /* no server: everything below comes from the file */
+	char got[256];
+	cr_assert_eq(resolve("box", AF_UNSPEC, got, sizeof(got)), 0, "an alias");
+	cr_assert_str_eq(got, "192.0.2.7", "only the line that lists it");
+	cr_assert_eq(resolve("box.example.test", AF_UNSPEC, got, sizeof(got)), 0);
+	cr_assert(strstr(got, "192.0.2.7") && strstr(got, "2001:db8::7"), "every line: %s", got);
+	cr_assert_eq(resolve("BOX.EXAMPLE.TEST", AF_INET, got, sizeof(got)), 0, "any case");
+	cr_assert_str_eq(got, "192.0.2.7");
+	cr_assert_eq(resolve("only4.test", AF_INET6, got, sizeof(got)), CORIO_ENODATA);
+	cr_assert_eq(resolve("broken.test", AF_UNSPEC, got, sizeof(got)), CORIO_ECONNECTION);
+	struct addrinfo hints = {.ai_flags = AI_CANONNAME, .ai_socktype = SOCK_STREAM}, *res;
+	cr_assert_eq(corio_getaddrinfo("box", NULL, &hints, &res), 0);
+	cr_assert_str_eq(res->ai_canonname, "Box.Example.test", "the line's first name");
+	corio_freeaddrinfo(res);
+	/* RFC 6724: ::1 (precedence 50) before 127.0.0.1 (35), whatever the
+	 * file's order, when IPv6 loopback is usable */
+	cr_assert_eq(resolve("both.test", AF_UNSPEC, got, sizeof(got)), 0);
+	cr_assert_str_eq(got, ipv6_loopback_works() ? "::1,127.0.0.1" : "127.0.0.1,::1");
+	/* reverse, from the same file */
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	inet_pton(AF_INET, "192.0.2.7", &sa.sin_addr);
+	char host[64];
+	cr_assert_eq(corio_getnameinfo((struct sockaddr *)&sa, sizeof(sa), host, sizeof(host),
+				       NULL, 0, NI_NAMEREQD), 0);
+	cr_assert_str_eq(host, "Box.Example.test");
+	/* the file changes: seen within a second or so */
+	write_hosts(h, "192.0.2.9 box\n");
+	uint64_t t0 = t_clock();
+	do {
+		cr_assert_eq(corio_sleep(100 * MS), 0);
+		cr_assert_eq(resolve("box", AF_INET, got, sizeof(got)), 0);
+	} while (strcmp(got, "192.0.2.9") && t_clock() - t0 < 3000 * MS);
+	cr_assert_str_eq(got, "192.0.2.9");
+	return NULL;
+}
+
+Test(dns, hosts_file_forward_reverse_canonical_and_reloaded)
+{
+	struct hosts_env h;
+	h.dir = t_tmpdir();
+	snprintf(h.path, sizeof(h.path), "%s/hosts", h.dir);
+	run(hosts_main, &h);
+	t_rmtree(h.dir);
+	free(h.dir);
+}
+
+static void *hosts_first_main(void *arg)
+{
+	struct hosts_env *h = arg;
+	write_hosts(h, "192.0.2.55 v4.corio.test\n");
+	use_hosts(h, dnsmasq.server);
+	char got[64];
+	cr_assert_eq(resolve("v4.corio.test", AF_INET, got, sizeof(got)), 0);
+	cr_assert_str_eq(got, "192.0.2.55", "/etc/hosts wins over the server, got %s", got);
+	cr_assert_eq(resolve("v6.corio.test", AF_INET6, got, sizeof(got)), 0);
+	cr_assert_str_eq(got, "2001:db8::6", "names not in the file go to the server");
+	return NULL;
+}
+
+Test(dns, hosts_file_comes_before_the_servers)
+{
+	NEED_DNSMASQ();
+	struct hosts_env h;
+	h.dir = t_tmpdir();
+	snprintf(h.path, sizeof(h.path), "%s/hosts", h.dir);
+	run(hosts_first_main, &h);
+	t_rmtree(h.dir);
+	free(h.dir);
+}
+
 /* ---- configuration and odds and ends -------------------------------------- */
 
 static void *env_main(void *arg)
@@ -763,7 +879,10 @@ static void *sequential_main(void *arg)
 		cr_assert_eq(resolve("dual.corio.test", AF_INET, got, sizeof(got)), 0);
 		cr_assert_str_eq(got, "192.0.2.10");
 	}
-	cr_assert_gt(corio_current_loop()->dns->fd_reused, 0, "the race was not exercised");
+	/* on io_uring a cancelled poll comes back a turn later, so the race
+	 * must have happened; other backends may cancel at once */
+	if (!strcmp(corio_loop_backend(corio_current_loop()), "io_uring"))
+		cr_assert_gt(corio_current_loop()->dns->fd_reused, 0, "the race was not exercised");
 	return NULL;
 }
 
