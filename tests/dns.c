@@ -301,7 +301,7 @@ static void *silent_main(void *arg)
 	uint64_t ms = (t_clock() - t0) / MS;
 	cr_assert_eq(err, CORIO_ETIMEOUT, "%s", corio_strerror(err));
 	cr_assert_geq(ms, 280, "gave up after %llu ms, before the timeout", (unsigned long long)ms);
-	cr_assert_leq(ms, 800, "took %llu ms for a 300 ms timeout", (unsigned long long)ms);
+	cr_assert_leq(ms, 1500, "took %llu ms for a 300 ms timeout", (unsigned long long)ms);
 	cr_assert_geq(s.queries, 2, "the A and AAAA queries reached the server");
 	silent_stop(&s);
 	return NULL;
@@ -498,7 +498,7 @@ static void *no_server_main(void *arg)
 	cr_assert_str_eq(host, "192.0.2.1");
 	cr_assert_str_eq(serv, "80");
 	uint64_t ms = (t_clock() - t0) / MS;
-	cr_assert_lt(ms, 200, "no network wait expected, took %llu ms", (unsigned long long)ms);
+	cr_assert_lt(ms, 500, "no network wait expected, took %llu ms", (unsigned long long)ms);
 	return NULL;
 }
 
@@ -558,7 +558,7 @@ static void *cancel_main(void *arg)
 	corio_cancel(t);
 	cr_assert_eq(corio_join(t, NULL), -ECANCELED);
 	cr_assert_eq(v.err, -ECANCELED);
-	cr_assert_lt((v.returned - t0) / MS, 20, "a cancelled lookup returns at once");
+	cr_assert_lt((v.returned - t0) / MS, 50, "a cancelled lookup returns at once");
 	/* the abandoned query times out inside c-ares and is freed then */
 	cr_assert_eq(corio_sleep(700 * MS), 0);
 	silent_stop(&s);
@@ -584,7 +584,7 @@ static void *deadline_main(void *arg)
 	uint64_t ms = (t_clock() - t0) / MS;
 	cr_assert_eq(err, -ETIMEDOUT);
 	cr_assert(sc.expired);
-	cr_assert(ms >= 95 && ms < 300, "returned after %llu ms", (unsigned long long)ms);
+	cr_assert(ms >= 95 && ms < 500, "returned after %llu ms", (unsigned long long)ms);
 	silent_stop(&s);
 	/* main returns with the query still pending in c-ares (2 s): the loop
 	 * must not wait for it, and its teardown must free it */
@@ -595,7 +595,7 @@ Test(dns, deadline_mid_lookup_and_teardown_free_the_abandoned_query)
 {
 	uint64_t t0 = t_clock();
 	run(deadline_main, NULL);
-	cr_assert_lt((t_clock() - t0) / MS, 1000, "the abandoned query held the loop up");
+	cr_assert_lt((t_clock() - t0) / MS, 1500, "the abandoned query (2 s) held the loop up");
 }
 
 struct queued {
@@ -714,7 +714,7 @@ static void *bad_names_main(void *arg)
 	}
 	long_name[253] = 0; /* 253 characters: the longest legal name */
 	corio_scope sc;
-	corio_timeout_push(&sc, corio_now() + 30 * MS);
+	corio_timeout_push(&sc, t_clock() + 50 * MS); /* corio_now() may be stale */
 	cr_assert_eq(resolve(long_name, AF_UNSPEC, got, sizeof(got)), -ETIMEDOUT);
 	corio_timeout_pop(&sc);
 	cr_assert_eq(corio_sleep(20 * MS), 0);
