@@ -126,7 +126,7 @@ void corio__dns_sock_close(struct corio__dns_sock *s) CORIO__HIDDEN;
 int corio__dns_check_name(const char *name) CORIO__HIDDEN;
 
 /* hosts.c: 1 and @out filled if /etc/hosts lists @name with @family,
- * CORIO_ENODATA if it lists it with the other family only, 0 if not. */
+ * 0 if not, or -ENOMEM. */
 int corio__hosts_find(struct corio__dns *d, const char *name, int family,
 		      struct corio__dns_addrs *out) CORIO__HIDDEN;
 const char *corio__hosts_name(struct corio__dns *d, int family, const void *addr) CORIO__HIDDEN;

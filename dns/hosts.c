@@ -232,13 +232,11 @@ int corio__hosts_find(struct corio__dns *d, const char *name, int family,
 	if (!h || !h->nslots)
 		return 0;
 	size_t mask = h->nslots - 1, i = hash_name(name) & mask;
-	bool named = false;
 	for (; h->slots[i] != EMPTY; i = (i + 1) & mask) {
 		const struct hosts_name *e = &h->names[h->slots[i]];
 		if (strcasecmp(h->pool + e->name, name))
 			continue;
 		const struct hosts_line *l = &h->lines[e->line];
-		named = true;
 		if (family != AF_UNSPEC && l->addr.family != family)
 			continue;
 		if (!out->canon && !(out->canon = strdup(h->pool + l->canon)))
@@ -246,8 +244,9 @@ int corio__hosts_find(struct corio__dns *d, const char *name, int family,
 		if (corio__dns_addrs_push(out, &l->addr))
 			return -ENOMEM;
 	}
-	/* listed, but not with this family: stop here as glibc does */
-	return out->n ? 1 : named ? CORIO_ENODATA : 0;
+	/* listed with the other family only: not found here, as with glibc's
+	 * files service, and the servers are asked */
+	return out->n ? 1 : 0;
 }
 
 const char *corio__hosts_name(struct corio__dns *d, int family, const void *addr)

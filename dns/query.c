@@ -70,7 +70,7 @@ static int run(struct corio__dns *d, struct query_req *q, unsigned char **answer
 
 int corio_dns_query(const char *name, int type, unsigned char **answer, size_t *len)
 {
-	if (!answer || !len || type < 1 || type > 65535)
+	if (!name || !answer || !len || type < 1 || type > 65535)
 		return -EINVAL;
 	corio_task *t = corio__current();
 	if (!t)

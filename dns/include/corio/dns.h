@@ -84,11 +84,15 @@ CORIO_API int corio_dns_set_servers(corio_loop *loop, const char *csv);
 
 /**
  * corio_getaddrinfo() - getaddrinfo(3) for tasks: translate @node and/or
- * @service into socket addresses.  Suspends until the answer comes.
+ * @service into socket addresses.  Suspends while the servers are asked
+ * (a cancellation point in any case).
  * @node:    host name, numeric IPv4/IPv6 address (a "%scope" suffix is
  *           understood), or NULL for the wildcard (AI_PASSIVE) or loopback
  *           address.  Numeric hosts, NULL and names in /etc/hosts never
- *           touch the network; "localhost" never does.
+ *           touch the network, nor do "localhost" and names under it
+ *           (RFC 6761: the loopback addresses if /etc/hosts lacks them).
+ *           A name listed in /etc/hosts for the other family only is
+ *           asked of the servers, as glibc does.
  * @service: port number or service name from /etc/services, or NULL.
  * @hints:   as POSIX, or NULL: ai_family AF_UNSPEC, AF_INET or AF_INET6;
  *           ai_socktype 0 (one entry per socket type, as glibc),
@@ -110,6 +114,11 @@ CORIO_API int corio_dns_set_servers(corio_loop *loop, const char *csv);
  */
 CORIO_API int corio_getaddrinfo(const char *node, const char *service,
 				const struct addrinfo *hints, struct addrinfo **res);
+/*
+ * Happy Eyeballs (RFC 8305) on top: run an AF_INET6 and an AF_INET lookup
+ * in two tasks and start connecting when the first answers; cancelling the
+ * other returns at once and its answer is dropped when it comes.
+ */
 
 /** corio_freeaddrinfo() - free a list from corio_getaddrinfo().  NULL is
  *  ignored.  (Each entry is one allocation plus its ai_canonname, as in
@@ -123,9 +132,12 @@ CORIO_API void corio_freeaddrinfo(struct addrinfo *res);
  * @serv/@servlen: receives the service (NULL: don't look up).
  * @flags: NI_NUMERICHOST, NI_NUMERICSERV, NI_NAMEREQD, NI_NOFQDN, NI_DGRAM
  *         from <netdb.h>.
- * Both buffers are written only on success.
- * Return: 0; CORIO_ENOTFOUND (no name and NI_NAMEREQD); CORIO_ETIMEOUT and
- * the other lookup codes; CORIO_EFAMILY (not AF_INET/AF_INET6); -EINVAL
+ * Both buffers are written only on success.  /etc/hosts is looked at
+ * first.  (c-ares 1.18 folds a failed PTR query, timeout included, into
+ * "no name": the numeric form, or CORIO_ENOTFOUND with NI_NAMEREQD.)
+ * Return: 0; CORIO_ENOTFOUND (no name and NI_NAMEREQD); CORIO_ECONNECTION
+ * (NI_NAMEREQD, no name in /etc/hosts, no server configured); CORIO_EFAMILY
+ * (not AF_INET/AF_INET6); -EINVAL
  * (bad flags or length, both buffers NULL); -EOVERFLOW (a buffer is too
  * small); -ENOMEM; -ECANCELED; -ETIMEDOUT; -EPERM outside a task.
  */
