@@ -315,6 +315,7 @@ struct corio_loop {
 	 * before the backend waits for what is in flight. */
 	void *net;
 	void (*net_fini)(corio_loop *loop);
+	struct corio__dns *dns; /* the resolver (dns/), NULL until first use */
 };
 
 /* tls.c-less: the loop running on this thread */
@@ -453,6 +454,8 @@ void corio__cb_release(corio_loop *loop, struct corio__cb *cb) CORIO__HIDDEN;
  * its queued connections open).  Never suspends; cheap when net is unused.
  * corio_close() should call it. */
 void corio__net_forget_fd(corio_loop *loop, int fd) CORIO__HIDDEN;
+/* dns/resolver.c: cancel lookups, let go of c-ares and its polls */
+void corio__dns_fini(corio_loop *loop) CORIO__HIDDEN;
 
 /* backends */
 extern const struct corio__backend corio__uring_backend CORIO__HIDDEN;

@@ -310,6 +310,7 @@ int corio_loop_free(corio_loop *l)
 	while (l->tasks) /* finished, never joined: their handles die here */
 		corio__task_free(l->tasks);
 	corio__stack_pool_drain(l);
+	corio__dns_fini(l); /* before the backend: its polls must come back */
 	if (l->net_fini) /* cancels and reaps net's multishot ops first */
 		l->net_fini(l);
 	corio__offload_fini(l); /* these cancel their loop-owned reads, */

@@ -10,5 +10,6 @@
 #include <corio/sync.h>
 #include <corio/io.h>
 #include <corio/net.h>
+#include <corio/dns.h>
 
 #endif

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dns_int.h - the resolver's internals shared by the files of dns/: the
+ * per-loop resolver (resolver.c), the request record every lookup goes
+ * through, and the helpers the lookup files use.  Never installed.
+ *
+ * Life of a request (heap, because it may outlive its task):
+ *
+ *   corio__dns_run() --slot free--> STARTED --c-ares callback--> DONE: task woken
+ *         |                            |
+ *         +--no slot--> QUEUED         +--task interrupted--> ABANDONED: the
+ *                         |                 callback frees it when it comes
+ *                         +--interrupted--> freed at once (c-ares never saw it)
+ */
+#ifndef CORIO_DNS_INT_H
+#define CORIO_DNS_INT_H
+
+#include "corio_int.h"
+#include "corio/dns.h"
+
+#include <ares.h>
+#include <netinet/in.h>
+
+struct corio__dns;
+struct corio__hosts;
+
+/* One address a lookup found (from /etc/hosts or from c-ares). */
+struct corio__dns_addr {
+	int family; /* AF_INET or AF_INET6 */
+	uint32_t scope;
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} a;
+};
+
+/* What the kernel says about reaching one destination (route.c). */
+struct corio__dns_route {
+	struct corio__dns_addr src; /* the source address it would use */
+	bool known;                 /* the kernel answered */
+	bool usable;                /* it has a route */
+};
+#define CORIO__DNS_ROUTE_BATCH 16
+
+/* The addresses of a lookup, and the canonical name they belong to. */
+struct corio__dns_addrs {
+	struct corio__dns_addr *v;
+	size_t n, cap;
+	char *canon; /* malloc'd, or NULL */
+};
+
+struct corio__dns_req {
+	struct corio__wait wait;       /* interrupt hook while the task waits */
+	corio_task *task;              /* the waiting task; NULL once abandoned */
+	struct corio__dns *dns;
+	/* Hands the lookup to c-ares.  Its callback may run inside. */
+	void (*start)(struct corio__dns_req *r);
+	/* Frees the record and any result it holds (the task is gone). */
+	void (*drop)(struct corio__dns_req *r);
+	struct corio__dns_req *qnext, *qprev; /* the throttle queue (QUEUED) */
+	int status;                    /* ARES_* once done */
+	bool queued;                   /* waiting for a slot */
+	bool done;                     /* c-ares answered */
+	bool abandoned;                /* the task left; free on answer */
+};
+
+/* A socket c-ares opened.  The loop polls it with heap ops owned by this
+ * record; the record outlives the fd until both ops are back. */
+struct corio__dns_sock {
+	struct corio__op rd, wr;       /* POLLIN and POLLOUT polls */
+	struct corio__dns *dns;
+	struct corio__dns_sock *next;  /* in dns->socks, or dns->closed_socks */
+	int fd;
+	bool want_rd, want_wr;         /* what c-ares asked for last */
+	bool rd_busy, wr_busy;         /* that poll is with the kernel */
+	bool closed;                   /* c-ares closed the fd: never use it */
+	bool in_process;               /* inside ares_process_fd for it */
+};
+
+struct corio__dns {
+	corio_loop *loop;
+	ares_channel ch;               /* NULL until created (or if it failed) */
+	bool closing;                  /* the loop is being freed */
+	/* configuration, applied whenever the channel is (re)built */
+	corio_dns_options opts;
+	char *servers;                 /* from corio_dns_set_servers(), or NULL */
+	char *hosts_path;              /* copy of opts.hosts_file, or NULL */
+	struct corio__hosts *hosts;    /* the hosts file in memory (hosts.c) */
+	int probe4, probe6;            /* UDP sockets for source selection, or -1 */
+	int nl;                        /* rtnetlink socket (route.c), or -1 */
+	uint32_t nl_seq;               /* its next request number */
+	unsigned char *nl_buf;         /* room for a batch of its replies */
+	bool servers_set;              /* servers (possibly "") came from the API */
+	bool no_servers;               /* the channel has no server at all */
+	uint64_t min_try_ns;           /* shortest per-try timeout in effect */
+	/* sockets */
+	struct corio__dns_sock *socks; /* live records: c-ares has the fd open */
+	struct corio__dns_sock *closed_socks; /* closed, a poll not back yet */
+	uint64_t fd_reused;            /* an fd reopened while its old record
+					* waited: counted for the tests */
+	/* requests */
+	unsigned inflight;             /* handed to c-ares, abandoned included */
+	unsigned waiting;              /* of those, a task still waits for */
+	unsigned max_inflight;
+	struct corio__dns_req *q_head, *q_tail; /* QUEUED requests, FIFO */
+	bool pumping;                  /* starting queued requests */
+	/* the ares_timeout() timer */
+	corio_timer *timer;
+	uint64_t timer_when;
+};
+
+/* resolver.c */
+int corio__dns_get(corio_loop *loop, struct corio__dns **out) CORIO__HIDDEN;
+int corio__dns_run(struct corio__dns *d, struct corio__dns_req *r) CORIO__HIDDEN;
+void corio__dns_finish(struct corio__dns_req *r, int status) CORIO__HIDDEN;
+int corio__dns_error(const struct corio__dns *d, int ares_status) CORIO__HIDDEN;
+void corio__dns_timer_update(struct corio__dns *d) CORIO__HIDDEN;
+
+/* sock.c: the c-ares socket callbacks */
+void corio__dns_sock_state(void *data, ares_socket_t fd, int readable,
+			   int writable) CORIO__HIDDEN;
+int corio__dns_sock_created(ares_socket_t fd, int type, void *data) CORIO__HIDDEN;
+void corio__dns_sock_close(struct corio__dns_sock *s) CORIO__HIDDEN;
+
+/* name.c */
+int corio__dns_check_name(const char *name) CORIO__HIDDEN;
+
+/* hosts.c: 1 and @out filled if /etc/hosts lists @name with @family,
+ * 0 if not, or -ENOMEM. */
+int corio__hosts_find(struct corio__dns *d, const char *name, int family,
+		      struct corio__dns_addrs *out) CORIO__HIDDEN;
+const char *corio__hosts_name(struct corio__dns *d, int family, const void *addr) CORIO__HIDDEN;
+void corio__hosts_free(struct corio__dns *d) CORIO__HIDDEN;
+
+/* route.c: 0 and @out filled (entries the kernel did not answer stay
+ * !known), or a negative errno if netlink cannot be used. */
+int corio__dns_routes(struct corio__dns *d, const struct corio__dns_addr *dst, size_t n,
+		      struct corio__dns_route *out) CORIO__HIDDEN;
+
+/* sort.c */
+int corio__dns_addrs_push(struct corio__dns_addrs *l,
+			  const struct corio__dns_addr *a) CORIO__HIDDEN;
+void corio__dns_addrs_free(struct corio__dns_addrs *l) CORIO__HIDDEN;
+int corio__dns_sort(struct corio__dns *d, struct corio__dns_addrs *l) CORIO__HIDDEN;
+void corio__dns_probe_close(struct corio__dns *d) CORIO__HIDDEN;
+
+#endif

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sock.c - the c-ares sockets as the loop sees them.  c-ares announces each
+ * socket, and what it wants from it, through ARES_OPT_SOCK_STATE_CB; we
+ * keep one record per socket and poll it with single-shot poll ops that
+ * live in the record (never on a task's stack).  A completed poll hands the
+ * fd to ares_process_fd() and is armed again while c-ares still wants it:
+ * level-style, because c-ares reads TCP one recv() per call.
+ *
+ * c-ares may close a socket and open another with the same fd number while
+ * a poll on the old one is still with the kernel.  So the op points at the
+ * record, not at an fd: a closed record leaves the live list at once, its
+ * polls are cancelled, and it is freed only when both have come back; the
+ * new socket gets a record of its own.
+ */
+#include "dns_int.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct corio__dns_sock *sock_find(struct corio__dns *d, int fd)
+{
+	for (struct corio__dns_sock *s = d->socks; s; s = s->next)
+		if (s->fd == fd)
+			return s;
+	return NULL;
+}
+
+static void unlink_from(struct corio__dns_sock **list, struct corio__dns_sock *s)
+{
+	for (struct corio__dns_sock **pp = list; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	s->next = NULL;
+}
+
+static void sock_maybe_free(struct corio__dns_sock *s)
+{
+	if (!s->closed || s->rd_busy || s->wr_busy || s->in_process)
+		return;
+	unlink_from(&s->dns->closed_socks, s);
+	free(s);
+}
+
+/* The fd is gone (or about to be): forget it, call the polls back. */
+void corio__dns_sock_close(struct corio__dns_sock *s)
+{
+	struct corio__dns *d = s->dns;
+	corio_loop *l = d->loop;
+	unlink_from(&d->socks, s);
+	s->closed = true;
+	s->next = d->closed_socks;
+	d->closed_socks = s;
+	if (s->rd_busy)
+		l->be->cancel(l, &s->rd);
+	if (s->wr_busy)
+		l->be->cancel(l, &s->wr);
+	corio__fd_closing(l, s->fd); /* c-ares closes it next; the number may return */
+	sock_maybe_free(s);
+}
+
+static void poll_done(struct corio__dns_sock *s, bool rd, int res);
+
+static void rd_complete(struct corio__op *op, int res, uint32_t flags)
+{
+	(void)flags;
+	poll_done(corio__container_of(op, struct corio__dns_sock, rd), true, res);
+}
+
+static void wr_complete(struct corio__op *op, int res, uint32_t flags)
+{
+	(void)flags;
+	poll_done(corio__container_of(op, struct corio__dns_sock, wr), false, res);
+}
+
+static void poll_submit(struct corio__dns_sock *s, struct corio__op *op, uint32_t events,
+			void (*complete)(struct corio__op *, int, uint32_t))
+{
+	corio_loop *l = s->dns->loop;
+	memset(op, 0, sizeof(*op));
+	op->code = CORIO__OP_POLL;
+	op->fd = s->fd;
+	op->u.poll_mask = events;
+	op->complete = complete;
+	l->be->submit(l, op);
+}
+
+/* Make sure a poll is with the kernel for each thing c-ares wants.  A poll
+ * for something it no longer wants is left to fire once and lapse. */
+static void sock_arm(struct corio__dns_sock *s)
+{
+	if (s->closed || s->dns->closing)
+		return;
+	if (s->want_rd && !s->rd_busy) {
+		s->rd_busy = true;
+		poll_submit(s, &s->rd, POLLIN, rd_complete);
+	}
+	if (s->want_wr && !s->wr_busy) {
+		s->wr_busy = true;
+		poll_submit(s, &s->wr, POLLOUT, wr_complete);
+	}
+}
+
+static void poll_done(struct corio__dns_sock *s, bool rd, int res)
+{
+	struct corio__dns *d = s->dns;
+	if (rd)
+		s->rd_busy = false;
+	else
+		s->wr_busy = false;
+	bool wanted = rd ? s->want_rd : s->want_wr;
+	if (!s->closed && wanted && res != -ECANCELED && d->ch) {
+		/* Errors and hang-ups count as readiness: c-ares finds out
+		 * what happened from its own recv or send. */
+		int fd = s->fd;
+		s->in_process = true;
+		ares_process_fd(d->ch, rd ? fd : ARES_SOCKET_BAD, rd ? ARES_SOCKET_BAD : fd);
+		s->in_process = false;
+	}
+	if (s->closed) {
+		sock_maybe_free(s);
+	} else if (res >= 0) {
+		/* A failed poll (not a socket error: those come as revents)
+		 * is not re-armed, or it could fail again forever; the
+		 * queries on it end by timeout instead. */
+		sock_arm(s);
+	}
+	corio__dns_timer_update(d);
+}
+
+/* For the tests: the same fd number came back while a record of its old
+ * socket still waits for a poll. */
+static void count_reuse(struct corio__dns *d, int fd)
+{
+	for (struct corio__dns_sock *c = d->closed_socks; c; c = c->next)
+		if (c->fd == fd) {
+			d->fd_reused++;
+			return;
+		}
+}
+
+void corio__dns_sock_state(void *data, ares_socket_t fd, int readable, int writable)
+{
+	struct corio__dns *d = data;
+	struct corio__dns_sock *s = sock_find(d, fd);
+	if (!readable && !writable) {
+		if (s)
+			corio__dns_sock_close(s);
+		return;
+	}
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return; /* unpolled: its queries end by timeout */
+		s->dns = d;
+		s->fd = fd;
+		s->next = d->socks;
+		d->socks = s;
+		count_reuse(d, fd);
+	}
+	s->want_rd = readable != 0;
+	s->want_wr = writable != 0;
+	sock_arm(s);
+}
+
+int corio__dns_sock_created(ares_socket_t fd, int type, void *data)
+{
+	(void)type;
+	struct corio__dns *d = data;
+	/* A live record with this number means its socket was closed without
+	 * a word to us: retire it before the new socket is announced. */
+	struct corio__dns_sock *s = sock_find(d, fd);
+	if (s)
+		corio__dns_sock_close(s);
+	return ARES_SUCCESS;
+}
