@@ -17,10 +17,12 @@ SKIP = re.compile(r"^\[SKIP\]", re.M)
 SANITIZER = re.compile(r"ERROR: (?:Leak|Address)Sanitizer|runtime error: ")
 
 
-def main(path):
+def main(paths):
     passed = failed = skipped = 0
-    with open(path) as f:
-        for line in f:
+    for path in paths:
+        with open(path) as f:
+            lines = f.readlines()
+        for line in lines:
             t = json.loads(line)
             out = (t.get("stdout") or "") + (t.get("stderr") or "")
             m = SYNTH.search(out)
@@ -50,4 +52,4 @@ def main(path):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1:]))
