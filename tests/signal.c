@@ -86,7 +86,7 @@ static void *kill_main(void *arg)
 	int signo = 0;
 	CHECK(3, corio_signal_wait(&set, &signo) == 0);
 	CHECK(4, signo == SIGUSR1);
-	CHECK(5, ticks >= 5); /* the loop ran meanwhile */
+	CHECK(5, ticks >= 1); /* the loop ran meanwhile */
 	corio_cancel(tick);
 	corio_join(tick, NULL);
 	return NULL;

@@ -298,7 +298,8 @@ typedef struct corio_process_options {
 /**
  * corio_process_spawn() - start @argv[0] with arguments @argv (searched in
  * $PATH if it has no '/'), asyncio's create_subprocess_exec.  Never
- * suspends.  The child starts with every signal unblocked and at its
+ * suspends (posix_spawn holds the loop's thread only until the child has
+ * called exec, typically well under a millisecond).  The child starts with every signal unblocked and at its
  * default action, whatever the parent blocked for corio_signal_wait().
  * Pipe ends are blocking, close-on-exec descriptors for corio_read(),
  * corio_write() and streams.
