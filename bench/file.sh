@@ -11,28 +11,30 @@
 # one machine-readable line per figure, then a Markdown table.
 #
 #   bench/file.sh [--quick] [--rounds N] [--seconds S] [--dir DIR]
-#                 [--cpu N] [--build DIR]
+#                 [--cpu N] [--build DIR] [--only direct|buffered|copy]
 #
-# --quick: a 256 MiB file, 1 s per run, 3 rounds (well under a minute).
+# --quick: a 256 MiB file, 0.4 s per run, 3 rounds (under a minute).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 build="$here/../build"
 dir=${TMPDIR:-/var/tmp}
 rounds=5
-secs=4
+ms=4000 # per run
 size_mib=1024
 cpu=""
+only=""
 
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--quick) rounds=3 secs=1 size_mib=256 ;;
+	--quick) rounds=3 ms=400 size_mib=256 ;;
 	--rounds) rounds=$2; shift ;;
-	--seconds) secs=$2; shift ;;
+	--seconds) ms=$(awk -v s="$2" 'BEGIN { printf "%d", s * 1000 }'); shift ;;
 	--dir) dir=$2; shift ;;
 	--cpu) cpu=$2; shift ;;
 	--build) build=$2; shift ;;
-	*) echo "usage: $0 [--quick] [--rounds N] [--seconds S] [--dir DIR] [--cpu N] [--build DIR]" >&2
+	--only) only=$2; shift ;;
+	*) echo "usage: $0 [--quick] [--rounds N] [--seconds S] [--dir DIR] [--cpu N] [--build DIR] [--only direct|buffered|copy]" >&2
 	   exit 2 ;;
 	esac
 	shift
@@ -52,8 +54,9 @@ pin="taskset -c $cpu"
 work=$(mktemp -d "$dir/corio-bench-file.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 file="$work/data"
-echo "# creating a ${size_mib} MiB file in $work (pinned to CPU $cpu, $rounds rounds of ${secs}s)" >&2
+echo "# creating a ${size_mib} MiB file in $work (pinned to CPU $cpu, $rounds rounds of ${ms} ms)" >&2
 head -c $((size_mib << 20)) /dev/urandom >"$file"
+sync "$file" # O_DIRECT reads would otherwise wait for its writeback
 
 direct_ok=1
 dd if="$file" of=/dev/null bs=4096 count=1 iflag=direct 2>/dev/null || direct_ok=0
@@ -68,7 +71,7 @@ fio_run() {
 	local depth=32
 	[ "$3" = psync ] && depth=1 # a sync engine runs at depth 1 anyway
 	$pin fio --name=bench --filename="$file" --rw="$1" --bs="$2" --ioengine="$3" \
-		--iodepth=$depth --direct="$4" --invalidate=0 --time_based --runtime="$secs" \
+		--iodepth=$depth --direct="$4" --invalidate=0 --time_based --runtime="${ms}ms" \
 		--output-format=json 2>/dev/null |
 		python3 -c 'import json,sys
 r = json.load(sys.stdin)["jobs"][0]["read"]
@@ -79,7 +82,7 @@ print("%.0f" % (r["iops"] if sys.argv[1] == "iops" else r["bw_bytes"] / 1048576.
 corio_run() {
 	local mode=$1 field=$2
 	shift 2
-	$pin "$bench" "$mode" "$file" --seconds "$secs" "$@" |
+	$pin "$bench" "$mode" "$file" --seconds "$(awk -v m="$ms" 'BEGIN { print m / 1000 }')" "$@" |
 		sed -n "s/.*$field=\([0-9.]*\).*/\1/p" | cut -d. -f1
 }
 
@@ -121,11 +124,11 @@ figure() {
 	for spec in "${specs[@]}"; do
 		local name=${spec%%=*}
 		eval "med_$name=\$(median <\"\$work/$name.txt\")"
+		echo "# $fig $name:" $(cat "$work/$name.txt") >&2
 	done
-	echo "# $fig done" >&2
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 nothing() { :; }
 
 lines=()
@@ -146,24 +149,35 @@ read_figure() { # NAME RW BS DIRECT FIELD CORIO_MODE [--direct]
 	table+=("| $name | $med_corio | $med_uring | $med_psync | $ru | $rp |")
 }
 
-if [ "$direct_ok" = 1 ]; then
+want() { [ -z "$only" ] || [ "$only" = "$1" ]; }
+
+if ! want direct; then
+	:
+elif [ "$direct_ok" = 1 ]; then
 	read_figure rand4k_direct_iops randread 4k 1 iops rand --direct
 	read_figure seq128k_direct_mibps read 128k 1 mibps seq --direct
 else
 	echo "# O_DIRECT is not supported in $dir: skipping the direct figures" >&2
 fi
-read_figure rand4k_buffered_iops randread 4k 0 iops rand
-
-figure copy nothing "corio=corio_copy_run" "cp=cp_run"
-copy_ratio=$(ratio "$med_cp" "$med_corio")
-lines+=("file.copy_${size_mib}m_seconds corio=$med_corio cp=$med_cp ratio=$copy_ratio")
+if want buffered; then
+	read_figure rand4k_buffered_iops randread 4k 0 iops rand
+fi
+if want copy; then
+	figure copy nothing "corio=corio_copy_run" "cp=cp_run"
+	copy_ratio=$(ratio "$med_cp" "$med_corio")
+	lines+=("file.copy_${size_mib}m_seconds corio=$med_corio cp=$med_cp ratio=$copy_ratio")
+fi
 
 printf '%s\n' "${lines[@]}"
-echo
-echo "| figure (median of $rounds, ${size_mib} MiB file, CPU $cpu) | corio | fio io_uring QD32 | fio psync | corio/io_uring | corio/psync |"
-echo "|---|---:|---:|---:|---:|---:|"
-printf '%s\n' "${table[@]}"
-echo
-echo "| copy of ${size_mib} MiB (seconds, median of $rounds) | corio_copy_fd | GNU cp | cp/corio |"
-echo "|---|---:|---:|---:|"
-echo "| copy | $med_corio | $med_cp | $copy_ratio |"
+if [ ${#table[@]} -gt 0 ]; then
+	echo
+	echo "| figure (median of $rounds, ${size_mib} MiB file, CPU $cpu) | corio | fio io_uring QD32 | fio psync | corio/io_uring | corio/psync |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	printf '%s\n' "${table[@]}"
+fi
+if want copy; then
+	echo
+	echo "| copy of ${size_mib} MiB (seconds, median of $rounds) | corio_copy_fd | GNU cp | cp/corio |"
+	echo "|---|---:|---:|---:|"
+	echo "| copy | $med_corio | $med_cp | $copy_ratio |"
+fi

@@ -421,8 +421,14 @@ uint64_t corio__clock(void) CORIO__HIDDEN;
 /* op.c */
 ssize_t corio__op_run(struct corio__op *op) CORIO__HIDDEN;
 
-/* offload.c: the worker pool.  A job is owned by its submitter and must
- * stay valid until its done() has run; done() runs on the loop thread. */
+/* offload.c: the worker pool, one per loop, started on first use.  A job
+ * is owned by its submitter and must stay valid until its done() has run
+ * on the loop thread (the cancellation invariant, for threads).  Once
+ * corio__offload_submit() returned 0, done() always follows: with res 0
+ * after run(), or -ECANCELED if corio__offload_cancel() withdrew it (then
+ * done() runs inside that call) or the loop was freed first.  A backend
+ * without a kernel op for a file call (epoll) runs it with
+ * corio__op_run_offload(), which gives a task the corio__op_run() contract. */
 struct corio__job {
 	void (*run)(struct corio__job *j);  /* on a worker thread */
 	void (*done)(struct corio__job *j); /* on the loop thread, once */

@@ -715,6 +715,8 @@ ssize_t corio_copy_fd(int in, int out, size_t len)
 	if (err)
 		return err;
 	uint64_t want = len > SSIZE_MAX ? SSIZE_MAX : len;
+	if (!want)
+		return 0;
 	if (is_fifo(in) || is_fifo(out)) {
 		ssize_t r = copy_splice(in, out, want);
 		if (r != -EINVAL)

@@ -43,6 +43,7 @@ struct corio__pool {
 	corio_loop *loop;
 	pthread_t *threads;
 	unsigned nthreads;
+	unsigned outstanding;     /* submitted, done() not yet run */
 	int efd;                  /* workers -> loop */
 	struct corio__op ev_op;   /* the loop's read of efd */
 	uint64_t ev_buf;
@@ -98,8 +99,8 @@ static struct corio__job *next_locked(struct corio__pool *p)
 	while (!p->head && !p->shutdown)
 		pthread_cond_wait(&p->cv, &p->lock);
 	struct corio__job *j = p->head;
-	if (!j)
-		return NULL;
+	if (p->shutdown)
+		return NULL; /* what is still queued is cancelled by the loop */
 	q_unlink(&p->head, &p->tail, j);
 	p->queued--;
 	j->state = J_RUNNING;
@@ -138,9 +139,13 @@ static void *worker(void *arg)
 
 static void ev_complete(struct corio__op *op, int res, uint32_t flags);
 
+/* The read is armed only while jobs are out: an idle pool costs the loop
+ * nothing (the backend can skip its syscall when only the loop's own
+ * wakeup read is in flight).  A completion that comes while it is not
+ * armed stays counted in the eventfd, so the next read returns at once. */
 static void arm_read(struct corio__pool *p)
 {
-	if (p->ev_inflight || p->closing)
+	if (p->ev_inflight || p->closing || !p->outstanding)
 		return;
 	struct corio__op *op = &p->ev_op;
 	*op = (struct corio__op){.code = CORIO__OP_READ, .fd = p->efd, .buf = &p->ev_buf,
@@ -170,9 +175,10 @@ static void refill(struct corio__pool *p)
 	pthread_mutex_unlock(&p->lock);
 }
 
-static void deliver(struct corio__job *j)
+static void deliver(struct corio__pool *p, struct corio__job *j)
 {
 	j->state = J_DONE;
+	p->outstanding--;
 	j->done(j);
 }
 
@@ -194,7 +200,7 @@ static void drain(struct corio__pool *p)
 	while (fifo) {
 		j = fifo;
 		fifo = j->next;
-		deliver(j);
+		deliver(p, j);
 	}
 }
 
@@ -267,21 +273,22 @@ static int pool_init(struct corio__pool *p, corio_loop *l)
 	p->threads = calloc(p->nthreads, sizeof(*p->threads));
 	if (!p->threads)
 		return -ENOMEM;
+	int err = 0;
 	p->efd = eventfd(0, EFD_CLOEXEC);
 	if (p->efd < 0) {
-		int err = -errno;
-		free(p->threads);
-		return err;
+		err = -errno;
+		goto out_threads;
 	}
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cv, NULL);
-	int err = start_workers(p);
-	if (err) {
-		p->threads = (free(p->threads), NULL);
-		close(p->efd);
-		pthread_cond_destroy(&p->cv);
-		pthread_mutex_destroy(&p->lock);
-	}
+	err = start_workers(p);
+	if (!err)
+		return 0;
+	close(p->efd);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->lock);
+out_threads:
+	free(p->threads);
 	return err;
 }
 
@@ -299,7 +306,6 @@ static int pool_get(corio_loop *l, struct corio__pool **out)
 			return err;
 		}
 		l->offload = p;
-		arm_read(p);
 	}
 	*out = l->offload;
 	return 0;
@@ -321,7 +327,7 @@ void corio__offload_fini(corio_loop *l)
 		else
 			q_unlink(&p->head, &p->tail, j);
 		j->res = -ECANCELED;
-		deliver(j);
+		deliver(p, j);
 	}
 	l->offload = NULL;
 	p->closing = true;
@@ -340,6 +346,8 @@ int corio__offload_submit(corio_loop *l, struct corio__job *j)
 	if (err)
 		return err;
 	j->res = 0;
+	p->outstanding++;
+	arm_read(p);
 	if (!p->ov_head) {
 		pthread_mutex_lock(&p->lock);
 		bool room = p->queued < p->cap;
@@ -377,7 +385,7 @@ bool corio__offload_cancel(corio_loop *l, struct corio__job *j)
 	if (!removed)
 		return false;
 	j->res = -ECANCELED;
-	deliver(j);
+	deliver(p, j);
 	refill(p);
 	return true;
 }

@@ -147,6 +147,11 @@ static int state_get(corio_loop *l, struct corio__sigstate **out)
  * them from being handled the default way before we read them. */
 static int widen(struct corio__sigstate *s, const sigset_t *set)
 {
+	bool grows = false;
+	for (int sig = 1; sig < NSIG && !grows; sig++)
+		grows = sigismember(set, sig) == 1 && sigismember(&s->mask, sig) != 1;
+	if (!grows)
+		return 0; /* already taken, and blocked in this (the loop's) thread */
 	sigset_t m;
 	sigorset(&m, &s->mask, set);
 	pthread_sigmask(SIG_BLOCK, set, NULL);

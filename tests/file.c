@@ -71,6 +71,8 @@ struct big {
 	struct seg *segs;
 	size_t nsegs, next;
 	bool write;
+	size_t bad;      /* segments that moved short or failed */
+	ssize_t bad_res; /* the first such result */
 };
 
 /* Random-sized pieces covering [0, BIG), in random order. */
@@ -117,7 +119,8 @@ static void *big_worker(void *arg)
 	while (b->next < b->nsegs) {
 		size_t i = b->next++;
 		ssize_t r = move_seg(b, &b->segs[i], i);
-		cr_assert_eq(r, (ssize_t)b->segs[i].len, "segment %zu: %zd", i, r);
+		if (r != (ssize_t)b->segs[i].len && !b->bad++)
+			b->bad_res = r;
 	}
 	return NULL;
 }
@@ -129,6 +132,7 @@ static void run_workers(struct big *b)
 		cr_assert_eq(corio_spawn(&t[i], big_worker, b), 0);
 	for (int i = 0; i < WORKERS; i++)
 		cr_assert_eq(corio_join(t[i], NULL), 0);
+	cr_assert_eq(b->bad, 0, "%zu segments failed, first with %zd", b->bad, b->bad_res);
 }
 
 static void *big_main(void *arg)
@@ -568,6 +572,7 @@ static void *copy_main(void *arg)
 	cr_assert_eq(lseek(in, 0, SEEK_CUR), (off_t)COPY_LEN, "positions advanced");
 	cr_assert_eq(lseek(out, 0, SEEK_CUR), (off_t)COPY_LEN - 5);
 	cr_assert_eq(corio_copy_fd(in, out, CORIO_COPY_ALL), 0, "at EOF");
+	cr_assert_eq(corio_copy_fd(in, out, 0), 0);
 	corio_close(out);
 	void *back;
 	size_t len;
@@ -657,8 +662,10 @@ static void *copy_zero_main(void *arg)
 	cr_assert_eq(st.stx_size, n);
 	char *back = malloc(n);
 	cr_assert_eq(corio_read_full(out, back, n, 0), (ssize_t)n);
+	size_t nonzero = 0;
 	for (size_t i = 0; i < n; i++)
-		cr_assert_eq(back[i], 0);
+		nonzero += back[i] != 0;
+	cr_assert_eq(nonzero, 0); /* one assert: --full-stats reports each */
 	free(back);
 	corio_close(in);
 	corio_close(out);

@@ -48,8 +48,19 @@ CORIO_API int corio_open(const char *path, int flags, mode_t mode);
  *  (AT_FDCWD: the working directory).  Suspends. */
 CORIO_API int corio_openat(int dirfd, const char *path, int flags, mode_t mode);
 
-/* corio_read() and corio_write() (at the file position) are declared in
- * corio/runtime.h.  All reads and writes may be short, as read(2). */
+/*
+ * corio_read() and corio_write() (at the file position) are declared in
+ * corio/runtime.h.  All reads and writes may be short, as read(2).
+ *
+ * When plain pread(2) is as good: a read that hits the page cache is a
+ * memcpy, and for one task reading alone the ring round trip plus two
+ * task switches cost about what the syscall costs (bench/file.md).  corio
+ * pulls ahead as soon as several reads are in flight, cached or not,
+ * because one io_uring_enter carries all of them; and only corio keeps
+ * the loop running while a read waits for the disk.  Code that is not in
+ * a task, or that reads small cached files once at startup, may as well
+ * call pread(2).
+ */
 
 /**
  * corio_pread() - read up to @n bytes at offset @off into @buf, leaving
@@ -167,7 +178,8 @@ CORIO_API int corio_read_file(const char *path, void **data, size_t *len);
  * directory, which is fsync'd, renamed over @path, and the directory is
  * fsync'd: after a crash @path holds either the old or the new content,
  * never a mix.  An existing file's permission bits are kept (never
- * widened).  On failure the temporary file is removed.  Without the flag
+ * widened); a symbolic link at @path is replaced, not followed.  On
+ * failure (or cancellation) the temporary file is removed.  Without the flag
  * @path is truncated and written in place (CORIO_WRITE_SYNC: then fsync'd).
  * Return: 0, -EINVAL (unknown flags, NULL @path or @data with @len > 0),
  * -ENOENT, -EISDIR, -ENOSPC, -EACCES, -ECANCELED, -ETIMEDOUT, -EPERM, ...
@@ -197,13 +209,17 @@ CORIO_API int corio_dio_alignment(int fd, size_t *mem_align, size_t *off_align);
 /**
  * corio_copy_fd() - copy up to @len bytes (CORIO_COPY_ALL: until EOF) from
  * @in's file position to @out's, advancing both.  Between two seekable
- * files several reads and writes are kept in flight at different offsets
- * (a pipelined copy; O_DIRECT descriptors work); when either end is a pipe
- * the data is spliced in the kernel without passing through user memory;
+ * files the copy is cut in chunks, several in flight at once: each is
+ * handed to copy_file_range(2) on the offload pool (the kernel copies the
+ * pages, or shares extents on filesystems with reflinks), or, where the
+ * kernel refuses that pair of files (another filesystem, /dev/zero), read
+ * and written through the ring with eight chunks in flight.  When either
+ * end is a pipe the data is spliced without passing through user memory;
  * anything else (sockets, ttys, O_APPEND) is copied in sequence.
  * Suspends.  If cancelled, no op is left running when it returns.
  * Return: bytes copied (short only at EOF), or a negative errno from the
- * read or write that failed (part of the data may have been written).
+ * read or write that failed (part of the data may have been written, and
+ * the file positions are then left where they were).
  */
 CORIO_API ssize_t corio_copy_fd(int in, int out, size_t len);
 
@@ -285,7 +301,8 @@ typedef struct corio_process_options {
 /**
  * corio_process_spawn() - start @argv[0] with arguments @argv (searched in
  * $PATH if it has no '/'), asyncio's create_subprocess_exec.  Never
- * suspends.  The child starts with every signal unblocked and at its
+ * suspends (posix_spawn holds the loop's thread only until the child has
+ * called exec, typically well under a millisecond).  The child starts with every signal unblocked and at its
  * default action, whatever the parent blocked for corio_signal_wait().
  * Pipe ends are blocking, close-on-exec descriptors for corio_read(),
  * corio_write() and streams.
