@@ -478,33 +478,6 @@ int corio_udp_bind(const char *host, const char *port)
 	return bind_host(host, port, SOCK_DGRAM, -1, 0);
 }
 
-int corio_tcp_connect(const char *host, const char *port)
-{
-	struct addrinfo *res;
-	int err = numeric(host, port, SOCK_STREAM, false, &res);
-	if (err)
-		return err;
-	err = -EINVAL;
-	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			err = -errno;
-			continue;
-		}
-		err = corio_connect(fd, ai->ai_addr, ai->ai_addrlen);
-		if (!err) {
-			set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1); /* as asyncio */
-			freeaddrinfo(res);
-			return fd;
-		}
-		close(fd);
-		if (err == -ECANCELED || err == -ETIMEDOUT || err == -EPERM)
-			break; /* interrupted: no point in the next address */
-	}
-	freeaddrinfo(res);
-	return err;
-}
-
 static int unix_addr(const char *path, struct sockaddr_un *sun, socklen_t *len)
 {
 	if (!path || !*path)

@@ -31,10 +31,12 @@
  * scheduler's own stack bounds are learnt on the first entry from it.
  */
 
+#ifdef CORIO__ASAN
 static inline size_t stack_len(const corio_task *t)
 {
 	return (size_t)(t->stack.hi - t->stack.lo);
 }
+#endif
 
 /* In a task, right after a switch brought it back. */
 static inline void resumed(corio_loop *l, corio_task *t)

@@ -55,6 +55,7 @@ static void fixture_up(void)
 		"--host-record=dual.corio.test,192.0.2.10,2001:db8::10",
 		"--host-record=v4.corio.test,192.0.2.4",
 		"--host-record=v6.corio.test,2001:db8::6",
+		"--host-record=he.corio.test,127.0.0.1,::1",
 		"--cname=www.corio.test,dual.corio.test",
 		"--mx-host=corio.test,mail.corio.test,10",
 		"--mx-host=corio.test,backup.corio.test,20",
@@ -640,4 +641,64 @@ Test(dns, bad_arguments_give_clear_errors)
 	cr_assert_eq(corio_getaddrinfo("127.0.0.1", NULL, NULL, &res), -EPERM, "outside a task");
 	cr_assert_str_eq(corio_strerror(CORIO_ETIMEOUT), "DNS server did not answer in time");
 	cr_assert_str_eq(corio_strerror(CORIO_EBADNAME), "Malformed domain name");
+}
+
+/* ---- Happy Eyeballs ------------------------------------------------------ */
+
+/* he.corio.test has ::1 and 127.0.0.1.  On port P, ::1 blackholes (a
+ * listener whose backlog is full: the kernel drops further SYNs) and
+ * 127.0.0.1 answers.  IPv6 is tried first (RFC 6724), so the IPv4 attempt
+ * starts 250 ms later and must win; the stuck IPv6 attempt is cancelled. */
+static void *happy_main(void *arg)
+{
+	(void)arg;
+	use_dnsmasq();
+	int l6 = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(l6, 0);
+	int one = 1;
+	setsockopt(l6, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_addr = in6addr_loopback};
+	cr_assert_eq(bind(l6, (struct sockaddr *)&a6, sizeof(a6)), 0);
+	cr_assert_eq(listen(l6, 0), 0);
+	socklen_t len = sizeof(a6);
+	getsockname(l6, (struct sockaddr *)&a6, &len);
+	int fill[4];
+	for (int i = 0; i < 4; i++) { /* fill the queue; later SYNs are dropped */
+		fill[i] = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		connect(fill[i], (struct sockaddr *)&a6, sizeof(a6));
+	}
+	corio_sleep(20 * MS);
+	int l4 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = a6.sin6_port,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	cr_assert_eq(bind(l4, (struct sockaddr *)&a4, sizeof(a4)), 0,
+		     "127.0.0.1:%d is taken", ntohs(a6.sin6_port));
+	cr_assert_eq(listen(l4, 16), 0);
+	char port[16];
+	snprintf(port, sizeof(port), "%d", ntohs(a6.sin6_port));
+	uint64_t t0 = t_clock();
+	int fd = corio_tcp_connect("he.corio.test", port);
+	uint64_t took = t_clock() - t0;
+	cr_assert_geq(fd, 0, "connect failed: %s", corio_strerror(fd));
+	struct sockaddr_storage peer;
+	len = sizeof(peer);
+	cr_assert_eq(getpeername(fd, (struct sockaddr *)&peer, &len), 0);
+	cr_assert_eq(peer.ss_family, AF_INET, "the IPv4 attempt should have won");
+	cr_assert(took >= 200 * MS && took < 3000 * MS,
+		  "IPv6 first, IPv4 about 250 ms later: took %llu ms",
+		  (unsigned long long)(took / MS));
+	corio_close(fd);
+	for (int i = 0; i < 4; i++)
+		close(fill[i]);
+	close(l4);
+	close(l6);
+	return NULL;
+}
+
+Test(dns, happy_eyeballs_v6_blackhole_v4_answers, .timeout = 30)
+{
+	const char *be = getenv("CORIO_BACKEND");
+	if (be && !strcmp(be, "epoll"))
+		cr_skip_test("socket ops are not in the epoll backend yet (issue 7)");
+	dns_run(happy_main, NULL);
 }

@@ -53,13 +53,16 @@ CORIO_API int corio_tcp_listen(const char *host, const char *port, int backlog,
 			       unsigned flags);
 
 /**
- * corio_tcp_connect() - connect a new TCP socket to @host:@port, trying
- * each address in turn until one answers.  Numeric hosts and "localhost"
- * (::1 then 127.0.0.1) only for now: name resolution comes with the
- * resolver.  TCP_NODELAY is set on the result.  Suspends.
- * Return: the connected socket, or the error of the last address tried
- * (-ECONNREFUSED, -ETIMEDOUT under a timeout scope, -ECANCELED, ...);
- * -EINVAL for a host or port that is not numeric.
+ * corio_tcp_connect() - resolve @host (corio_getaddrinfo(): numeric
+ * addresses, /etc/hosts, then DNS) and connect a new TCP socket to it the
+ * Happy Eyeballs v2 way (RFC 8305): addresses in RFC 6724 order with the
+ * address families interleaved, a new attempt started every 250 ms or as
+ * soon as the running ones have failed, the first to connect wins and the
+ * others are cancelled (all are reaped before the call returns).
+ * TCP_NODELAY is set on the result.  Suspends.
+ * Return: the connected socket; a name error (CORIO_ENOTFOUND, ...); the
+ * first connect error if every address failed (-ECONNREFUSED, ...); or
+ * -ECANCELED / -ETIMEDOUT if the caller was interrupted.
  */
 CORIO_API int corio_tcp_connect(const char *host, const char *port);
 
