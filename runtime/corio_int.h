@@ -420,6 +420,7 @@ uint64_t corio__clock(void) CORIO__HIDDEN;
 
 /* op.c */
 ssize_t corio__op_run(struct corio__op *op) CORIO__HIDDEN;
+int corio__await(corio_task *t, struct corio__wait *w, const bool *cancel_sent) CORIO__HIDDEN;
 
 /* offload.c: the worker pool, one per loop, started on first use.  A job
  * is owned by its submitter and must stay valid until its done() has run

@@ -420,26 +420,18 @@ static void waiter_interrupt(corio_task *t, struct corio__wait *cw, int err)
  * it ran; -ECANCELED or -ETIMEDOUT if it was taken back unrun. */
 static int waiter_run(struct waiter *w)
 {
-	corio_loop *l = corio__tls_loop;
-	corio_task *t = l ? l->current : NULL;
-	if (!t)
-		return -EPERM;
-	int err = corio__interrupted(t);
+	int err = corio__may_block();
 	if (err)
 		return err;
-	w->task = t;
+	corio_loop *l = corio__tls_loop;
+	w->task = l->current;
 	w->job.done = waiter_done;
 	w->wait.interrupt = waiter_interrupt;
 	w->cancel_sent = false;
 	err = corio__offload_submit(l, &w->job);
 	if (err)
 		return err;
-	int res = corio__suspend(&w->wait);
-	if (res == -ECANCELED && w->cancel_sent) {
-		err = corio__interrupted(t); /* say why: cancel or deadline */
-		return err ? err : res;
-	}
-	return res;
+	return corio__await(w->task, &w->wait, &w->cancel_sent);
 }
 
 struct call {

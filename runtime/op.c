@@ -30,28 +30,32 @@ static void op_interrupt(corio_task *t, struct corio__wait *w, int err)
 	t->loop->be->cancel(t->loop, op);
 }
 
-ssize_t corio__op_run(struct corio__op *op)
+/* Suspend the running task @t on @w.  If we asked for the work to be
+ * cancelled (*@cancel_sent) and it was dropped because of that, report why:
+ * the task's cancellation or deadline rather than a bare -ECANCELED. */
+int corio__await(corio_task *t, struct corio__wait *w, const bool *cancel_sent)
 {
-	corio_loop *l = corio__tls_loop;
-	corio_task *t = l ? l->current : NULL;
-	if (!t)
-		return -EPERM;
-	int err = corio__interrupted(t);
-	if (err)
-		return err;
-	op->complete = op_complete;
-	op->task = t;
-	op->wait.interrupt = op_interrupt;
-	op->cancel_sent = false;
-	l->be->submit(l, op);
-	int res = corio__suspend(&op->wait);
-	if (op->cancel_sent && (res == -ECANCELED || res == -EINTR)) {
-		/* the kernel dropped the op because we asked: say why */
-		err = corio__interrupted(t);
+	int res = corio__suspend(w);
+	if (*cancel_sent && (res == -ECANCELED || res == -EINTR)) {
+		int err = corio__interrupted(t);
 		if (err)
 			return err;
 	}
 	return res;
+}
+
+ssize_t corio__op_run(struct corio__op *op)
+{
+	int err = corio__may_block();
+	if (err)
+		return err;
+	corio_loop *l = corio__tls_loop;
+	op->complete = op_complete;
+	op->task = l->current;
+	op->wait.interrupt = op_interrupt;
+	op->cancel_sent = false;
+	l->be->submit(l, op);
+	return corio__await(op->task, &op->wait, &op->cancel_sent);
 }
 
 /* Op records are filled field by field, not zero-initialised: they are
