@@ -60,9 +60,17 @@ struct corio__net *corio__net_get(corio_loop *l)
 		       kernel_at_least(5, 19);
 	n->ms_recv = !plain && corio__uring_has_op(l, IORING_OP_RECV) &&
 		     kernel_at_least(6, 0);
+	n->ready_recv = !plain && l->be == &corio__epoll_backend;
 	l->net = n;
 	l->net_fini = net_fini;
 	return n;
+}
+
+char *corio__net_scratch(struct corio__net *n, size_t size)
+{
+	if (!n->scratch)
+		n->scratch = malloc(size);
+	return n->scratch;
 }
 
 void corio__net_submit(struct corio__net *n, struct corio__op *op)
@@ -97,6 +105,7 @@ static void net_fini(corio_loop *l)
 	if (n->inflight)
 		return;
 	corio__net_bufs_free(n);
+	free(n->scratch);
 	free(n->lst);
 	free(n);
 	l->net = NULL;

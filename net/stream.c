@@ -13,8 +13,10 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <liburing.h>
@@ -29,10 +31,17 @@ static size_t rlen(const struct corio_stream *s)
 	return s->rtail - s->rhead;
 }
 
+/* Does data reach the stream by copy (multishot's provided buffers, or
+ * epoll's readiness receive), rather than by a recv into rbuf? */
+static bool copies(const struct corio_stream *s)
+{
+	return s->ms || s->rdy;
+}
+
 /* May rbuf move?  Not while the plain recv writes into it. */
 static bool rbuf_movable(const struct corio_stream *s)
 {
-	return s->ms || s->rstate == NET_IDLE;
+	return copies(s) || s->rstate == NET_IDLE;
 }
 
 /* An empty buffer starts over at 0.  On the multishot path a big one is
@@ -43,7 +52,7 @@ static void rbuf_tidy(struct corio_stream *s)
 	if (rlen(s) || s->lent_active || !rbuf_movable(s))
 		return;
 	s->rhead = s->rtail = 0;
-	if (s->ms && s->rcap > RBUF_KEEP) {
+	if (copies(s) && s->rcap > RBUF_KEEP) {
 		free(s->rbuf);
 		s->rbuf = NULL;
 		s->rcap = 0;
@@ -143,28 +152,41 @@ static int rop_arm(struct corio_stream *s, size_t need)
 	return 0;
 }
 
+static void rdy_arm(struct corio_stream *s);
+static int pull(struct corio_stream *s);
+
 /* A reader needs data (@need bytes buffered in all, plain path): get a
- * receive into the kernel unless one is there or can bring nothing. */
+ * receive into the kernel unless one is there or can bring nothing.
+ * 1 when data (or EOF, or an error) came at once: look again. */
 static int want_data(struct corio_stream *s, size_t need)
 {
 	if (s->eof || s->rerr || s->rstate != NET_IDLE)
 		return 0;
+	if (s->rdy) {
+		if (!s->drained && pull(s))
+			return 1;
+		rdy_arm(s);
+		return 0;
+	}
 	if (s->ms && !corio__net_bufs_ready(s->net))
 		s->ms = false;
 	size_t more = need > rlen(s) ? need - rlen(s) : 1;
 	return rop_arm(s, more);
 }
 
+/* Is the waiting reader's wish met? */
+static bool reader_ready(const struct corio_stream *s)
+{
+	if (s->eof || s->rerr || !copies(s))
+		return true;
+	if (s->dst)
+		return s->dst_all ? s->dst_got == s->dst_len : s->dst_got > 0;
+	return rlen(s) > 0;
+}
+
 static void reader_wake(struct corio_stream *s)
 {
-	if (!s->readers.head)
-		return;
-	bool ready = s->eof || s->rerr || !s->ms;
-	if (!ready && s->dst)
-		ready = s->dst_all ? s->dst_got == s->dst_len : s->dst_got > 0;
-	else if (!ready)
-		ready = rlen(s) > 0;
-	if (ready)
+	if (s->readers.head && reader_ready(s))
 		corio__net_wake_one(&s->readers, 0);
 }
 
@@ -240,16 +262,25 @@ static void ms_complete(struct corio__op *op, int res, uint32_t flags)
 	reader_wake(s);
 }
 
-static void plain_complete(struct corio__op *op, int res, uint32_t flags)
+/* The final completion of the one-shot receive op: the stream, or NULL
+ * if it was closed meanwhile (and is now freed). */
+static struct corio_stream *rop_ended(struct corio__op *op)
 {
-	(void)flags;
 	struct corio_stream *s = corio__container_of(op, struct corio_stream, rop);
 	s->rstate = NET_IDLE;
 	corio__net_op_done(s->net);
-	if (s->orphan) {
-		corio__stream_maybe_free(s);
+	if (!s->orphan)
+		return s;
+	corio__stream_maybe_free(s);
+	return NULL;
+}
+
+static void plain_complete(struct corio__op *op, int res, uint32_t flags)
+{
+	(void)flags;
+	struct corio_stream *s = rop_ended(op);
+	if (!s)
 		return;
-	}
 	if (res > 0) {
 		s->rgot_data = true;
 		s->rprogress = s->loop->now;
@@ -258,6 +289,97 @@ static void plain_complete(struct corio__op *op, int res, uint32_t flags)
 		s->eof = true;
 	} else if (res != -ECANCELED) {
 		s->rerr = res;
+	}
+	reader_wake(s);
+}
+
+/* ---- epoll: the readiness receive ---------------------------------------- */
+
+/*
+ * On epoll a stream waits for readability with an edge-only poll, which
+ * holds no buffer, then takes what the socket has with a non-blocking
+ * recv: straight into a waiting reader's buffer, or through the loop's
+ * scratch buffer into rbuf.  So idle streams pin no memory here either.
+ * 'drained' records that the last recv came back short or empty: the
+ * socket had no more then, so the next wait needs no recv first and an
+ * edge must come with anything new.
+ */
+#define SCRATCH ((size_t)64 * 1024)
+
+static void rdy_complete(struct corio__op *op, int res, uint32_t flags);
+
+static void rdy_arm(struct corio_stream *s)
+{
+	memset(&s->rop, 0, sizeof(s->rop));
+	s->rop.code = CORIO__OP_POLL;
+	s->rop.fd = s->fd;
+	s->rop.u.poll_mask = POLLIN | POLLRDHUP | CORIO__POLL_EDGE;
+	s->rop.complete = rdy_complete;
+	s->rstate = NET_ARMED;
+	corio__net_submit(s->net, &s->rop);
+}
+
+/* One non-blocking recv.  1 if it changed anything (data, EOF, error),
+ * 0 if the socket had nothing. */
+static int pull(struct corio_stream *s)
+{
+	bool direct = s->dst && !rlen(s);
+	char *p = direct ? s->dst + s->dst_got : corio__net_scratch(s->net, SCRATCH);
+	size_t cap = direct ? s->dst_len - s->dst_got : SCRATCH;
+	if (!p) {
+		s->rerr = -ENOMEM;
+		return 1;
+	}
+	ssize_t r;
+	do
+		r = recv(s->fd, p, cap, MSG_DONTWAIT);
+	while (r < 0 && errno == EINTR);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		s->drained = true;
+		return 0;
+	}
+	if (r <= 0) {
+		if (r == 0)
+			s->eof = true;
+		else
+			s->rerr = -errno;
+		return 1;
+	}
+	/* short: the socket had no more, unless the peer's FIN (or an
+	 * error) waits behind the data, which no new edge would announce */
+	s->drained = (size_t)r < cap && !s->peer_gone;
+	if (direct) {
+		s->dst_got += (size_t)r;
+		s->rgot_data = true;
+		s->rprogress = s->loop->now;
+	} else {
+		take(s, p, (size_t)r);
+	}
+	return 1;
+}
+
+static void rdy_complete(struct corio__op *op, int res, uint32_t flags)
+{
+	(void)flags;
+	struct corio_stream *s = rop_ended(op);
+	if (!s)
+		return;
+	if (res == -ECANCELED)
+		return;
+	if (res < 0) {
+		s->rerr = res;
+	} else {
+		s->drained = false;
+		if (res & (POLLRDHUP | POLLHUP | POLLERR))
+			s->peer_gone = true;
+		/* feed the waiting reader until it is content or the
+		 * socket is empty; then wait for the next edge */
+		while (s->readers.head && !reader_ready(s)) {
+			if (!pull(s)) {
+				rdy_arm(s);
+				break;
+			}
+		}
 	}
 	reader_wake(s);
 }
@@ -287,6 +409,16 @@ int corio__stream_wait(struct corio_stream *s, struct corio__net_wq *q, uint64_t
 static int read_wait(struct corio_stream *s, uint64_t deadline)
 {
 	return corio__stream_wait(s, &s->readers, deadline, &s->rprogress);
+}
+
+/* Get more data (@need bytes buffered in all): take what is there, or
+ * wait for it under the call's deadline.  0: look again. */
+static int fetch(struct corio_stream *s, size_t need, uint64_t deadline)
+{
+	int err = want_data(s, need);
+	if (err > 0)
+		return 0;
+	return err ? err : read_wait(s, deadline);
 }
 
 /* Every read call starts here: the previous line may go, one reader at a
@@ -350,11 +482,9 @@ ssize_t corio_stream_read(corio_stream *s, void *buf, size_t n)
 			return s->rerr;
 		if (s->eof)
 			return 0;
-		if (s->ms)
+		if (copies(s))
 			dst_set(s, buf, n, false);
-		err = want_data(s, 1);
-		if (!err)
-			err = read_wait(s, dl);
+		err = fetch(s, 1, dl);
 		size_t got = dst_clear(s);
 		if (got)
 			return (ssize_t)got;
@@ -376,9 +506,7 @@ static ssize_t exactly_plain(struct corio_stream *s, char *buf, size_t n, uint64
 			return s->rerr;
 		if (s->eof)
 			return -EPIPE;
-		int err = want_data(s, n);
-		if (!err)
-			err = read_wait(s, dl);
+		int err = fetch(s, n, dl);
 		if (err)
 			return err;
 	}
@@ -396,7 +524,7 @@ ssize_t corio_stream_read_exactly(corio_stream *s, void *buf, size_t n)
 	size_t got = 0;
 	/* multishot: copy as it comes, straight into @buf; on failure put it
 	 * all back, so that nothing is consumed unless everything is */
-	while (s->ms) {
+	while (copies(s)) {
 		got += copy_out(s, p + got, n - got);
 		if (got == n)
 			return (ssize_t)n;
@@ -405,9 +533,7 @@ ssize_t corio_stream_read_exactly(corio_stream *s, void *buf, size_t n)
 			return unread(s, p, got) ? s->rerr : err;
 		}
 		dst_set(s, p + got, n - got, true);
-		err = want_data(s, n);
-		if (!err)
-			err = read_wait(s, dl);
+		err = fetch(s, n, dl);
 		got += dst_clear(s);
 		if (err)
 			return unread(s, p, got) ? s->rerr : err;
@@ -459,9 +585,7 @@ ssize_t corio_stream_read_until(corio_stream *s, const char *delim, char **line)
 			return s->rerr;
 		if (s->eof)
 			return 0;
-		err = want_data(s, avail + 1);
-		if (!err)
-			err = read_wait(s, dl);
+		err = fetch(s, avail + 1, dl);
 		if (err)
 			return err;
 	}
@@ -498,6 +622,7 @@ int corio_stream_new(corio_stream **out, int fd, const corio_stream_options *o)
 	s->fd = fd;
 	s->o = r;
 	s->ms = n->ms_recv && !r.plain;
+	s->rdy = n->ready_recv && !r.plain;
 	s->rmax = r.limit > DEFAULT_LIMIT ? r.limit : DEFAULT_LIMIT;
 	s->next = n->streams;
 	if (n->streams)
@@ -538,6 +663,7 @@ static void orphan(struct corio_stream *s)
 		s->wstate = NET_CANCELLING;
 		s->loop->be->cancel(s->loop, &s->wop);
 	}
+	corio__fd_closing(s->loop, s->fd);
 	close(s->fd); /* the kernel's ops hold the socket until they end */
 	s->fd = -1;
 	corio__stream_maybe_free(s);

@@ -40,6 +40,9 @@ struct corio_stream {
 	struct corio__net *net;
 	int fd;
 	bool ms;                /* multishot receive with provided buffers */
+	bool rdy;               /* epoll: edge-only poll, then recv (stream.c) */
+	bool drained;           /* rdy: the last recv found the socket empty */
+	bool peer_gone;         /* rdy: an edge said FIN, hang-up or error */
 	bool orphan;            /* closed: freed once no op is in the kernel */
 	corio_stream_options o; /* defaults filled in */
 	size_t rmax;            /* multishot: pause receiving with this much buffered */

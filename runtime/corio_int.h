@@ -166,6 +166,12 @@ enum corio__op_code {
 struct iovec;
 struct statx;
 
+/* In a POLL op's mask, epoll backend only: skip the first look and wait
+ * for an edge (one that came since the last such poll on the fd took one
+ * counts), whose events are the result.  For a caller that has just seen
+ * EAGAIN or a short read; a spurious wake-up is possible. */
+#define CORIO__POLL_EDGE 0x80000000u
+
 struct corio__op {
 	/* Called by the backend with the result of each completion. */
 	void (*complete)(struct corio__op *op, int res, uint32_t flags);
@@ -181,7 +187,9 @@ struct corio__op {
 	/* epoll backend: where the op waits */
 	struct corio__op *ep_next, *ep_prev; /* waiter list or completion list */
 	struct corio__ep_fd *ep_fd;          /* fd record it waits on, or NULL */
-	uint8_t ep_dir;                      /* 0 readable, 1 writable */
+	uint8_t ep_dir;                      /* 0 readable, 1 writable, 2 retry */
+	uint32_t ep_done;                    /* bytes moved so far (MSG_WAITALL);
+					      * connect: 1 once in progress */
 	struct corio__job *ep_job;           /* offload job running it, or NULL */
 	/* Arguments of the op kinds that need more than fd/buf/len/off. */
 	union {
@@ -218,7 +226,7 @@ struct corio__op {
 			uint32_t flags;   /* SPLICE_F_* */
 			uint64_t off_out; /* (uint64_t)-1: no offset (a pipe) */
 		} splice;
-		uint32_t poll_mask; /* POLL* events */
+		uint32_t poll_mask; /* POLL* events, CORIO__POLL_EDGE */
 		struct {
 			void *info; /* siginfo_t the kernel fills */
 			int options; /* WEXITED, ... */
@@ -441,6 +449,7 @@ int corio__offload_submit(corio_loop *loop, struct corio__job *j) CORIO__HIDDEN;
 bool corio__offload_cancel(corio_loop *loop, struct corio__job *j) CORIO__HIDDEN;
 void corio__offload_fini(corio_loop *loop) CORIO__HIDDEN;
 ssize_t corio__op_exec(struct corio__op *op) CORIO__HIDDEN;
+ssize_t corio__rw_exec(struct corio__op *op) CORIO__HIDDEN;
 ssize_t corio__op_run_offload(struct corio__op *op) CORIO__HIDDEN;
 
 /* file.c: run @op in the ring if the backend has it, else on the pool */

@@ -7,17 +7,26 @@
  * of waiters per direction.  An edge retries the waiters of its direction
  * in order until one would block again.  Ops that finish at once go on a
  * completion list the next poll delivers, so a completion never reaches a
- * task that has not suspended yet.  Regular files go to the offload pool.
+ * task that has not suspended yet.
+ *
+ * Sockets: accept, connect (EINPROGRESS, then writability and SO_ERROR),
+ * recv/send (MSG_WAITALL kept across edges, as the ring does it), the msg
+ * forms and shutdown.  Multishot accept and receive have no form here:
+ * they are refused with -EINVAL and net/ uses its plain paths, as on an
+ * older kernel.  Regular files, and ops on paths (open, statx, fsync,
+ * rename, ...), run on the offload pool, as libuv does.
  */
 #include "corio_int.h"
 #include "epoll_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -81,64 +90,147 @@ static void list_unlink(struct corio__ep_list *q, struct corio__op *op)
 	op->ep_next = op->ep_prev = NULL;
 }
 
-/* The record for @fd, created (and the fd made non-blocking and put in
- * the epoll set) on first use.  NULL with *err set on failure. */
-static struct corio__ep_fd *fd_record(corio_loop *l, int fd, int *err)
+/* A POLL op for both directions waits with the readers, but an edge for
+ * writing must reach it too: the record counts them. */
+static bool polls_out_too(const struct corio__op *op)
+{
+	return op->code == CORIO__OP_POLL && (op->u.poll_mask & POLLOUT) &&
+	       (op->u.poll_mask & POLLIN);
+}
+
+/* Take @op off whichever list it waits on (a record's or the retry list). */
+static void unpark(struct corio__epoll *e, struct corio__op *op)
+{
+	struct corio__ep_fd *r = op->ep_fd;
+	if (op->ep_dir == 2) {
+		list_unlink(&e->retry, op);
+	} else {
+		list_unlink(&r->wait[op->ep_dir], op);
+		if (polls_out_too(op))
+			r->both--;
+	}
+	op->ep_fd = NULL;
+}
+
+static void set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0 && !(fl & O_NONBLOCK))
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* Put @fd in the epoll set under a new generation.  0, 1 if it was there
+ * already (EEXIST), or -errno (EPERM: not pollable). */
+static int ep_add(struct corio__epoll *e, int fd, uint32_t *gen)
+{
+	uint32_t g = e->gen + 1;
+	struct epoll_event ev = {
+		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+		.data.u64 = (uint64_t)(unsigned)fd | ((uint64_t)g << 32)};
+	if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+		return errno == EEXIST ? 1 : -errno;
+	e->gen = g;
+	*gen = g;
+	return 0;
+}
+
+/* What kind of file @fd is: 1 socket, 0 other pollable candidates, -1
+ * regular file, directory or block device (never waits on epoll). */
+static int fd_kind(int fd, int *err)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		*err = -errno;
+		return 0;
+	}
+	*err = 0;
+	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode))
+		return -1;
+	return S_ISSOCK(st.st_mode);
+}
+
+static void forget(corio_loop *l, int fd, int res);
+
+/* The record for pollable @fd, created on first use: the fd is made
+ * non-blocking and put in the epoll set, edge-triggered for both
+ * directions, once.  Returns 0 and *out = NULL for a regular file or any
+ * fd epoll refuses (/dev/null): its ops go to the pool.  Files get no
+ * record, so a file closed with plain close(2) leaves nothing stale. */
+static int fd_record(corio_loop *l, int fd, struct corio__ep_fd **out)
 {
 	struct corio__epoll *e = E(l);
+	*out = NULL;
+	if (fd < 0)
+		return -EBADF;
+	if ((unsigned)fd < e->nfds && e->fds[fd]) {
+		*out = e->fds[fd];
+		return 0;
+	}
+	int err, kind = fd_kind(fd, &err);
+	if (err || kind < 0)
+		return err;
 	if ((unsigned)fd >= e->nfds) {
 		unsigned n = e->nfds ? e->nfds : 64;
 		while (n <= (unsigned)fd)
 			n *= 2;
 		struct corio__ep_fd **v = realloc(e->fds, n * sizeof(*v));
-		if (!v) {
-			*err = -ENOMEM;
-			return NULL;
-		}
+		if (!v)
+			return -ENOMEM;
 		memset(v + e->nfds, 0, (n - e->nfds) * sizeof(*v));
 		e->fds = v;
 		e->nfds = n;
 	}
-	struct corio__ep_fd *r = e->fds[fd];
-	if (r)
-		return r;
-	r = calloc(1, sizeof(*r));
-	if (!r) {
-		*err = -ENOMEM;
-		return NULL;
+	struct corio__ep_fd *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	err = ep_add(e, fd, &r->gen);
+	if (err < 0) {
+		free(r);
+		return err == -EPERM ? 0 : err; /* EPERM: not pollable */
 	}
 	r->fd = fd;
-	r->gen = ++e->gen;
-	struct stat st;
-	if (fstat(fd, &st) != 0) {
-		*err = -errno;
-		free(r);
-		return NULL;
-	}
-	r->is_file = S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode);
-	if (!r->is_file) {
-		struct epoll_event ev = {
-			.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-			.data.u64 = (uint64_t)(unsigned)fd | ((uint64_t)r->gen << 32)};
-		if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) == 0 || errno == EEXIST) {
-			int fl = fcntl(fd, F_GETFL);
-			if (fl >= 0 && !(fl & O_NONBLOCK))
-				fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-		} else if (errno == EPERM) {
-			r->is_file = true; /* not pollable (/dev/null, /dev/full) */
-		} else {
-			*err = -errno;
-			free(r);
-			return NULL;
-		}
-	}
+	r->sock = kind == 1;
+	r->live_turn = e->turn;
+	set_nonblock(fd);
 	e->fds[fd] = r;
-	return r;
+	*out = r;
+	return 0;
 }
 
-/* Forget @fd before it is closed: its waiters get -ECANCELED.  Called by
- * corio_close() so that a reused fd number starts afresh. */
-void corio__epoll_forget(corio_loop *l, int fd)
+/*
+ * Is @r's registration still the fd's?  A record outlives a plain
+ * close(2) of its fd, and the kernel drops a closed file from the epoll
+ * set silently, so a new file under the same number would wait for edges
+ * that never come.  Asking to add the fd tells: EEXIST means the
+ * registration is alive.  Done at most once a turn per record (an event
+ * this turn proves it too), before an op waits and before a syscall that
+ * could block on a blocking fd.  Returns @r, NULL for a regular file now
+ * under the number (the record is gone; use the pool), or an error.
+ */
+static int fd_check(corio_loop *l, struct corio__ep_fd **rp)
+{
+	struct corio__epoll *e = E(l);
+	struct corio__ep_fd *r = *rp;
+	if (r->live_turn == e->turn)
+		return 0;
+	uint32_t gen;
+	int res = ep_add(e, r->fd, &gen);
+	if (res == 1) {
+		r->live_turn = e->turn;
+		return 0;
+	}
+	/* a new file under the number: start the record afresh */
+	int fd = r->fd;
+	forget(l, fd, -EBADF); /* ops queued on the old file: it is closed */
+	if (res < 0 && res != -EPERM)
+		return res;
+	if (res == 0)
+		epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, NULL);
+	return fd_record(l, fd, rp);
+}
+
+/* Forget @fd's record; its waiters complete with @res. */
+static void forget(corio_loop *l, int fd, int res)
 {
 	struct corio__epoll *e = E(l);
 	if ((unsigned)fd >= e->nfds || !e->fds[fd])
@@ -147,36 +239,218 @@ void corio__epoll_forget(corio_loop *l, int fd)
 	for (int d = 0; d < 2; d++)
 		while (r->wait[d].head) {
 			struct corio__op *op = r->wait[d].head;
-			list_unlink(&r->wait[d], op);
-			epoll_done(l, op, -ECANCELED);
+			unpark(e, op);
+			epoll_done(l, op, res);
 		}
-	if (!r->is_file)
-		epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, NULL);
+	for (struct corio__op *op = e->retry.head, *next; op; op = next) {
+		next = op->ep_next;
+		if (op->ep_fd == r) {
+			unpark(e, op);
+			epoll_done(l, op, res);
+		}
+	}
+	epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, NULL);
 	free(r);
 	e->fds[fd] = NULL;
 }
 
+/* Forget @fd before it is closed: its waiters get -ECANCELED.  Called by
+ * corio_close() so that a reused fd number starts afresh. */
+void corio__epoll_forget(corio_loop *l, int fd)
+{
+	forget(l, fd, -ECANCELED);
+}
+
 /* ---- doing an op ---------------------------------------------------- */
+
+/* attempt() results that are not the op's result: wait for an edge in
+ * the op's direction, or (a Unix connect to a full backlog, which no edge
+ * announces) try again on the next turn. */
+#define EP_WAIT INT_MIN
+#define EP_RETRY (INT_MIN + 1)
 
 /* Which direction an op waits in: 0 readable, 1 writable. */
 static int op_dir(const struct corio__op *op)
 {
-	if (op->code == CORIO__OP_POLL)
+	switch (op->code) {
+	case CORIO__OP_POLL:
 		return (op->u.poll_mask & POLLOUT) && !(op->u.poll_mask & POLLIN);
-	return op->code == CORIO__OP_WRITE ? 1 : 0;
+	case CORIO__OP_WRITE:
+	case CORIO__OP_WRITEV:
+	case CORIO__OP_CONNECT:
+	case CORIO__OP_SEND:
+	case CORIO__OP_SENDMSG:
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 /* A readiness check that never blocks, as IORING_OP_POLL_ADD reports it:
- * the events that are set, or -EAGAIN to wait for an edge. */
+ * the events that are set, or EP_WAIT. */
 static int poll_now(struct corio__op *op)
 {
-	struct pollfd p = {.fd = op->fd, .events = (short)op->u.poll_mask};
+	struct pollfd p = {.fd = op->fd, .events = (short)(op->u.poll_mask & 0xffffu)};
 	int n = poll(&p, 1, 0);
 	if (n < 0)
 		return -errno;
 	if (p.revents & POLLNVAL)
 		return -EBADF;
-	return n ? (int)(uint16_t)p.revents : -EAGAIN;
+	return n ? (int)(uint16_t)p.revents : EP_WAIT;
+}
+
+/* A syscall's return as an op result; EAGAIN means wait. */
+static int sys_result(ssize_t r)
+{
+	if (r >= 0)
+		return (int)r;
+	return errno == EAGAIN || errno == EWOULDBLOCK ? EP_WAIT : -errno;
+}
+
+/* recv/send.  MSG_WAITALL waits, as in the ring, until all of len has
+ * moved (or EOF, or an error after some progress, which reports the
+ * progress); op->ep_done keeps the count across edges.  A caller's
+ * MSG_DONTWAIT gets -EAGAIN instead of waiting. */
+static int xfer_now(struct corio__op *op)
+{
+	int fl = op->u.net.flags;
+	for (;;) {
+		char *p = (char *)op->buf + op->ep_done;
+		size_t n = op->len - op->ep_done;
+		ssize_t r = op->code == CORIO__OP_RECV ? recv(op->fd, p, n, fl | MSG_DONTWAIT)
+						       : send(op->fd, p, n, fl | MSG_DONTWAIT);
+		if (r < 0 && errno == EINTR)
+			continue;
+		int res = sys_result(r);
+		if (res == EP_WAIT && (fl & MSG_DONTWAIT))
+			res = -EAGAIN;
+		if (res < 0 && res != EP_WAIT)
+			return op->ep_done ? (int)op->ep_done : res;
+		if (res == EP_WAIT)
+			return res;
+		op->ep_done += (uint32_t)res;
+		if (res == 0 || !(fl & MSG_WAITALL) || op->ep_done == op->len)
+			return (int)op->ep_done;
+	}
+}
+
+/* connect(2) on a non-blocking socket: EINPROGRESS waits for writability,
+ * then SO_ERROR tells how it went. */
+static int connect_now(struct corio__op *op)
+{
+	if (!op->ep_done) {
+		if (connect(op->fd, op->u.net.addr, op->u.net.addrlen_in) == 0)
+			return 0;
+		if (errno == EINPROGRESS || errno == EINTR) {
+			op->ep_done = 1;
+			return EP_WAIT;
+		}
+		return errno == EAGAIN ? EP_RETRY : -errno;
+	}
+	int err = 0;
+	socklen_t len = sizeof(err);
+	if (getsockopt(op->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		return -errno;
+	if (err)
+		return -err;
+	struct pollfd p = {.fd = op->fd, .events = POLLOUT};
+	if (poll(&p, 1, 0) < 0)
+		return -errno;
+	return (p.revents & POLLOUT) ? 0 : EP_WAIT;
+}
+
+/* One non-blocking try of @op's syscall.  On sockets, MSG_DONTWAIT
+ * keeps it from blocking whatever the fd's flags. */
+static ssize_t syscall_now(struct corio__ep_fd *r, struct corio__op *op)
+{
+	int fl = op->u.net.flags; /* meaningful for the net ops only */
+	switch (op->code) {
+	case CORIO__OP_ACCEPT:
+		/* the new socket is ours to wait on: non-blocking from birth */
+		return accept4(op->fd, op->u.net.addr, op->u.net.addrlen, fl | SOCK_NONBLOCK);
+	case CORIO__OP_RECVMSG:
+		return recvmsg(op->fd, op->buf, fl | MSG_DONTWAIT);
+	case CORIO__OP_SENDMSG:
+		return sendmsg(op->fd, op->buf, fl | MSG_DONTWAIT);
+	case CORIO__OP_SHUTDOWN:
+		return shutdown(op->fd, fl);
+	default:
+		break;
+	}
+	if (!r->sock)
+		return corio__rw_exec(op); /* READ, WRITE, READV, WRITEV */
+	/* a socket takes no offset */
+	if (op->code == CORIO__OP_READ)
+		return recv(op->fd, op->buf, op->len, MSG_DONTWAIT);
+	if (op->code == CORIO__OP_WRITE)
+		return send(op->fd, op->buf, op->len, MSG_DONTWAIT);
+	struct msghdr m = {.msg_iov = (struct iovec *)op->u.vec.iov,
+			   .msg_iovlen = op->u.vec.nr};
+	return op->code == CORIO__OP_READV ? recvmsg(op->fd, &m, MSG_DONTWAIT)
+					   : sendmsg(op->fd, &m, MSG_DONTWAIT);
+}
+
+/* Try @op once on @r.  Returns the result, EP_WAIT or EP_RETRY. */
+static int attempt(struct corio__ep_fd *r, struct corio__op *op)
+{
+	switch (op->code) {
+	case CORIO__OP_POLL:
+		return poll_now(op);
+	case CORIO__OP_RECV:
+	case CORIO__OP_SEND:
+		return xfer_now(op);
+	case CORIO__OP_CONNECT:
+		return connect_now(op);
+	case CORIO__OP_ACCEPT_MULTI:
+	case CORIO__OP_RECV_MULTI:
+		/* no epoll form: net/ takes its plain path when the backend
+		 * refuses them, as it does on a kernel too old for them */
+		return -EINVAL;
+	default:
+		break;
+	}
+	ssize_t n;
+	do
+		n = syscall_now(r, op);
+	while (n < 0 && errno == EINTR);
+	int res = sys_result(n);
+	bool msg = op->code == CORIO__OP_RECVMSG || op->code == CORIO__OP_SENDMSG;
+	if (res == EP_WAIT && msg && (op->u.net.flags & MSG_DONTWAIT))
+		res = -EAGAIN; /* the caller asked not to wait */
+	return res;
+}
+
+/* Could @op's syscall block if its fd were a blocking one?  Sockets read
+ * and written with MSG_DONTWAIT cannot. */
+static bool could_block(const struct corio__ep_fd *r, const struct corio__op *op)
+{
+	switch (op->code) {
+	case CORIO__OP_ACCEPT:
+	case CORIO__OP_CONNECT:
+		return true;
+	case CORIO__OP_READ:
+	case CORIO__OP_WRITE:
+	case CORIO__OP_READV:
+	case CORIO__OP_WRITEV:
+		return !r->sock;
+	default:
+		return false;
+	}
+}
+
+static void park(struct corio__epoll *e, struct corio__ep_fd *r, struct corio__op *op,
+		 int how)
+{
+	op->ep_fd = r;
+	if (how == EP_RETRY) {
+		op->ep_dir = 2;
+		list_push(&e->retry, op);
+		return;
+	}
+	op->ep_dir = (uint8_t)op_dir(op);
+	list_push(&r->wait[op->ep_dir], op);
+	if (polls_out_too(op))
+		r->both++;
 }
 
 /* Regular files are always "ready" to epoll, yet a read may wait for the
@@ -223,33 +497,41 @@ static void offload_op(corio_loop *l, struct corio__op *op)
 	}
 }
 
-/* Try @op's syscall once.  Returns the result, or -EAGAIN to wait. */
-static int attempt(struct corio__op *op)
+/* Ops that run on the pool whatever the fd: paths, sync, space, splice,
+ * waitid.  The rest wait for readiness on pollable fds. */
+static bool pool_only(uint8_t code)
 {
-	ssize_t r;
-	switch (op->code) {
-	case CORIO__OP_READ:
-		r = read(op->fd, op->buf, op->len);
-		break;
-	case CORIO__OP_WRITE:
-		r = write(op->fd, op->buf, op->len);
-		break;
-	case CORIO__OP_POLL:
-		return poll_now(op);
-	default:
-		return -ENOSYS; /* an op this backend does not implement yet */
-	}
-	if (r < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	return (int)r;
+	return code >= CORIO__OP_OPENAT && code < CORIO__OP_ACCEPT &&
+	       code != CORIO__OP_READV && code != CORIO__OP_WRITEV && code != CORIO__OP_POLL;
 }
 
-static void park(struct corio__ep_fd *r, struct corio__op *op)
+static bool edge_poll(const struct corio__op *op)
 {
-	int dir = op_dir(op);
-	op->ep_fd = r;
-	op->ep_dir = (uint8_t)dir;
-	list_push(&r->wait[dir], op);
+	return op->code == CORIO__OP_POLL && (op->u.poll_mask & CORIO__POLL_EDGE);
+}
+
+/* @op finished with @res.  A socket accept made is a fresh fd, so any
+ * record under its number is stale (closed with plain close(2)). */
+static void finish(corio_loop *l, struct corio__op *op, int res)
+{
+	if (op->code == CORIO__OP_ACCEPT && res >= 0)
+		forget(l, res, -EBADF);
+	epoll_done(l, op, res);
+}
+
+/*
+ * An edge-only poll is "wait for an edge since the last one taken", so
+ * that an edge that came while nobody waited (the stream was busy) is not
+ * lost: it is kept in r->pend until the next edge-only poll takes it.
+ * The result is the edge's events the op asked for, or EP_WAIT.
+ */
+static int edge_taken(struct corio__ep_fd *r, struct corio__op *op, uint32_t m)
+{
+	uint32_t want = (op->u.poll_mask | POLLERR | POLLHUP) & 0xffffu;
+	if (!(m & want))
+		return EP_WAIT;
+	r->pend[op_dir(op)] = 0;
+	return (int)(m & want);
 }
 
 static void epoll_submit(corio_loop *l, struct corio__op *op)
@@ -258,34 +540,51 @@ static void epoll_submit(corio_loop *l, struct corio__op *op)
 	e->inflight++;
 	op->ep_fd = NULL;
 	op->ep_job = NULL;
+	op->ep_done = 0;
 	if (op->code == CORIO__OP_NOP) {
 		epoll_done(l, op, 0);
 		return;
 	}
-	int err = 0;
-	struct corio__ep_fd *r = fd_record(l, op->fd, &err);
-	if (!r) {
-		epoll_done(l, op, err);
-		return;
-	}
-	if (r->is_file) {
+	if (pool_only(op->code)) {
 		offload_op(l, op);
 		return;
 	}
-	int dir = op_dir(op);
+	struct corio__ep_fd *r;
+	int err = fd_record(l, op->fd, &r);
+	if (!err && r && could_block(r, op))
+		err = fd_check(l, &r);
+	if (err) {
+		epoll_done(l, op, err);
+		return;
+	}
+	if (!r) {
+		if (op->code >= CORIO__OP_ACCEPT)
+			epoll_done(l, op, -ENOTSOCK);
+		else
+			offload_op(l, op);
+		return;
+	}
 	/* FIFO: with waiters queued, a newcomer must not jump the line */
-	int res = r->wait[dir].head ? -EAGAIN : attempt(op);
-	if (res == -EAGAIN)
-		park(r, op);
-	else
-		epoll_done(l, op, res);
+	int dir = op_dir(op), res = EP_WAIT;
+	if (!r->wait[dir].head)
+		res = edge_poll(op) ? edge_taken(r, op, r->pend[dir]) : attempt(r, op);
+	if (res != EP_WAIT && res != EP_RETRY) {
+		finish(l, op, res);
+		return;
+	}
+	/* about to wait for an edge: make sure one can come */
+	err = fd_check(l, &r);
+	if (err || !r) {
+		epoll_done(l, op, err ? err : -EBADF);
+		return;
+	}
+	park(e, r, op, res);
 }
 
 static void epoll_cancel(corio_loop *l, struct corio__op *op)
 {
 	if (op->ep_fd) {
-		list_unlink(&op->ep_fd->wait[op->ep_dir], op);
-		op->ep_fd = NULL;
+		unpark(E(l), op);
 		epoll_done(l, op, -ECANCELED);
 	} else if (op->ep_job) {
 		/* taken back if it has not started; a running job is waited for */
@@ -294,18 +593,35 @@ static void epoll_cancel(corio_loop *l, struct corio__op *op)
 	/* else: already on the completion list */
 }
 
+/* Try waiting @op again after an edge with events @m; true if it
+ * finished.  An edge-only poll takes the edge's events as its result. */
+static bool retry_one(corio_loop *l, struct corio__op *op, uint32_t m)
+{
+	int res = edge_poll(op) ? edge_taken(op->ep_fd, op, m) : attempt(op->ep_fd, op);
+	if (res == EP_WAIT || res == EP_RETRY)
+		return false;
+	unpark(E(l), op);
+	finish(l, op, res);
+	return true;
+}
+
 /* An edge on @r for direction @dir: serve its waiters in order until one
  * would block again. */
-static void serve(corio_loop *l, struct corio__ep_fd *r, int dir)
+static void serve(corio_loop *l, struct corio__ep_fd *r, int dir, uint32_t m)
 {
 	struct corio__op *op;
-	while ((op = r->wait[dir].head)) {
-		int res = attempt(op);
-		if (res == -EAGAIN)
+	while ((op = r->wait[dir].head))
+		if (!retry_one(l, op, m))
 			break;
-		list_unlink(&r->wait[dir], op);
-		op->ep_fd = NULL;
-		epoll_done(l, op, res);
+}
+
+/* A write edge for the both-ways POLL ops among the readers. */
+static void serve_poll_out(corio_loop *l, struct corio__ep_fd *r, uint32_t m)
+{
+	for (struct corio__op *op = r->wait[0].head, *next; op && r->both; op = next) {
+		next = op->ep_next;
+		if (polls_out_too(op))
+			retry_one(l, op, m);
 	}
 }
 
@@ -318,17 +634,30 @@ static void dispatch(corio_loop *l, struct epoll_event *ev)
 		return; /* an event for a record that is gone */
 	struct corio__ep_fd *r = e->fds[fd];
 	uint32_t m = ev->events;
-	if (m & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-		serve(l, r, 0);
-	if (m & (EPOLLOUT | EPOLLHUP | EPOLLERR))
-		serve(l, r, 1);
+	r->live_turn = e->turn;
+	if (m & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+		r->pend[0] |= m;
+		serve(l, r, 0, m);
+	}
+	if (m & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
+		r->pend[1] |= m;
+		serve(l, r, 1, m);
+		if (r->both)
+			serve_poll_out(l, r, m);
+	}
 }
+
+/* How long a connect waiting for room in a Unix backlog sleeps between
+ * tries: nothing announces the room. */
+#define RETRY_NS (1000 * 1000)
 
 static int epoll_poll(corio_loop *l, int64_t timeout_ns)
 {
 	struct corio__epoll *e = E(l);
 	if (e->done)
 		timeout_ns = 0;
+	else if (e->retry.head && (timeout_ns < 0 || timeout_ns > RETRY_NS))
+		timeout_ns = RETRY_NS;
 	struct epoll_event evs[MAX_EVENTS];
 	struct timespec ts, *tsp = NULL;
 	if (timeout_ns >= 0) {
@@ -341,6 +670,7 @@ static int epoll_poll(corio_loop *l, int64_t timeout_ns)
 		int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
 		n = epoll_wait(e->epfd, evs, MAX_EVENTS, ms);
 	}
+	e->turn++;
 	if (n < 0) {
 		if (errno != EINTR)
 			return -errno;
@@ -348,6 +678,10 @@ static int epoll_poll(corio_loop *l, int64_t timeout_ns)
 	}
 	for (int i = 0; i < n; i++)
 		dispatch(l, &evs[i]);
+	for (struct corio__op *op = e->retry.head, *next; op; op = next) {
+		next = op->ep_next;
+		retry_one(l, op, 0);
+	}
 	deliver(e);
 	return 0;
 }

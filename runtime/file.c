@@ -48,10 +48,16 @@ static const uint8_t ring_opcode[] = {
 	[CORIO__OP_WAITID] = CORIO__IORING_OP_WAITID + 1,
 };
 
+/* Does the backend take @code itself?  io_uring: when its probe has the
+ * opcode.  epoll: the read/write family, which it waits for on pollable
+ * fds (pipes, sockets, ttys) and hands to the pool for regular files. */
 static bool in_ring(corio_loop *l, uint8_t code)
 {
 	if (corio__no_ring_ops || code >= sizeof(ring_opcode) || !ring_opcode[code])
 		return false;
+	if (l->be == &corio__epoll_backend)
+		return code == CORIO__OP_READ || code == CORIO__OP_WRITE ||
+		       code == CORIO__OP_READV || code == CORIO__OP_WRITEV;
 	return corio__uring_has_op(l, ring_opcode[code] - 1u);
 }
 

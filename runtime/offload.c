@@ -460,7 +460,8 @@ int corio_offload(corio_fn fn, void *arg, void **result)
 
 /* ---- ops run as plain syscalls on a worker -------------------------- */
 
-static ssize_t rw_exec(struct corio__op *op)
+/* The read/write family, by position or at op->off (-1 on errno). */
+ssize_t corio__rw_exec(struct corio__op *op)
 {
 	bool pos = op->off == (uint64_t)-1;
 	off_t off = (off_t)op->off;
@@ -539,7 +540,7 @@ ssize_t corio__op_exec(struct corio__op *op)
 	case CORIO__OP_WRITE:
 	case CORIO__OP_READV:
 	case CORIO__OP_WRITEV:
-		r = rw_exec(op);
+		r = corio__rw_exec(op);
 		break;
 	case CORIO__OP_SPLICE:
 		r = splice_exec(op);

@@ -697,8 +697,5 @@ static void *happy_main(void *arg)
 
 Test(dns, happy_eyeballs_v6_blackhole_v4_answers, .timeout = 30)
 {
-	const char *be = getenv("CORIO_BACKEND");
-	if (be && !strcmp(be, "epoll"))
-		cr_skip_test("socket ops are not in the epoll backend yet (issue 7)");
 	dns_run(happy_main, NULL);
 }
