@@ -156,10 +156,11 @@ static void forget(corio_loop *l, int fd, int res);
  * directions, once.  Returns 0 and *out = NULL for a regular file or any
  * fd epoll refuses (/dev/null): its ops go to the pool.  Files get no
  * record, so a file closed with plain close(2) leaves nothing stale. */
-static int fd_record(corio_loop *l, int fd, struct corio__ep_fd **out)
+static int fd_record(corio_loop *l, int fd, struct corio__ep_fd **out, bool *fresh)
 {
 	struct corio__epoll *e = E(l);
 	*out = NULL;
+	*fresh = false;
 	if (fd < 0)
 		return -EBADF;
 	if ((unsigned)fd < e->nfds && e->fds[fd]) {
@@ -190,7 +191,7 @@ static int fd_record(corio_loop *l, int fd, struct corio__ep_fd **out)
 	}
 	r->fd = fd;
 	r->sock = kind == 1;
-	r->live_turn = e->turn;
+	*fresh = true;
 	set_nonblock(fd);
 	e->fds[fd] = r;
 	*out = r;
@@ -202,31 +203,28 @@ static int fd_record(corio_loop *l, int fd, struct corio__ep_fd **out)
  * close(2) of its fd, and the kernel drops a closed file from the epoll
  * set silently, so a new file under the same number would wait for edges
  * that never come.  Asking to add the fd tells: EEXIST means the
- * registration is alive.  Done at most once a turn per record (an event
- * this turn proves it too), before an op waits and before a syscall that
- * could block on a blocking fd.  Returns @r, NULL for a regular file now
- * under the number (the record is gone; use the pool), or an error.
+ * registration is alive.  Done before an op waits and before a syscall
+ * that would block on a blocking fd: one system call, the price of
+ * letting plain close(2) be safe.  (An event seen earlier proves nothing:
+ * the fd may have been closed and its number reused since.)  Returns 0
+ * with *@rp the record, NULL for a regular file now under the number (the
+ * record is gone; use the pool), or an error.
  */
 static int fd_check(corio_loop *l, struct corio__ep_fd **rp)
 {
 	struct corio__epoll *e = E(l);
 	struct corio__ep_fd *r = *rp;
-	if (r->live_turn == e->turn)
-		return 0;
 	uint32_t gen;
+	bool fresh;
 	int res = ep_add(e, r->fd, &gen);
-	if (res == 1) {
-		r->live_turn = e->turn;
+	if (res == 1)
 		return 0;
-	}
 	/* a new file under the number: start the record afresh */
 	int fd = r->fd;
 	forget(l, fd, -EBADF); /* ops queued on the old file: it is closed */
 	if (res < 0 && res != -EPERM)
 		return res;
-	if (res == 0)
-		epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, NULL);
-	return fd_record(l, fd, rp);
+	return fd_record(l, fd, rp, &fresh);
 }
 
 /* Forget @fd's record; its waiters complete with @res. */
@@ -550,9 +548,12 @@ static void epoll_submit(corio_loop *l, struct corio__op *op)
 		return;
 	}
 	struct corio__ep_fd *r;
-	int err = fd_record(l, op->fd, &r);
-	if (!err && r && could_block(r, op))
+	bool fresh;
+	int err = fd_record(l, op->fd, &r, &fresh);
+	if (!err && r && !fresh && could_block(r, op)) {
 		err = fd_check(l, &r);
+		fresh = true;
+	}
 	if (err) {
 		epoll_done(l, op, err);
 		return;
@@ -568,12 +569,23 @@ static void epoll_submit(corio_loop *l, struct corio__op *op)
 	int dir = op_dir(op), res = EP_WAIT;
 	if (!r->wait[dir].head)
 		res = edge_poll(op) ? edge_taken(r, op, r->pend[dir]) : attempt(r, op);
+	if (res == -ENOTSOCK && r->sock && !fresh) {
+		/* a socket's number now names a pipe or the like */
+		err = fd_check(l, &r);
+		if (err || !r) {
+			epoll_done(l, op, err ? err : -EBADF);
+			return;
+		}
+		fresh = true;
+		res = attempt(r, op);
+	}
 	if (res != EP_WAIT && res != EP_RETRY) {
 		finish(l, op, res);
 		return;
 	}
 	/* about to wait for an edge: make sure one can come */
-	err = fd_check(l, &r);
+	if (!fresh)
+		err = fd_check(l, &r);
 	if (err || !r) {
 		epoll_done(l, op, err ? err : -EBADF);
 		return;
@@ -634,7 +646,6 @@ static void dispatch(corio_loop *l, struct epoll_event *ev)
 		return; /* an event for a record that is gone */
 	struct corio__ep_fd *r = e->fds[fd];
 	uint32_t m = ev->events;
-	r->live_turn = e->turn;
 	if (m & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
 		r->pend[0] |= m;
 		serve(l, r, 0, m);
@@ -670,7 +681,6 @@ static int epoll_poll(corio_loop *l, int64_t timeout_ns)
 		int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
 		n = epoll_wait(e->epfd, evs, MAX_EVENTS, ms);
 	}
-	e->turn++;
 	if (n < 0) {
 		if (errno != EINTR)
 			return -errno;

@@ -19,7 +19,6 @@ struct corio__ep_fd {
 	bool sock;                       /* recv/send with MSG_DONTWAIT do for read/write */
 	unsigned both;                   /* readers that are POLLIN|POLLOUT polls */
 	uint32_t pend[2];                /* edges no edge-only poll has taken yet */
-	uint64_t live_turn;              /* turn the registration was last seen alive */
 	struct corio__ep_list wait[2];   /* [0] readers, [1] writers */
 };
 
@@ -28,7 +27,6 @@ struct corio__epoll {
 	struct corio__ep_fd **fds; /* indexed by fd */
 	unsigned nfds;
 	uint32_t gen;
-	uint64_t turn;                       /* epoll_wait calls so far */
 	struct corio__ep_list retry;         /* ops tried again every turn */
 	struct corio__op *done, **done_tail; /* finished, not yet delivered */
 	unsigned inflight;                   /* submitted, not yet delivered */

@@ -231,6 +231,18 @@ int corio_close(int fd)
 	return corio__suspend(&op.wait);
 }
 
+int corio_poll(int fd, unsigned events)
+{
+	if (fd < 0)
+		return -EBADF;
+	events &= 0xffffu;
+	if (!events)
+		return -EINVAL;
+	struct corio__op op = {.code = CORIO__OP_POLL, .fd = fd};
+	op.u.poll_mask = events;
+	return (int)corio__op_run(&op);
+}
+
 int corio_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *out)
 {
 	if (!path || !out)

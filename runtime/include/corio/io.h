@@ -102,12 +102,23 @@ CORIO_API int corio_fsync(int fd, unsigned flags);
  * corio_close() - close @fd.  Always closes it: it is not a cancellation
  * point (a cancelled task closing its files must not leak them), and
  * outside a task it calls close(2) directly.  May suspend.
- * Close every fd corio has waited on with this call, not close(2): the
- * epoll backend keeps a registration per fd, and a number reused by a new
- * file after a plain close(2) would wait on the old registration forever.
+ * Prefer it to close(2) for any fd corio has waited on: tasks still
+ * waiting on @fd get -ECANCELED, and the epoll backend drops its record
+ * of the fd at once.  (After a plain close(2) the epoll backend notices a
+ * reused number by itself, with one extra system call, before it waits.)
  * Return: 0, -EBADF, or an error the file reports on close (-EIO, NFS).
  */
 CORIO_API int corio_close(int fd);
+
+/**
+ * corio_poll() - wait until @fd is ready for @events (POLLIN, POLLOUT,
+ * POLLPRI, ...; POLLERR and POLLHUP are always reported), for driving a
+ * library that does its own non-blocking I/O on a socket or pipe.  A
+ * cancellation point.
+ * Return: the ready events (> 0), -EBADF, -EINVAL (no @events),
+ * -ECANCELED, -ETIMEDOUT, -EPERM (not in a task).
+ */
+CORIO_API int corio_poll(int fd, unsigned events);
 
 /**
  * corio_statx() - statx(2): @path relative to @dirfd (AT_FDCWD), or @dirfd

@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/readiness.c - behaviour every backend must share, written for the
+ * parts the epoll backend does by hand (readiness, edges, its per-fd
+ * records): an fd number reused after a plain close(2), idle pipes that
+ * must not hold the offload pool, MSG_WAITALL and MSG_DONTWAIT, a poll for
+ * both directions, a Unix connect that waits for room in the backlog, and
+ * streams fed while their reader is busy or ending with data and FIN at
+ * once.  The suite runs once per backend, like all the others.
+ */
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static void t_socketpair(int sv[2])
+{
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+}
+
+/* ---- an fd number reused after close(2) ------------------------------------ */
+
+struct feeder {
+	int fd;
+	const char *msg;
+	uint64_t delay;
+};
+
+static void *feed_later(void *arg)
+{
+	struct feeder *f = arg;
+	corio_sleep(f->delay);
+	cr_assert_eq(write(f->fd, f->msg, strlen(f->msg)), (ssize_t)strlen(f->msg));
+	return NULL;
+}
+
+static void *reuse_main(void *arg)
+{
+	(void)arg;
+	int a[2], b[2];
+	char buf[16];
+	/* wait on a socket, so that the backend keeps what it knows of it */
+	t_socketpair(a);
+	corio_task *t;
+	struct feeder f = {.fd = a[1], .msg = "one", .delay = 5 * MS};
+	cr_assert_eq(corio_spawn(&t, feed_later, &f), 0);
+	cr_assert_eq(corio_recv(a[0], buf, sizeof(buf), 0), 3);
+	cr_assert_eq(corio_join(t, NULL), 0);
+	int num = a[0];
+	close(a[0]); /* plain close: nobody told corio */
+	close(a[1]);
+	/* the next socket gets the same number; waiting on it must work */
+	t_socketpair(b);
+	cr_assert_eq(b[0], num, "the fd number was reused");
+	f = (struct feeder){.fd = b[1], .msg = "two", .delay = 5 * MS};
+	cr_assert_eq(corio_spawn(&t, feed_later, &f), 0);
+	cr_assert_eq(corio_recv(b[0], buf, sizeof(buf), 0), 3);
+	cr_assert_eq(memcmp(buf, "two", 3), 0);
+	cr_assert_eq(corio_join(t, NULL), 0);
+	/* and as a pipe, read with corio_read, which must not block the loop */
+	close(b[0]);
+	int p[2];
+	t_pipe(p);
+	cr_assert_eq(p[0], num);
+	f = (struct feeder){.fd = p[1], .msg = "three", .delay = 5 * MS};
+	cr_assert_eq(corio_spawn(&t, feed_later, &f), 0);
+	cr_assert_eq(corio_read(p[0], buf, sizeof(buf)), 5);
+	cr_assert_eq(corio_join(t, NULL), 0);
+	close(p[0]);
+	close(p[1]);
+	close(b[1]);
+	return NULL;
+}
+
+Test(readiness, an_fd_number_reused_after_plain_close_still_waits_right, .timeout = 20)
+{
+	t_run(reuse_main, NULL, NULL);
+}
+
+/* ---- idle pipes and the pool -------------------------------------------------- */
+
+enum { IDLE_READERS = 64 };
+
+struct idle_pipe {
+	int p[2];
+	char got;
+};
+
+static void *pipe_reader(void *arg)
+{
+	struct idle_pipe *ip = arg;
+	cr_assert_eq(corio_read(ip->p[0], &ip->got, 1), 1);
+	return NULL;
+}
+
+static void *idle_pipes_main(void *arg)
+{
+	const char *file = arg;
+	struct idle_pipe ps[IDLE_READERS];
+	corio_task *ts[IDLE_READERS];
+	for (int i = 0; i < IDLE_READERS; i++) {
+		t_pipe(ps[i].p);
+		cr_assert_eq(corio_spawn(&ts[i], pipe_reader, &ps[i]), 0);
+	}
+	cr_assert_eq(corio_sleep(5 * MS), 0); /* every reader waits now */
+	/* file work still gets done: no worker is stuck in a pipe read */
+	uint64_t t0 = t_clock();
+	void *data = NULL;
+	size_t len = 0;
+	cr_assert_eq(corio_write_file(file, "contents", 8, 0), 0);
+	cr_assert_eq(corio_read_file(file, &data, &len), 0);
+	cr_assert_eq(len, 8);
+	free(data);
+	cr_assert_lt(t_clock() - t0, 2000 * MS, "file calls waited for idle pipes");
+	for (int i = 0; i < IDLE_READERS; i++)
+		cr_assert_eq(write(ps[i].p[1], "x", 1), 1);
+	for (int i = 0; i < IDLE_READERS; i++) {
+		cr_assert_eq(corio_join(ts[i], NULL), 0);
+		cr_assert_eq(ps[i].got, 'x');
+		close(ps[i].p[0]);
+		close(ps[i].p[1]);
+	}
+	return NULL;
+}
+
+Test(readiness, idle_pipe_reads_do_not_hold_the_offload_pool, .timeout = 20)
+{
+	char *dir = t_tmpdir();
+	char path[512];
+	snprintf(path, sizeof(path), "%s/f", dir);
+	t_run(idle_pipes_main, path, NULL);
+	t_rmtree(dir);
+}
+
+/* ---- recv flags ------------------------------------------------------------------ */
+
+struct dribble {
+	int fd;
+	int pieces;
+};
+
+static void *dribble(void *arg)
+{
+	struct dribble *d = arg;
+	for (int i = 0; i < d->pieces; i++) {
+		corio_sleep(3 * MS);
+		char c = (char)('a' + i);
+		cr_assert_eq(corio_send(d->fd, &c, 1, 0), 1);
+	}
+	return NULL;
+}
+
+static void *flags_main(void *arg)
+{
+	(void)arg;
+	int sv[2];
+	t_socketpair(sv);
+	char buf[8];
+	/* nothing there and asked not to wait */
+	cr_assert_eq(corio_recv(sv[0], buf, sizeof(buf), MSG_DONTWAIT), -EAGAIN);
+	/* MSG_WAITALL: one call gathers pieces sent apart */
+	struct dribble d = {.fd = sv[1], .pieces = 5};
+	corio_task *t;
+	cr_assert_eq(corio_spawn(&t, dribble, &d), 0);
+	cr_assert_eq(corio_recv(sv[0], buf, 5, MSG_WAITALL), 5);
+	cr_assert_eq(memcmp(buf, "abcde", 5), 0);
+	cr_assert_eq(corio_join(t, NULL), 0);
+	/* MSG_WAITALL stops short at EOF with what it has */
+	cr_assert_eq(corio_send(sv[1], "xy", 2, 0), 2);
+	cr_assert_eq(shutdown(sv[1], SHUT_WR), 0);
+	cr_assert_eq(corio_recv(sv[0], buf, 8, MSG_WAITALL), 2);
+	cr_assert_eq(corio_recv(sv[0], buf, 8, 0), 0);
+	close(sv[0]);
+	close(sv[1]);
+	return NULL;
+}
+
+Test(readiness, recv_honours_msg_waitall_and_msg_dontwait, .timeout = 20)
+{
+	t_run(flags_main, NULL, NULL);
+}
+
+/* ---- a poll for both directions --------------------------------------------------- */
+
+static void *drain_later(void *arg)
+{
+	int fd = *(int *)arg;
+	corio_sleep(10 * MS);
+	char buf[65536];
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+	return NULL;
+}
+
+static void *poll_both_main(void *arg)
+{
+	(void)arg;
+	int sv[2];
+	t_socketpair(sv);
+	int sz = 4096;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	/* fill sv[0]'s send side until it would block */
+	char buf[4096] = {0};
+	while (corio_send(sv[0], buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+	/* neither readable nor writable now: the poll waits until the peer
+	 * drains, and then reports writable */
+	corio_task *t;
+	cr_assert_eq(corio_spawn(&t, drain_later, &sv[1]), 0);
+	uint64_t t0 = t_clock();
+	int ev = corio_poll(sv[0], POLLIN | POLLOUT);
+	cr_assert_geq(ev, 0, "poll: %s", corio_strerror(ev));
+	cr_assert(ev & POLLOUT, "events %#x", ev);
+	cr_assert_geq(t_clock() - t0, 5 * MS, "the poll waited for the drain");
+	cr_assert_eq(corio_join(t, NULL), 0);
+	close(sv[0]);
+	close(sv[1]);
+	return NULL;
+}
+
+Test(readiness, a_poll_for_both_directions_wakes_on_writable, .timeout = 20)
+{
+	t_run(poll_both_main, NULL, NULL);
+}
+
+/* ---- a Unix connect waits for room in the backlog ----------------------------------- */
+
+struct backlog {
+	struct sockaddr_un sa;
+	int lfd;
+	int accepted;
+};
+
+static void *accept_later(void *arg)
+{
+	struct backlog *b = arg;
+	corio_sleep(20 * MS);
+	for (;;) {
+		int fd = corio_accept(b->lfd, NULL, NULL);
+		if (fd < 0)
+			return NULL;
+		b->accepted++;
+		close(fd);
+	}
+}
+
+static void *backlog_main(void *arg)
+{
+	struct backlog *b = arg;
+	b->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(b->lfd, 0);
+	cr_assert_eq(bind(b->lfd, (struct sockaddr *)&b->sa, sizeof(b->sa)), 0);
+	cr_assert_eq(listen(b->lfd, 0), 0);
+	/* fill the backlog with plain non-blocking connects */
+	int held[8], nheld = 0;
+	for (; nheld < 8; nheld++) {
+		held[nheld] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (connect(held[nheld], (struct sockaddr *)&b->sa, sizeof(b->sa)) != 0) {
+			cr_assert_eq(errno, EAGAIN, "connect: %s", strerror(errno));
+			close(held[nheld]);
+			break;
+		}
+	}
+	cr_assert_lt(nheld, 8, "the backlog filled up");
+	corio_task *t;
+	cr_assert_eq(corio_spawn(&t, accept_later, b), 0);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	uint64_t t0 = t_clock();
+	int rc = corio_connect(fd, (struct sockaddr *)&b->sa, sizeof(b->sa));
+	cr_assert_eq(rc, 0, "connect: %s", corio_strerror(rc));
+	cr_assert_geq(t_clock() - t0, 10 * MS, "it waited for the accepts");
+	close(fd);
+	corio_cancel(t);
+	corio_join(t, NULL);
+	cr_assert_geq(b->accepted, 1);
+	for (int i = 0; i < nheld; i++)
+		close(held[i]);
+	close(b->lfd);
+	return NULL;
+}
+
+Test(readiness, a_unix_connect_waits_for_room_in_the_backlog, .timeout = 20)
+{
+	struct backlog b = {.sa.sun_family = AF_UNIX};
+	char *dir = t_tmpdir();
+	snprintf(b.sa.sun_path, sizeof(b.sa.sun_path), "%s/s", dir);
+	t_run(backlog_main, &b, NULL);
+	t_rmtree(dir);
+}
+
+/* ---- streams: data while the reader is busy; data and FIN at once ------------------ */
+
+/* "a" at once; "b" and the hang-up 2 ms later, while the reader is busy. */
+static void *send_pieces(void *arg)
+{
+	int fd = *(int *)arg;
+	cr_assert_eq(corio_send(fd, "a", 1, 0), 1);
+	corio_sleep(2 * MS);
+	cr_assert_eq(corio_send(fd, "b", 1, 0), 1);
+	close(fd);
+	return NULL;
+}
+
+static void *busy_reader_main(void *arg)
+{
+	(void)arg;
+	for (int round = 0; round < 10; round++) {
+		int sv[2];
+		t_socketpair(sv);
+		corio_stream *s;
+		cr_assert_eq(corio_stream_new(&s, sv[0], NULL), 0);
+		corio_task *t;
+		cr_assert_eq(corio_spawn(&t, send_pieces, &sv[1]), 0);
+		/* each read takes what is there (less than asked for); the
+		 * reader is busy while the rest and the hang-up arrive */
+		char got[8];
+		size_t n = 0;
+		ssize_t r;
+		while ((r = corio_stream_read(s, got + n, sizeof(got) - n)) > 0) {
+			n += (size_t)r;
+			cr_assert_eq(corio_sleep(10 * MS), 0);
+		}
+		cr_assert_eq(r, 0, "round %d: %s", round, corio_strerror((int)r));
+		cr_assert_eq(n, 2, "round %d", round);
+		cr_assert_eq(memcmp(got, "ab", 2), 0);
+		cr_assert_eq(corio_join(t, NULL), 0);
+		corio_stream_close(s);
+	}
+	return NULL;
+}
+
+Test(readiness, a_stream_gets_what_arrived_while_its_reader_was_busy, .timeout = 20)
+{
+	t_run(busy_reader_main, NULL, NULL);
+}
+
+/* Once the reader waits: the last data and the hang-up together. */
+static void *last_words(void *arg)
+{
+	int fd = *(int *)arg;
+	corio_sleep(3 * MS);
+	cr_assert_eq(write(fd, "cdefg", 5), 5);
+	close(fd);
+	return NULL;
+}
+
+static void *data_and_fin_main(void *arg)
+{
+	(void)arg;
+	for (int round = 0; round < 20; round++) {
+		int sv[2];
+		t_socketpair(sv);
+		corio_stream *s;
+		cr_assert_eq(corio_stream_new(&s, sv[0], NULL), 0);
+		corio_task *t;
+		cr_assert_eq(corio_spawn(&t, last_words, &sv[1]), 0);
+		char buf[16];
+		cr_assert_eq(corio_stream_read(s, buf, sizeof(buf)), 5, "round %d", round);
+		cr_assert_eq(corio_stream_read(s, buf, sizeof(buf)), 0, "round %d: EOF", round);
+		cr_assert_eq(corio_join(t, NULL), 0);
+		corio_stream_close(s);
+	}
+	return NULL;
+}
+
+Test(readiness, a_stream_sees_eof_that_came_with_its_last_data, .timeout = 20)
+{
+	t_run(data_and_fin_main, NULL, NULL);
+}
