@@ -137,6 +137,7 @@ Test(readiness, idle_pipe_reads_do_not_hold_the_offload_pool, .timeout = 20)
 	snprintf(path, sizeof(path), "%s/f", dir);
 	t_run(idle_pipes_main, path, NULL);
 	t_rmtree(dir);
+	free(dir);
 }
 
 /* ---- recv flags ------------------------------------------------------------------ */
@@ -293,6 +294,7 @@ Test(readiness, a_unix_connect_waits_for_room_in_the_backlog, .timeout = 20)
 	snprintf(b.sa.sun_path, sizeof(b.sa.sun_path), "%s/s", dir);
 	t_run(backlog_main, &b, NULL);
 	t_rmtree(dir);
+	free(dir);
 }
 
 /* ---- streams: data while the reader is busy; data and FIN at once ------------------ */
