@@ -9,9 +9,14 @@
  * completion list the next poll delivers, so a completion never reaches a
  * task that has not suspended yet.
  *
+ * Polls only look: they never queue behind the others.
+ *
  * Sockets: accept, connect (EINPROGRESS, then writability and SO_ERROR),
- * recv/send (MSG_WAITALL kept across edges, as the ring does it), the msg
- * forms and shutdown.  Multishot accept and receive have no form here:
+ * recv/send and the msg forms (MSG_WAITALL kept across edges on byte
+ * streams, as the ring does it), shutdown.  Sockets are read and written
+ * with MSG_DONTWAIT, so their flags stay as the caller set them (only a
+ * listener is made non-blocking, to accept); pipes and ttys are made
+ * non-blocking while the backend knows them and are put back after.  Multishot accept and receive have no form here:
  * they are refused with -EINVAL and net/ uses its plain paths, as on an
  * older kernel.  Regular files, and ops on paths (open, statx, fsync,
  * rename, ...), run on the offload pool, as libuv does.
@@ -28,6 +33,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,7 +70,68 @@ static unsigned deliver(struct corio__epoll *e)
 	return n;
 }
 
-/* ---- fd records ----------------------------------------------------- */
+/* ---- op kinds ------------------------------------------------------- */
+
+/* attempt() results that are not an op's result: wait for an edge in the
+ * op's direction, or (a Unix connect to a full backlog, which no edge
+ * announces) try again on the next turn. */
+#define EP_WAIT INT_MIN
+#define EP_RETRY (INT_MIN + 1)
+
+static bool edge_poll(const struct corio__op *op)
+{
+	return op->code == CORIO__OP_POLL && (op->u.poll_mask & CORIO__POLL_EDGE);
+}
+
+/* A POLL op for both directions waits with the readers, but an edge for
+ * writing must reach it too: the record counts them. */
+static bool polls_out_too(const struct corio__op *op)
+{
+	return op->code == CORIO__OP_POLL && (op->u.poll_mask & POLLOUT) &&
+	       (op->u.poll_mask & POLLIN);
+}
+
+/* Does @op take something from its fd (data, room, a connection), so that
+ * the waiters of its direction must take turns?  Polls and error-queue
+ * reads only look: they never wait behind others, nor hold others up. */
+static bool consumes(const struct corio__op *op)
+{
+	if (op->code == CORIO__OP_POLL)
+		return false;
+	return op->code != CORIO__OP_RECVMSG || !(op->u.net.flags & MSG_ERRQUEUE);
+}
+
+static bool xfer_op(const struct corio__op *op)
+{
+	return op->code == CORIO__OP_RECV || op->code == CORIO__OP_SEND ||
+	       op->code == CORIO__OP_RECVMSG || op->code == CORIO__OP_SENDMSG;
+}
+
+/* The result of a waiting op cut off by a cancel or a close: bytes that
+ * MSG_WAITALL already moved count, as in the ring, so none are lost. */
+static int cut_short(const struct corio__op *op, int err)
+{
+	return xfer_op(op) && op->ep_done ? (int)op->ep_done : err;
+}
+
+/* Which direction an op waits in: 0 readable, 1 writable. */
+static int op_dir(const struct corio__op *op)
+{
+	switch (op->code) {
+	case CORIO__OP_POLL:
+		return (op->u.poll_mask & POLLOUT) && !(op->u.poll_mask & POLLIN);
+	case CORIO__OP_WRITE:
+	case CORIO__OP_WRITEV:
+	case CORIO__OP_CONNECT:
+	case CORIO__OP_SEND:
+	case CORIO__OP_SENDMSG:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* ---- waiter lists --------------------------------------------------- */
 
 static void list_push(struct corio__ep_list *q, struct corio__op *op)
 {
@@ -90,12 +157,19 @@ static void list_unlink(struct corio__ep_list *q, struct corio__op *op)
 	op->ep_next = op->ep_prev = NULL;
 }
 
-/* A POLL op for both directions waits with the readers, but an edge for
- * writing must reach it too: the record counts them. */
-static bool polls_out_too(const struct corio__op *op)
+static void park(struct corio__epoll *e, struct corio__ep_fd *r, struct corio__op *op,
+		 int how)
 {
-	return op->code == CORIO__OP_POLL && (op->u.poll_mask & POLLOUT) &&
-	       (op->u.poll_mask & POLLIN);
+	op->ep_fd = r;
+	if (how == EP_RETRY) {
+		op->ep_dir = 2;
+		list_push(&e->retry, op);
+		return;
+	}
+	op->ep_dir = (uint8_t)op_dir(op);
+	list_push(&r->wait[op->ep_dir], op);
+	r->takers[op->ep_dir] += consumes(op);
+	r->both += polls_out_too(op);
 }
 
 /* Take @op off whichever list it waits on (a record's or the retry list). */
@@ -106,17 +180,32 @@ static void unpark(struct corio__epoll *e, struct corio__op *op)
 		list_unlink(&e->retry, op);
 	} else {
 		list_unlink(&r->wait[op->ep_dir], op);
-		if (polls_out_too(op))
-			r->both--;
+		r->takers[op->ep_dir] -= consumes(op);
+		r->both -= polls_out_too(op);
 	}
 	op->ep_fd = NULL;
 }
 
-static void set_nonblock(int fd)
+/* ---- fd records ----------------------------------------------------- */
+
+/* Make @r's fd non-blocking, remembering its flags to put back when the
+ * backend lets go of it (a pipe or tty may be shared with other
+ * processes).  Sockets are read and written with MSG_DONTWAIT and need
+ * this only to accept. */
+static void nonblock_on(struct corio__ep_fd *r)
 {
-	int fl = fcntl(fd, F_GETFL);
-	if (fl >= 0 && !(fl & O_NONBLOCK))
-		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	if (r->saved_fl >= 0)
+		return;
+	int fl = fcntl(r->fd, F_GETFL);
+	if (fl >= 0 && !(fl & O_NONBLOCK) && fcntl(r->fd, F_SETFL, fl | O_NONBLOCK) == 0)
+		r->saved_fl = fl;
+}
+
+static void flags_restore(struct corio__ep_fd *r)
+{
+	if (r->saved_fl >= 0)
+		fcntl(r->fd, F_SETFL, r->saved_fl);
+	r->saved_fl = -1;
 }
 
 /* Put @fd in the epoll set under a new generation.  0, 1 if it was there
@@ -134,7 +223,7 @@ static int ep_add(struct corio__epoll *e, int fd, uint32_t *gen)
 	return 0;
 }
 
-/* What kind of file @fd is: 1 socket, 0 other pollable candidates, -1
+/* What kind of file @fd is: 1 socket, 0 another pollable candidate, -1 a
  * regular file, directory or block device (never waits on epoll). */
 static int fd_kind(int fd, int *err)
 {
@@ -149,13 +238,40 @@ static int fd_kind(int fd, int *err)
 	return S_ISSOCK(st.st_mode);
 }
 
-static void forget(corio_loop *l, int fd, int res);
+/* Forget @fd's record; its waiters complete with @res.  @ours: the fd is
+ * still the file we registered, so its flags are put back. */
+static void forget(corio_loop *l, int fd, int res, bool ours)
+{
+	struct corio__epoll *e = E(l);
+	if ((unsigned)fd >= e->nfds || !e->fds[fd])
+		return;
+	struct corio__ep_fd *r = e->fds[fd];
+	for (int d = 0; d < 2; d++)
+		while (r->wait[d].head) {
+			struct corio__op *op = r->wait[d].head;
+			unpark(e, op);
+			epoll_done(l, op, cut_short(op, res));
+		}
+	for (struct corio__op *op = e->retry.head, *next; op; op = next) {
+		next = op->ep_next;
+		if (op->ep_fd == r) {
+			unpark(e, op);
+			epoll_done(l, op, res);
+		}
+	}
+	if (ours)
+		flags_restore(r);
+	epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, NULL);
+	free(r);
+	e->fds[fd] = NULL;
+}
 
-/* The record for pollable @fd, created on first use: the fd is made
- * non-blocking and put in the epoll set, edge-triggered for both
- * directions, once.  Returns 0 and *out = NULL for a regular file or any
- * fd epoll refuses (/dev/null): its ops go to the pool.  Files get no
- * record, so a file closed with plain close(2) leaves nothing stale. */
+/* The record for pollable @fd, created on first use (*@fresh then): put
+ * in the epoll set once, edge-triggered for both directions; a pipe, tty
+ * or eventfd is made non-blocking.  Returns 0 and *@out = NULL for a
+ * regular file or any fd epoll refuses (/dev/null): its ops go to the
+ * pool.  Files get no record, so closing one with close(2) leaves nothing
+ * stale. */
 static int fd_record(corio_loop *l, int fd, struct corio__ep_fd **out, bool *fresh)
 {
 	struct corio__epoll *e = E(l);
@@ -190,11 +306,20 @@ static int fd_record(corio_loop *l, int fd, struct corio__ep_fd **out, bool *fre
 		return err == -EPERM ? 0 : err; /* EPERM: not pollable */
 	}
 	r->fd = fd;
+	r->saved_fl = -1;
 	r->sock = kind == 1;
-	*fresh = true;
-	set_nonblock(fd);
+	if (r->sock) {
+		/* MSG_WAITALL gathers on byte streams only, as in the ring */
+		int type = 0;
+		socklen_t len = sizeof(type);
+		getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+		r->stream = type == SOCK_STREAM || type == SOCK_SEQPACKET;
+	} else {
+		nonblock_on(r);
+	}
 	e->fds[fd] = r;
 	*out = r;
+	*fresh = true;
 	return 0;
 }
 
@@ -213,76 +338,29 @@ static int fd_record(corio_loop *l, int fd, struct corio__ep_fd **out, bool *fre
 static int fd_check(corio_loop *l, struct corio__ep_fd **rp)
 {
 	struct corio__epoll *e = E(l);
-	struct corio__ep_fd *r = *rp;
 	uint32_t gen;
 	bool fresh;
-	int res = ep_add(e, r->fd, &gen);
+	int fd = (*rp)->fd;
+	int res = ep_add(e, fd, &gen);
 	if (res == 1)
 		return 0;
-	/* a new file under the number: start the record afresh */
-	int fd = r->fd;
-	forget(l, fd, -EBADF); /* ops queued on the old file: it is closed */
+	/* a new file under the number: ops queued on the old one fail (it
+	 * is closed), and the record starts afresh */
+	forget(l, fd, -EBADF, false);
+	*rp = NULL;
 	if (res < 0 && res != -EPERM)
 		return res;
 	return fd_record(l, fd, rp, &fresh);
-}
-
-/* Forget @fd's record; its waiters complete with @res. */
-static void forget(corio_loop *l, int fd, int res)
-{
-	struct corio__epoll *e = E(l);
-	if ((unsigned)fd >= e->nfds || !e->fds[fd])
-		return;
-	struct corio__ep_fd *r = e->fds[fd];
-	for (int d = 0; d < 2; d++)
-		while (r->wait[d].head) {
-			struct corio__op *op = r->wait[d].head;
-			unpark(e, op);
-			epoll_done(l, op, res);
-		}
-	for (struct corio__op *op = e->retry.head, *next; op; op = next) {
-		next = op->ep_next;
-		if (op->ep_fd == r) {
-			unpark(e, op);
-			epoll_done(l, op, res);
-		}
-	}
-	epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, NULL);
-	free(r);
-	e->fds[fd] = NULL;
 }
 
 /* Forget @fd before it is closed: its waiters get -ECANCELED.  Called by
  * corio_close() so that a reused fd number starts afresh. */
 void corio__epoll_forget(corio_loop *l, int fd)
 {
-	forget(l, fd, -ECANCELED);
+	forget(l, fd, -ECANCELED, true);
 }
 
-/* ---- doing an op ---------------------------------------------------- */
-
-/* attempt() results that are not the op's result: wait for an edge in
- * the op's direction, or (a Unix connect to a full backlog, which no edge
- * announces) try again on the next turn. */
-#define EP_WAIT INT_MIN
-#define EP_RETRY (INT_MIN + 1)
-
-/* Which direction an op waits in: 0 readable, 1 writable. */
-static int op_dir(const struct corio__op *op)
-{
-	switch (op->code) {
-	case CORIO__OP_POLL:
-		return (op->u.poll_mask & POLLOUT) && !(op->u.poll_mask & POLLIN);
-	case CORIO__OP_WRITE:
-	case CORIO__OP_WRITEV:
-	case CORIO__OP_CONNECT:
-	case CORIO__OP_SEND:
-	case CORIO__OP_SENDMSG:
-		return 1;
-	default:
-		return 0;
-	}
-}
+/* ---- trying an op --------------------------------------------------- */
 
 /* A readiness check that never blocks, as IORING_OP_POLL_ADD reports it:
  * the events that are set, or EP_WAIT. */
@@ -301,49 +379,106 @@ static int poll_now(struct corio__op *op)
 static int sys_result(ssize_t r)
 {
 	if (r >= 0)
-		return (int)r;
+		return r > INT_MAX ? INT_MAX : (int)r;
 	return errno == EAGAIN || errno == EWOULDBLOCK ? EP_WAIT : -errno;
 }
 
-/* recv/send.  MSG_WAITALL waits, as in the ring, until all of len has
- * moved (or EOF, or an error after some progress, which reports the
- * progress); op->ep_done keeps the count across edges.  A caller's
- * MSG_DONTWAIT gets -EAGAIN instead of waiting. */
-static int xfer_now(struct corio__op *op)
+/* The caller's msghdr with what has moved skipped, in a copy of its
+ * iovecs (theirs stay untouched), sent or received once. */
+static ssize_t msg_rest(struct corio__op *op, struct msghdr *m, int fl)
+{
+	size_t skip = op->ep_done, i = 0;
+	while (i < m->msg_iovlen && skip >= m->msg_iov[i].iov_len)
+		skip -= m->msg_iov[i++].iov_len;
+	size_t cnt = m->msg_iovlen - i;
+	struct iovec small[8], *v = cnt <= 8 ? small : malloc(cnt * sizeof(*v));
+	if (!v) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (cnt) {
+		memcpy(v, m->msg_iov + i, cnt * sizeof(*v));
+		v[0].iov_base = (char *)v[0].iov_base + skip;
+		v[0].iov_len -= skip;
+	}
+	struct msghdr rest = {.msg_iov = v, .msg_iovlen = cnt};
+	ssize_t n = op->code == CORIO__OP_RECVMSG ? recvmsg(op->fd, &rest, fl)
+						  : sendmsg(op->fd, &rest, fl);
+	int err = errno;
+	if (n >= 0 && op->code == CORIO__OP_RECVMSG)
+		m->msg_flags |= rest.msg_flags;
+	if (v != small)
+		free(v);
+	errno = err;
+	return n;
+}
+
+static size_t msg_len(const struct msghdr *m)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < m->msg_iovlen; i++)
+		n += m->msg_iov[i].iov_len;
+	return n;
+}
+
+/* recv/send and their msg forms.  MSG_WAITALL on a byte stream waits, as
+ * in the ring, until everything has moved (or EOF, or an error after some
+ * progress, which reports the progress); op->ep_done keeps the count
+ * across edges.  A caller's MSG_DONTWAIT gets -EAGAIN (or the progress)
+ * instead of waiting. */
+static int xfer_now(struct corio__ep_fd *r, struct corio__op *op)
 {
 	int fl = op->u.net.flags;
+	bool msg = op->code == CORIO__OP_RECVMSG || op->code == CORIO__OP_SENDMSG;
+	size_t want = msg ? msg_len(op->buf) : op->len;
+	/* a datagram is sent whole or not at all, and received one at a time */
+	bool all = (fl & MSG_WAITALL) &&
+		   (r->stream || op->code == CORIO__OP_SEND || op->code == CORIO__OP_SENDMSG);
 	for (;;) {
+		ssize_t n;
 		char *p = (char *)op->buf + op->ep_done;
-		size_t n = op->len - op->ep_done;
-		ssize_t r = op->code == CORIO__OP_RECV ? recv(op->fd, p, n, fl | MSG_DONTWAIT)
-						       : send(op->fd, p, n, fl | MSG_DONTWAIT);
-		if (r < 0 && errno == EINTR)
+		if (msg && op->ep_done)
+			n = msg_rest(op, op->buf, fl | MSG_DONTWAIT);
+		else if (msg)
+			n = op->code == CORIO__OP_RECVMSG ? recvmsg(op->fd, op->buf, fl | MSG_DONTWAIT)
+							  : sendmsg(op->fd, op->buf, fl | MSG_DONTWAIT);
+		else if (op->code == CORIO__OP_RECV)
+			n = recv(op->fd, p, want - op->ep_done, fl | MSG_DONTWAIT);
+		else
+			n = send(op->fd, p, want - op->ep_done, fl | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
 			continue;
-		int res = sys_result(r);
-		if (res == EP_WAIT && (fl & MSG_DONTWAIT))
-			res = -EAGAIN;
-		if (res < 0 && res != EP_WAIT)
-			return op->ep_done ? (int)op->ep_done : res;
-		if (res == EP_WAIT)
-			return res;
+		int res = sys_result(n);
+		if (res == EP_WAIT && !(fl & MSG_DONTWAIT))
+			return EP_WAIT;
+		if (res < 0)
+			return op->ep_done ? (int)op->ep_done : res == EP_WAIT ? -EAGAIN : res;
 		op->ep_done += (uint32_t)res;
-		if (res == 0 || !(fl & MSG_WAITALL) || op->ep_done == op->len)
+		if (!all || res == 0 || op->ep_done >= want || op->ep_done >= INT_MAX)
 			return (int)op->ep_done;
 	}
 }
 
-/* connect(2) on a non-blocking socket: EINPROGRESS waits for writability,
- * then SO_ERROR tells how it went. */
+/* connect(2), non-blocking for the call only: EINPROGRESS waits for
+ * writability, then SO_ERROR tells how it went. */
 static int connect_now(struct corio__op *op)
 {
 	if (!op->ep_done) {
-		if (connect(op->fd, op->u.net.addr, op->u.net.addrlen_in) == 0)
+		int fl = fcntl(op->fd, F_GETFL);
+		bool flip = fl >= 0 && !(fl & O_NONBLOCK);
+		if (flip)
+			fcntl(op->fd, F_SETFL, fl | O_NONBLOCK);
+		int rc = connect(op->fd, op->u.net.addr, op->u.net.addrlen_in);
+		int err = errno;
+		if (flip)
+			fcntl(op->fd, F_SETFL, fl);
+		if (rc == 0)
 			return 0;
-		if (errno == EINPROGRESS || errno == EINTR) {
+		if (err == EINPROGRESS || err == EINTR) {
 			op->ep_done = 1;
 			return EP_WAIT;
 		}
-		return errno == EAGAIN ? EP_RETRY : -errno;
+		return err == EAGAIN ? EP_RETRY : -err;
 	}
 	int err = 0;
 	socklen_t len = sizeof(err);
@@ -357,19 +492,15 @@ static int connect_now(struct corio__op *op)
 	return (p.revents & POLLOUT) ? 0 : EP_WAIT;
 }
 
-/* One non-blocking try of @op's syscall.  On sockets, MSG_DONTWAIT
- * keeps it from blocking whatever the fd's flags. */
+/* One non-blocking try of the other ops.  Sockets take MSG_DONTWAIT and
+ * no offset; a listener is made non-blocking to accept. */
 static ssize_t syscall_now(struct corio__ep_fd *r, struct corio__op *op)
 {
 	int fl = op->u.net.flags; /* meaningful for the net ops only */
 	switch (op->code) {
 	case CORIO__OP_ACCEPT:
-		/* the new socket is ours to wait on: non-blocking from birth */
-		return accept4(op->fd, op->u.net.addr, op->u.net.addrlen, fl | SOCK_NONBLOCK);
-	case CORIO__OP_RECVMSG:
-		return recvmsg(op->fd, op->buf, fl | MSG_DONTWAIT);
-	case CORIO__OP_SENDMSG:
-		return sendmsg(op->fd, op->buf, fl | MSG_DONTWAIT);
+		nonblock_on(r);
+		return accept4(op->fd, op->u.net.addr, op->u.net.addrlen, fl);
 	case CORIO__OP_SHUTDOWN:
 		return shutdown(op->fd, fl);
 	default:
@@ -377,7 +508,6 @@ static ssize_t syscall_now(struct corio__ep_fd *r, struct corio__op *op)
 	}
 	if (!r->sock)
 		return corio__rw_exec(op); /* READ, WRITE, READV, WRITEV */
-	/* a socket takes no offset */
 	if (op->code == CORIO__OP_READ)
 		return recv(op->fd, op->buf, op->len, MSG_DONTWAIT);
 	if (op->code == CORIO__OP_WRITE)
@@ -396,7 +526,9 @@ static int attempt(struct corio__ep_fd *r, struct corio__op *op)
 		return poll_now(op);
 	case CORIO__OP_RECV:
 	case CORIO__OP_SEND:
-		return xfer_now(op);
+	case CORIO__OP_RECVMSG:
+	case CORIO__OP_SENDMSG:
+		return xfer_now(r, op);
 	case CORIO__OP_CONNECT:
 		return connect_now(op);
 	case CORIO__OP_ACCEPT_MULTI:
@@ -411,21 +543,22 @@ static int attempt(struct corio__ep_fd *r, struct corio__op *op)
 	do
 		n = syscall_now(r, op);
 	while (n < 0 && errno == EINTR);
-	int res = sys_result(n);
-	bool msg = op->code == CORIO__OP_RECVMSG || op->code == CORIO__OP_SENDMSG;
-	if (res == EP_WAIT && msg && (op->u.net.flags & MSG_DONTWAIT))
-		res = -EAGAIN; /* the caller asked not to wait */
-	return res;
+	return sys_result(n);
 }
 
-/* Could @op's syscall block if its fd were a blocking one?  Sockets read
- * and written with MSG_DONTWAIT cannot. */
+/* Must the record be checked before @op is tried?  When its syscall
+ * would block if the fd were a blocking one (a stale record may not have
+ * made it non-blocking; sockets read and written with MSG_DONTWAIT never
+ * block), and when a receive's MSG_WAITALL depends on the socket type the
+ * record remembers. */
 static bool could_block(const struct corio__ep_fd *r, const struct corio__op *op)
 {
 	switch (op->code) {
 	case CORIO__OP_ACCEPT:
-	case CORIO__OP_CONNECT:
 		return true;
+	case CORIO__OP_RECV:
+	case CORIO__OP_RECVMSG:
+		return op->u.net.flags & MSG_WAITALL;
 	case CORIO__OP_READ:
 	case CORIO__OP_WRITE:
 	case CORIO__OP_READV:
@@ -434,21 +567,6 @@ static bool could_block(const struct corio__ep_fd *r, const struct corio__op *op
 	default:
 		return false;
 	}
-}
-
-static void park(struct corio__epoll *e, struct corio__ep_fd *r, struct corio__op *op,
-		 int how)
-{
-	op->ep_fd = r;
-	if (how == EP_RETRY) {
-		op->ep_dir = 2;
-		list_push(&e->retry, op);
-		return;
-	}
-	op->ep_dir = (uint8_t)op_dir(op);
-	list_push(&r->wait[op->ep_dir], op);
-	if (polls_out_too(op))
-		r->both++;
 }
 
 /* Regular files are always "ready" to epoll, yet a read may wait for the
@@ -495,26 +613,14 @@ static void offload_op(corio_loop *l, struct corio__op *op)
 	}
 }
 
+/* ---- submitting, cancelling, edges --------------------------------- */
+
 /* Ops that run on the pool whatever the fd: paths, sync, space, splice,
  * waitid.  The rest wait for readiness on pollable fds. */
 static bool pool_only(uint8_t code)
 {
 	return code >= CORIO__OP_OPENAT && code < CORIO__OP_ACCEPT &&
 	       code != CORIO__OP_READV && code != CORIO__OP_WRITEV && code != CORIO__OP_POLL;
-}
-
-static bool edge_poll(const struct corio__op *op)
-{
-	return op->code == CORIO__OP_POLL && (op->u.poll_mask & CORIO__POLL_EDGE);
-}
-
-/* @op finished with @res.  A socket accept made is a fresh fd, so any
- * record under its number is stale (closed with plain close(2)). */
-static void finish(corio_loop *l, struct corio__op *op, int res)
-{
-	if (op->code == CORIO__OP_ACCEPT && res >= 0)
-		forget(l, res, -EBADF);
-	epoll_done(l, op, res);
 }
 
 /*
@@ -530,6 +636,33 @@ static int edge_taken(struct corio__ep_fd *r, struct corio__op *op, uint32_t m)
 		return EP_WAIT;
 	r->pend[op_dir(op)] = 0;
 	return (int)(m & want);
+}
+
+/* @op finished with @res.  A socket accept made is a fresh fd, so any
+ * record under its number is stale (closed with plain close(2)). */
+static void finish(corio_loop *l, struct corio__op *op, int res)
+{
+	if (op->code == CORIO__OP_ACCEPT && res >= 0)
+		forget(l, res, -EBADF, false);
+	epoll_done(l, op, res);
+}
+
+/* @op's fd has no record: a regular file (or the like) for the pool. */
+static void no_record(corio_loop *l, struct corio__op *op)
+{
+	if (op->code >= CORIO__OP_ACCEPT)
+		epoll_done(l, op, -ENOTSOCK);
+	else
+		offload_op(l, op);
+}
+
+static int try_on(struct corio__ep_fd *r, struct corio__op *op)
+{
+	int dir = op_dir(op);
+	/* FIFO: with takers queued, a newcomer taker must not jump the line */
+	if (consumes(op) && r->takers[dir])
+		return EP_WAIT;
+	return edge_poll(op) ? edge_taken(r, op, r->pend[dir]) : attempt(r, op);
 }
 
 static void epoll_submit(corio_loop *l, struct corio__op *op)
@@ -554,50 +687,40 @@ static void epoll_submit(corio_loop *l, struct corio__op *op)
 		err = fd_check(l, &r);
 		fresh = true;
 	}
-	if (err) {
-		epoll_done(l, op, err);
-		return;
-	}
-	if (!r) {
-		if (op->code >= CORIO__OP_ACCEPT)
-			epoll_done(l, op, -ENOTSOCK);
-		else
-			offload_op(l, op);
-		return;
-	}
-	/* FIFO: with waiters queued, a newcomer must not jump the line */
-	int dir = op_dir(op), res = EP_WAIT;
-	if (!r->wait[dir].head)
-		res = edge_poll(op) ? edge_taken(r, op, r->pend[dir]) : attempt(r, op);
-	if (res == -ENOTSOCK && r->sock && !fresh) {
-		/* a socket's number now names a pipe or the like */
-		err = fd_check(l, &r);
-		if (err || !r) {
-			epoll_done(l, op, err ? err : -EBADF);
-			return;
+	int res = err;
+	if (!err && r) {
+		res = try_on(r, op);
+		if (res == -ENOTSOCK && r->sock && !fresh) {
+			/* a socket's number now names a pipe or a file */
+			err = res = fd_check(l, &r);
+			fresh = true;
+			if (!err && r)
+				res = try_on(r, op);
 		}
-		fresh = true;
-		res = attempt(r, op);
 	}
-	if (res != EP_WAIT && res != EP_RETRY) {
+	if (!err && r && (res == EP_WAIT || res == EP_RETRY) && !fresh) {
+		/* about to wait for an edge: make sure one can come */
+		err = res = fd_check(l, &r);
+		if (!err && r && !consumes(op))
+			res = try_on(r, op); /* a new file: look at it afresh */
+		else if (!err && r)
+			res = EP_WAIT;
+	}
+	if (!err && !r)
+		no_record(l, op);
+	else if (err)
+		epoll_done(l, op, err);
+	else if (res == EP_WAIT || res == EP_RETRY)
+		park(e, r, op, res);
+	else
 		finish(l, op, res);
-		return;
-	}
-	/* about to wait for an edge: make sure one can come */
-	if (!fresh)
-		err = fd_check(l, &r);
-	if (err || !r) {
-		epoll_done(l, op, err ? err : -EBADF);
-		return;
-	}
-	park(e, r, op, res);
 }
 
 static void epoll_cancel(corio_loop *l, struct corio__op *op)
 {
 	if (op->ep_fd) {
 		unpark(E(l), op);
-		epoll_done(l, op, -ECANCELED);
+		epoll_done(l, op, cut_short(op, -ECANCELED));
 	} else if (op->ep_job) {
 		/* taken back if it has not started; a running job is waited for */
 		corio__offload_cancel(l, op->ep_job);
@@ -609,22 +732,35 @@ static void epoll_cancel(corio_loop *l, struct corio__op *op)
  * finished.  An edge-only poll takes the edge's events as its result. */
 static bool retry_one(corio_loop *l, struct corio__op *op, uint32_t m)
 {
-	int res = edge_poll(op) ? edge_taken(op->ep_fd, op, m) : attempt(op->ep_fd, op);
+	struct corio__epoll *e = E(l);
+	struct corio__ep_fd *r = op->ep_fd;
+	int res = edge_poll(op) ? edge_taken(r, op, m) : attempt(r, op);
+	if (res == EP_RETRY && op->ep_dir != 2) {
+		/* a Unix backlog is full: no edge will say when it is not */
+		unpark(e, op);
+		park(e, r, op, EP_RETRY);
+		return false;
+	}
 	if (res == EP_WAIT || res == EP_RETRY)
 		return false;
-	unpark(E(l), op);
+	unpark(e, op);
 	finish(l, op, res);
 	return true;
 }
 
-/* An edge on @r for direction @dir: serve its waiters in order until one
- * would block again. */
+/* An edge on @r for direction @dir: its takers in order until one would
+ * block again; every poll among them looks, whatever the takers do. */
 static void serve(corio_loop *l, struct corio__ep_fd *r, int dir, uint32_t m)
 {
-	struct corio__op *op;
-	while ((op = r->wait[dir].head))
-		if (!retry_one(l, op, m))
-			break;
+	bool blocked = false;
+	for (struct corio__op *op = r->wait[dir].head, *next; op; op = next) {
+		next = op->ep_next;
+		bool taker = consumes(op);
+		if (taker && blocked)
+			continue;
+		if (!retry_one(l, op, m) && taker)
+			blocked = true;
+	}
 }
 
 /* A write edge for the both-ways POLL ops among the readers. */
@@ -721,8 +857,14 @@ static void epoll_fini(corio_loop *l)
 	if (l->wake_inflight)
 		epoll_cancel(l, &l->wake_op);
 	deliver(e);
-	for (unsigned i = 0; i < e->nfds; i++)
-		free(e->fds[i]);
+	for (unsigned i = 0; i < e->nfds; i++) {
+		struct corio__ep_fd *r = e->fds[i];
+		uint32_t gen;
+		/* put back the flags of fds still ours (not closed and reused) */
+		if (r && r->saved_fl >= 0 && ep_add(e, r->fd, &gen) == 1)
+			flags_restore(r);
+		free(r);
+	}
 	free(e->fds);
 	close(e->epfd);
 	free(e);

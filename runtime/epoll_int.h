@@ -16,7 +16,10 @@ struct corio__ep_list {
 struct corio__ep_fd {
 	int fd;
 	uint32_t gen;                    /* tells a stale event from a fresh fd */
-	bool sock;                       /* recv/send with MSG_DONTWAIT do for read/write */
+	bool sock;                       /* recv/send with MSG_DONTWAIT serve read/write */
+	bool stream;                     /* a byte-stream socket: MSG_WAITALL gathers */
+	int saved_fl;                    /* flags before O_NONBLOCK was set, or -1 */
+	unsigned takers[2];              /* waiters that consume, per direction */
 	unsigned both;                   /* readers that are POLLIN|POLLOUT polls */
 	uint32_t pend[2];                /* edges no edge-only poll has taken yet */
 	struct corio__ep_list wait[2];   /* [0] readers, [1] writers */

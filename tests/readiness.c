@@ -13,10 +13,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -375,4 +377,211 @@ static void *data_and_fin_main(void *arg)
 Test(readiness, a_stream_sees_eof_that_came_with_its_last_data, .timeout = 20)
 {
 	t_run(data_and_fin_main, NULL, NULL);
+}
+
+/* ---- polls never queue behind takers, nor hold them up ------------------------------ */
+
+struct waiter {
+	int fd;
+	ssize_t res;
+	bool done;
+};
+
+static void *poll_rdhup(void *arg)
+{
+	struct waiter *w = arg;
+	w->res = corio_poll(w->fd, POLLRDHUP);
+	w->done = true;
+	return NULL;
+}
+
+static void *recv_some(void *arg)
+{
+	struct waiter *w = arg;
+	char buf[16];
+	w->res = corio_recv(w->fd, buf, sizeof(buf), 0);
+	w->done = true;
+	return NULL;
+}
+
+static void *watcher_main(void *arg)
+{
+	(void)arg;
+	int sv[2];
+	t_socketpair(sv);
+	/* a hang-up watcher first, then a reader: data must reach the reader */
+	struct waiter p = {.fd = sv[0]}, r = {.fd = sv[0]};
+	corio_task *tp, *tr;
+	cr_assert_eq(corio_spawn(&tp, poll_rdhup, &p), 0);
+	cr_assert_eq(corio_sleep(2 * MS), 0);
+	cr_assert_eq(corio_spawn(&tr, recv_some, &r), 0);
+	cr_assert_eq(corio_sleep(2 * MS), 0);
+	cr_assert_eq(write(sv[1], "hi", 2), 2);
+	for (int i = 0; i < 100 && !r.done; i++)
+		cr_assert_eq(corio_sleep(1 * MS), 0);
+	cr_assert(r.done, "the reader behind a POLLRDHUP watcher got nothing");
+	cr_assert_eq(r.res, 2);
+	cr_assert_not(p.done, "no hang-up yet");
+	close(sv[1]);
+	cr_assert_eq(corio_join(tp, NULL), 0);
+	cr_assert_geq(p.res, 0);
+	cr_assert(p.res & POLLRDHUP, "events %#zx", p.res);
+	/* a two-way poll behind a waiting reader sees the socket writable */
+	int sw[2];
+	t_socketpair(sw);
+	struct waiter r2 = {.fd = sw[0]};
+	corio_task *t2;
+	cr_assert_eq(corio_spawn(&t2, recv_some, &r2), 0);
+	cr_assert_eq(corio_sleep(2 * MS), 0);
+	corio_scope sc;
+	corio_timeout_push(&sc, corio_now() + 2000 * MS);
+	int ev = corio_poll(sw[0], POLLIN | POLLOUT);
+	corio_timeout_pop(&sc);
+	cr_assert_gt(ev, 0, "poll: %s", corio_strerror(ev));
+	cr_assert(ev & POLLOUT, "events %#x", ev);
+	close(sw[1]);
+	cr_assert_eq(corio_join(t2, NULL), 0);
+	cr_assert_eq(corio_join(tr, NULL), 0);
+	close(sw[0]);
+	close(sv[0]);
+	return NULL;
+}
+
+Test(readiness, polls_neither_wait_behind_readers_nor_hold_them_up, .timeout = 20)
+{
+	t_run(watcher_main, NULL, NULL);
+}
+
+/* ---- MSG_WAITALL: progress survives a timeout; datagrams; msg forms --------------- */
+
+static void *late_half(void *arg)
+{
+	int fd = *(int *)arg;
+	corio_sleep(10 * MS);
+	cr_assert_eq(write(fd, "56789", 5), 5);
+	return NULL;
+}
+
+static void *waitall_main(void *arg)
+{
+	(void)arg;
+	int sv[2];
+	t_socketpair(sv);
+	char buf[100];
+	/* 10 bytes there, 100 wanted, a deadline: the 10 come back */
+	cr_assert_eq(write(sv[1], "0123456789", 10), 10);
+	corio_scope sc;
+	corio_timeout_push(&sc, corio_now() + 30 * MS);
+	ssize_t r = corio_recv(sv[0], buf, sizeof(buf), MSG_WAITALL);
+	corio_timeout_pop(&sc);
+	cr_assert_eq(r, 10, "recv: %zd (%s)", r, corio_strerror((int)r));
+	cr_assert_eq(memcmp(buf, "0123456789", 10), 0);
+	/* recvmsg gathers across arrivals too */
+	cr_assert_eq(write(sv[1], "01234", 5), 5);
+	corio_task *t;
+	cr_assert_eq(corio_spawn(&t, late_half, &sv[1]), 0);
+	struct iovec iov[2] = {{buf, 3}, {buf + 3, 7}};
+	struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
+	cr_assert_eq(corio_recvmsg(sv[0], &m, MSG_WAITALL), 10);
+	cr_assert_eq(memcmp(buf, "0123456789", 10), 0);
+	cr_assert_eq(corio_join(t, NULL), 0);
+	close(sv[0]);
+	close(sv[1]);
+	/* datagrams: MSG_WAITALL still means one datagram */
+	int dg[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, dg), 0);
+	cr_assert_eq(write(dg[1], "aaaaa", 5), 5);
+	cr_assert_eq(write(dg[1], "bbbbb", 5), 5);
+	cr_assert_eq(corio_recv(dg[0], buf, sizeof(buf), MSG_WAITALL), 5);
+	cr_assert_eq(corio_recv(dg[0], buf, sizeof(buf), MSG_WAITALL), 5);
+	cr_assert_eq(memcmp(buf, "bbbbb", 5), 0);
+	close(dg[0]);
+	close(dg[1]);
+	return NULL;
+}
+
+Test(readiness, msg_waitall_keeps_progress_and_spares_datagrams, .timeout = 20)
+{
+	t_run(waitall_main, NULL, NULL);
+}
+
+/* ---- a socket's number reused by a regular file ----------------------------------- */
+
+static void *sock_to_file_main(void *arg)
+{
+	const char *path = arg;
+	int sv[2];
+	t_socketpair(sv);
+	char buf[16];
+	cr_assert_eq(write(sv[1], "x", 1), 1);
+	cr_assert_eq(corio_recv(sv[0], buf, sizeof(buf), 0), 1);
+	int num = sv[0];
+	close(sv[0]);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	cr_assert_eq(fd, num, "the number was reused");
+	cr_assert_eq(write(fd, "hello", 5), 5);
+	cr_assert_eq(corio_pread(fd, buf, sizeof(buf), 0), 5);
+	cr_assert_eq(memcmp(buf, "hello", 5), 0);
+	close(fd);
+	close(sv[1]);
+	return NULL;
+}
+
+Test(readiness, a_socket_number_reused_by_a_file_reads_the_file, .timeout = 20)
+{
+	char *dir = t_tmpdir();
+	char path[512];
+	snprintf(path, sizeof(path), "%s/f", dir);
+	t_run(sock_to_file_main, path, NULL);
+	t_rmtree(dir);
+	free(dir);
+}
+
+/* ---- the caller's fd flags --------------------------------------------------------- */
+
+static bool nonblocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	cr_assert_geq(fl, 0);
+	return fl & O_NONBLOCK;
+}
+
+static void *fd_flags_main(void *arg)
+{
+	(void)arg;
+	int lfd = corio_tcp_listen("127.0.0.1", "0", 8, 0);
+	cr_assert_geq(lfd, 0);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	cr_assert_eq(getsockname(lfd, (struct sockaddr *)&ss, &len), 0);
+	int c = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_eq(corio_connect(c, (struct sockaddr *)&ss, len), 0);
+	cr_assert_not(nonblocking(c), "corio_connect left the socket non-blocking");
+	int s = corio_accept(lfd, NULL, NULL);
+	cr_assert_geq(s, 0);
+	cr_assert_not(nonblocking(s), "the accepted socket is blocking (net.h)");
+	/* a pipe read through corio, then closed: a dup of it shows the
+	 * flags the pipe had before */
+	int p[2];
+	t_pipe(p);
+	int keep = dup(p[0]);
+	cr_assert_eq(write(p[1], "z", 1), 1);
+	char ch;
+	cr_assert_eq(corio_read(p[0], &ch, 1), 1);
+	cr_assert_eq(corio_close(p[0]), 0);
+	cr_assert_not(nonblocking(keep), "the pipe's flags were put back");
+	int lkeep = dup(lfd);
+	cr_assert_eq(corio_sock_close(lfd), 0);
+	cr_assert_not(nonblocking(lkeep), "the listener's flags were put back");
+	close(lkeep);
+	close(keep);
+	close(p[1]);
+	close(s);
+	close(c);
+	return NULL;
+}
+
+Test(readiness, the_callers_fd_flags_are_kept_or_put_back, .timeout = 20)
+{
+	t_run(fd_flags_main, NULL, NULL);
 }
