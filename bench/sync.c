@@ -372,10 +372,12 @@ int main(int argc, char **argv)
 	       "epoll; peer threads on CPUs 0 and %d; median of %d rotating rounds\n",
 	       cf.quick ? "quick" : "full", cf.peer_cpu_b, cf.runs);
 	struct figure f[2] = {
-		{.key = "sync.chan_pingpong_msgs_per_s", .unit = "msgs/s", .what = "channel ping-pong, msgs",
+		{.key = "sync.chan_pingpong_msgs_per_s", .unit = "msgs/s",
+		 .what = "channel ping-pong, msgs",
 		 .peer_key = "pipe_2threads", .peer_what = "pipe between 2 threads: ",
 		 .mine = corio_pingpong, .theirs = pipe_pingpong},
-		{.key = "sync.mutex_contended_ops_per_s", .unit = "ops/s", .what = "contended mutex, acquisitions",
+		{.key = "sync.mutex_contended_ops_per_s", .unit = "ops/s",
+		 .what = "contended mutex, acquisitions",
 		 .peer_key = "pthread_mutex", .peer_what = "pthread mutex, 2 threads: ",
 		 .mine = corio_mutex_rate, .theirs = pthread_mutex_rate},
 	};
