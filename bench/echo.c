@@ -693,6 +693,9 @@ int main(int argc, char **argv)
 	if (port)
 		return client_only(port, &o);
 	find_contenders();
+	printf("# bench-echo: medians of %d rounds of %g s after a %g s warm-up; servers on "
+	       "CPU 0, load generator on CPU 1\n",
+	       o.rounds, o.duration, o.warmup);
 	struct figure fs[64];
 	int n = 0;
 	for (int i = 0; i < o.nconns; i++)
