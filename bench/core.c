@@ -192,7 +192,7 @@ struct figure {
 	const char *peer;     /* what corio is compared with */
 	const char *peer_key; /* its machine-readable name */
 	bool higher_better;
-	double target;        /* minimum advantage of corio (either backend), 0: none */
+	double target;        /* minimum advantage of corio, judged per backend; 0: none */
 	double v[NCONT][MAX_ROUNDS]; /* per contender and round */
 	int n;
 	const char *note;     /* parameters (key=value ...), or NULL */
