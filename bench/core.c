@@ -288,6 +288,12 @@ static void print_table(struct figure **fs, int n, const struct cfg *c)
 	       "is peer/corio for times, sizes and counts, corio/peer for rates: above 1 means "
 	       "corio is better.\n",
 	       c->rounds, c->quick ? "quick" : "full");
+	printf("\nYield and spawn+join start no op, yet every loop turn ends in the "
+	       "backend's poll: io_uring skips the syscall when nothing is in flight, the "
+	       "epoll backend calls epoll_pwait2 each turn (runtime/epoll.c, epoll_poll), "
+	       "and that is most of what the epoll column measures.  A NOP on epoll "
+	       "completes in the loop's next turn with no syscall of its own: no kernel "
+	       "round trip, unlike the raw liburing peer's.\n");
 }
 
 /* One round of a figure: every contender once, in an order that rotates
