@@ -5,11 +5,14 @@
  * through the ring vs a hand-written liburing loop, and a million callback
  * timers (optionally sleeping tasks) vs libuv timers: time, CPU and memory,
  * in one child process per contender so that RSS is measured cleanly.
- * Every figure runs both contenders in the same round, alternating which
- * goes first, pinned to the same CPU; medians over the rounds are printed
- * as one machine-readable line per figure, then as a Markdown table.
+ * corio runs on both backends (io_uring, epoll): even a figure that never
+ * calls into the kernel pays for each loop turn's poll.  Every round runs
+ * the three contenders (corio on io_uring, corio on epoll, the peer) in an
+ * order that rotates, pinned to the same CPU; medians over the rounds are
+ * printed as one machine-readable line per figure (bench.h), then as a
+ * Markdown table.
  */
-#include <corio/runtime.h>
+#include "bench.h"
 
 #include <errno.h>
 #include <liburing.h>
@@ -179,31 +182,36 @@ static double median(const double *v, int n)
 
 /* ---- figures ------------------------------------------------------------ */
 
+/* The contenders of a figure: corio on each backend, then the peer. */
+enum { PEER = BENCH_NBACKENDS, NCONT };
+
 struct figure {
-	const char *key;   /* machine-readable name */
-	const char *what;  /* human description */
+	const char *key;      /* machine-readable name */
+	const char *what;     /* human description */
 	const char *unit;
-	const char *peer;  /* what corio is compared with */
+	const char *peer;     /* what corio is compared with */
+	const char *peer_key; /* its machine-readable name */
 	bool higher_better;
-	double target;     /* minimum ratio (corio's advantage), 0: none */
-	double corio[MAX_ROUNDS], peer_v[MAX_ROUNDS];
+	double target;        /* minimum advantage of corio, judged per backend; 0: none */
+	double v[NCONT][MAX_ROUNDS]; /* per contender and round */
 	int n;
-	const char *note;  /* extra key=value text for the line, or NULL */
+	const char *note;     /* parameters (key=value ...), or NULL */
 };
 
-/* corio's advantage; NAN when it is undefined (a zero count). */
-static double ratio_of(const struct figure *f)
+/* Contender @a's advantage over @b: above 1, @a is better; NAN when it is
+ * undefined (a zero count). */
+static double advantage(const struct figure *f, int a, int b)
 {
-	double c = median(f->corio, f->n), p = median(f->peer_v, f->n);
-	double num = f->higher_better ? c : p, den = f->higher_better ? p : c;
+	double x = median(f->v[a], f->n), y = median(f->v[b], f->n);
+	double num = f->higher_better ? x : y, den = f->higher_better ? y : x;
 	return den > 0 ? num / den : NAN;
 }
 
-static const char *verdict(const struct figure *f)
+static const char *verdict(const struct figure *f, int b)
 {
 	if (!f->target)
 		return "INFO";
-	return ratio_of(f) >= f->target ? "PASS" : "FAIL";
+	return advantage(f, b, PEER) >= f->target ? "PASS" : "FAIL";
 }
 
 /* 4 significant digits, never an exponent (easy to read and to parse). */
@@ -225,92 +233,96 @@ static struct num fmt(double v)
 	return n;
 }
 
-static void print_rounds(const char *who, const double *v, int n)
+static const char *contender_key(const struct figure *f, int who)
 {
-	printf(" %s=[", who);
-	for (int i = 0; i < n; i++)
-		printf("%s%s", i ? "," : "", fmt(v[i]).s);
-	printf("]");
+	return who == PEER ? f->peer_key : bench_backends[who].key;
 }
 
+/* The line bench/report.py reads (see bench.h), then the rounds. */
 static void print_line(const struct figure *f)
 {
-	printf("%s corio=%s peer=%s ratio=%s", f->key, fmt(median(f->corio, f->n)).s,
-	       fmt(median(f->peer_v, f->n)).s, fmt(ratio_of(f)).s);
+	printf("%s%s%s unit=%s better=%s", f->key, f->note ? " " : "", f->note ? f->note : "",
+	       f->unit, f->higher_better ? "higher" : "lower");
+	for (int who = 0; who < NCONT; who++)
+		printf(" %s=%s", contender_key(f, who), fmt(median(f->v[who], f->n)).s);
+	for (int b = 0; b < BENCH_NBACKENDS; b++)
+		printf(" %s:%s=%s", bench_backends[b].env, f->peer_key,
+		       fmt(advantage(f, b, PEER)).s);
+	printf(" uring:epoll=%s", fmt(advantage(f, BENCH_URING, BENCH_EPOLL)).s);
 	if (f->target)
-		printf(" target>=%g", f->target);
-	printf(" %s", verdict(f));
-	if (f->note)
-		printf(" %s", f->note);
+		printf(" target>=%g uring=%s epoll=%s", f->target, verdict(f, BENCH_URING),
+		       verdict(f, BENCH_EPOLL));
 	printf("\n#  rounds:");
-	print_rounds("corio", f->corio, f->n);
-	print_rounds("peer", f->peer_v, f->n);
+	for (int who = 0; who < NCONT; who++) {
+		printf(" %s=[", contender_key(f, who));
+		for (int r = 0; r < f->n; r++)
+			printf("%s%s", r ? "," : "", fmt(f->v[who][r]).s);
+		printf("]");
+	}
 	printf("\n");
 	fflush(stdout);
 }
 
 static void print_table(struct figure **fs, int n, const struct cfg *c)
 {
-	printf("\n| figure | unit | corio | peer | peer is | corio advantage | target | result |\n");
-	printf("|---|---|---:|---:|---|---:|---:|---|\n");
+	printf("\n| figure | unit | corio io_uring | corio epoll | peer | peer is "
+	       "| io_uring advantage | epoll advantage | target | result (io_uring/epoll) |\n");
+	printf("|---|---|---:|---:|---:|---|---:|---:|---:|---|\n");
 	for (int i = 0; i < n; i++) {
 		const struct figure *f = fs[i];
-		char tgt[32] = "-";
-		if (f->target)
+		char tgt[32] = "-", res[32] = "INFO";
+		if (f->target) {
 			snprintf(tgt, sizeof(tgt), ">= %g", f->target);
-		printf("| %s%s%s%s | %s | %s | %s | %s | %sx | %s | %s |\n", f->what,
-		       f->note ? " (" : "", f->note ? f->note : "", f->note ? ")" : "",
-		       f->unit, fmt(median(f->corio, f->n)).s, fmt(median(f->peer_v, f->n)).s,
-		       f->peer, fmt(ratio_of(f)).s, tgt, verdict(f));
+			snprintf(res, sizeof(res), "%s/%s", verdict(f, BENCH_URING),
+				 verdict(f, BENCH_EPOLL));
+		}
+		printf("| %s%s%s%s | %s | %s | %s | %s | %s | %sx | %sx | %s | %s |\n", f->what,
+		       f->note ? " (" : "", f->note ? f->note : "", f->note ? ")" : "", f->unit,
+		       fmt(median(f->v[BENCH_URING], f->n)).s,
+		       fmt(median(f->v[BENCH_EPOLL], f->n)).s, fmt(median(f->v[PEER], f->n)).s,
+		       f->peer, fmt(advantage(f, BENCH_URING, PEER)).s,
+		       fmt(advantage(f, BENCH_EPOLL, PEER)).s, tgt, res);
 	}
-	printf("\nMedians of %d rounds (%s mode), contenders alternated each round, "
-	       "pinned to CPU 0. \"corio advantage\" is peer/corio for times and sizes, "
-	       "corio/peer for rates: above 1 means corio is better.\n",
+	printf("\nMedians of %d rounds (%s mode); each round runs corio on io_uring, corio on "
+	       "epoll and the peer, in an order that rotates, pinned to CPU 0. \"advantage\" "
+	       "is peer/corio for times, sizes and counts, corio/peer for rates: above 1 means "
+	       "corio is better.\n",
 	       c->rounds, c->quick ? "quick" : "full");
+	printf("\nYield and spawn+join start no op, yet every loop turn ends in the "
+	       "backend's poll: io_uring skips the syscall when nothing is in flight, the "
+	       "epoll backend calls epoll_pwait2 each turn (runtime/epoll.c, epoll_poll), "
+	       "and that is most of what the epoll column measures.  A NOP on epoll "
+	       "completes in the loop's next turn with no syscall of its own: no kernel "
+	       "round trip, unlike the raw liburing peer's.\n");
 }
 
-/* Run one round of a figure: both contenders, in the order of the round. */
-static void round_pair(struct figure *f, int r, double (*mine)(const struct cfg *),
-		       double (*theirs)(const struct cfg *), const struct cfg *c)
+/* One round of a figure: every contender once, in an order that rotates
+ * with the round (the machine is shared and noisy). */
+static void run_round(struct figure *f, int r, double (*mine)(const struct cfg *, int),
+		      double (*theirs)(const struct cfg *), const struct cfg *c)
 {
-	if (r % 2 == 0) {
-		f->corio[r] = mine(c);
-		f->peer_v[r] = theirs(c);
-	} else {
-		f->peer_v[r] = theirs(c);
-		f->corio[r] = mine(c);
+	for (int k = 0; k < NCONT; k++) {
+		int who = (k + r) % NCONT;
+		f->v[who][r] = who == PEER ? theirs(c) : mine(c, who);
 	}
 	f->n = r + 1;
 }
 
-static void run_figure(struct figure *f, double (*mine)(const struct cfg *),
+static void run_figure(struct figure *f, double (*mine)(const struct cfg *, int),
 		       double (*theirs)(const struct cfg *), const struct cfg *c)
 {
 	for (int r = 0; r < c->rounds; r++)
-		round_pair(f, r, mine, theirs, c);
+		run_round(f, r, mine, theirs, c);
 	print_line(f);
 }
 
-/* Run @body(@arg) as the only task of a fresh loop with options @o. */
-static void run_in_loop(corio_fn body, void *arg, const corio_loop_options *o)
+/* Run @body(@arg) as the only task of a fresh loop on backend @b with
+ * options @o (may be NULL). */
+static void run_in_loop(int b, corio_fn body, void *arg, const corio_loop_options *o)
 {
-	corio_loop *l;
-	int err = corio_loop_new(&l, o);
+	int err = bench_run_on(b, o, body, arg, NULL);
 	if (err)
-		die("corio_loop_new", err);
-	corio_task *t;
-	err = corio_spawn_ex(l, &t, body, arg, NULL);
-	if (err)
-		die("corio_spawn_ex", err);
-	err = corio_loop_run(l);
-	if (err)
-		die("corio_loop_run", err);
-	err = corio_join(t, NULL);
-	if (err)
-		die("corio_join", err);
-	err = corio_loop_free(l);
-	if (err)
-		die("corio_loop_free", err);
+		die(bench_backends[b].key, err);
 }
 
 /* ---- 1. yield round trip ------------------------------------------------ */
@@ -348,10 +360,10 @@ static void *yield_main(void *p)
 	return NULL;
 }
 
-static double corio_yield_rt(const struct cfg *c)
+static double corio_yield_rt(const struct cfg *c, int b)
 {
 	struct yield_state s = {.n = c->yield_n};
-	run_in_loop(yield_main, &s, NULL);
+	run_in_loop(b, yield_main, &s, NULL);
 	return (double)(s.t1 - s.t0) / (double)s.n;
 }
 
@@ -436,10 +448,10 @@ static void *spawn_main(void *p)
 	return NULL;
 }
 
-static double corio_spawn_join(const struct cfg *c)
+static double corio_spawn_join(const struct cfg *c, int b)
 {
 	struct spawn_state s = {.n = c->spawn_n};
-	run_in_loop(spawn_main, &s, NULL);
+	run_in_loop(b, spawn_main, &s, NULL);
 	return (double)(s.t1 - s.t0) / (double)s.n;
 }
 
@@ -506,12 +518,21 @@ static void on_corio_timer(void *arg)
 	(*(long *)arg)++;
 }
 
-static void corio_timers_child(long n, struct timer_result *r)
+/* The child's loop, on backend @b. */
+static corio_loop *child_loop(int b, corio_loop_options o)
 {
+	o.backend = bench_backends[b].kind;
 	corio_loop *l;
-	int err = corio_loop_new(&l, NULL);
+	int err = corio_loop_new(&l, &o);
 	if (err)
 		die("corio_loop_new", err);
+	return l;
+}
+
+static void corio_timers_child(int b, long n, struct timer_result *r)
+{
+	corio_loop *l = child_loop(b, (corio_loop_options){0});
+	int err;
 	struct timer_span s;
 	uint64_t rng = SEED;
 	span_begin(&s);
@@ -574,13 +595,11 @@ static void *sleeper(void *p)
 
 /* 1M sleeping tasks: needs small stacks and no guard pages (one mapping
  * per task instead of two, under vm.max_map_count). */
-static void corio_sleepers_child(long n, struct timer_result *r)
+static void corio_sleepers_child(int b, long n, struct timer_result *r)
 {
-	corio_loop *l;
-	corio_loop_options o = {.no_guard_pages = 1, .stack_size = 16 * 1024};
-	int err = corio_loop_new(&l, &o);
-	if (err)
-		die("corio_loop_new", err);
+	corio_loop *l = child_loop(b, (corio_loop_options){.no_guard_pages = 1,
+							  .stack_size = 16 * 1024});
+	int err;
 	struct timer_span s;
 	uint64_t rng = SEED;
 	span_begin(&s);
@@ -601,7 +620,8 @@ static void corio_sleepers_child(long n, struct timer_result *r)
 
 enum { C_CORIO_TIMERS, C_UV_TIMERS, C_CORIO_SLEEPERS };
 
-static void run_timer_child(int which, long n, struct timer_result *out)
+/* Contender @which (on backend @b if it is corio's) in a child process. */
+static void run_timer_child(int which, int b, long n, struct timer_result *out)
 {
 	int fd[2];
 	if (pipe(fd) != 0)
@@ -614,11 +634,11 @@ static void run_timer_child(int which, long n, struct timer_result *out)
 		close(fd[0]);
 		struct timer_result r = {0};
 		if (which == C_CORIO_TIMERS)
-			corio_timers_child(n, &r);
+			corio_timers_child(b, n, &r);
 		else if (which == C_UV_TIMERS)
 			uv_timers_child(n, &r);
 		else
-			corio_sleepers_child(n, &r);
+			corio_sleepers_child(b, n, &r);
 		ssize_t w = write(fd[1], &r, sizeof(r));
 		_exit(w == (ssize_t)sizeof(r) ? 0 : 1);
 	}
@@ -640,29 +660,26 @@ struct timer_figs {
 	struct figure wall, cpu, rss, sched, sleeps;
 };
 
-static void store_timer(struct timer_figs *t, int r, bool corio, const struct timer_result *x)
+static void store_timer(struct timer_figs *t, int r, int who, const struct timer_result *x)
 {
-	(corio ? t->wall.corio : t->wall.peer_v)[r] = x->wall_ms;
-	(corio ? t->cpu.corio : t->cpu.peer_v)[r] = x->cpu_ms;
-	(corio ? t->rss.corio : t->rss.peer_v)[r] = x->rss_mb;
-	(corio ? t->sched.corio : t->sched.peer_v)[r] = x->sched_ns;
-	(corio ? t->sleeps.corio : t->sleeps.peer_v)[r] = x->sleeps;
+	t->wall.v[who][r] = x->wall_ms;
+	t->cpu.v[who][r] = x->cpu_ms;
+	t->rss.v[who][r] = x->rss_mb;
+	t->sched.v[who][r] = x->sched_ns;
+	t->sleeps.v[who][r] = x->sleeps;
 	t->wall.n = t->cpu.n = t->rss.n = t->sched.n = t->sleeps.n = r + 1;
 }
 
+/* Rounds as run_round(), each contender in a child process of its own. */
 static void run_timer_figs(struct timer_figs *t, int corio_kind, long n, const struct cfg *c)
 {
 	for (int r = 0; r < c->rounds; r++) {
-		struct timer_result a, b;
-		if (r % 2 == 0) {
-			run_timer_child(corio_kind, n, &a);
-			run_timer_child(C_UV_TIMERS, n, &b);
-		} else {
-			run_timer_child(C_UV_TIMERS, n, &b);
-			run_timer_child(corio_kind, n, &a);
+		for (int k = 0; k < NCONT; k++) {
+			int who = (k + r) % NCONT;
+			struct timer_result x;
+			run_timer_child(who == PEER ? C_UV_TIMERS : corio_kind, who, n, &x);
+			store_timer(t, r, who, &x);
 		}
-		store_timer(t, r, true, &a);
-		store_timer(t, r, false, &b);
 	}
 	print_line(&t->wall);
 	print_line(&t->cpu);
@@ -716,11 +733,11 @@ static void *nop_main(void *p)
 	return NULL;
 }
 
-static double corio_nop_mops(const struct cfg *c)
+static double corio_nop_mops(const struct cfg *c, int b)
 {
 	struct nop_state s = {.per_task = c->nop_per_task};
 	corio_loop_options o = {.ring_entries = RING_ENTRIES};
-	run_in_loop(nop_main, &s, &o);
+	run_in_loop(b, nop_main, &s, &o);
 	return (double)NOP_TASKS * (double)s.per_task / ((double)(s.t1 - s.t0) / 1e3);
 }
 
@@ -801,38 +818,40 @@ static double peer_raw_nop_mops(const struct cfg *c)
 
 static struct figure f_yield = {
 	.key = "core.yield_rt_ns", .what = "yield round trip (A->B->A)", .unit = "ns",
-	.peer = "swapcontext x2", .target = 20};
+	.peer = "swapcontext x2", .peer_key = "swapcontext", .target = 20};
 static struct figure f_spawn = {
 	.key = "core.spawn_join_ns", .what = "spawn+join empty task", .unit = "ns",
-	.peer = "pthread_create+join", .target = 50};
+	.peer = "pthread_create+join",
+	.peer_key = "pthread", .target = 50};
 static struct figure f_nop = {
 	.key = "core.nop_mops", .what = "NOPs, 1000 tasks / 1000 in flight", .unit = "Mops/s",
-	.peer = "raw liburing loop", .higher_better = true, .target = 0.6};
+	.peer = "raw liburing loop", .peer_key = "raw_uring", .higher_better = true, .target = 0.6};
 #define NOTE_LEN 64
 static char timers_note[NOTE_LEN], sleepers_note[NOTE_LEN];
+#define UV_PEER .peer = "libuv timers", .peer_key = "libuv"
 static struct timer_figs f_timers = {
 	.wall = {.key = "core.timers_wall_ms", .what = "timers, 0-1 s delays: wall", .unit = "ms",
-		 .peer = "libuv timers", .note = timers_note},
+		 UV_PEER, .note = timers_note},
 	.cpu = {.key = "core.timers_cpu_ms", .what = "timers: CPU", .unit = "ms",
-		.peer = "libuv timers", .note = timers_note},
+		UV_PEER, .note = timers_note},
 	.rss = {.key = "core.timers_rss_mb", .what = "timers: peak RSS growth", .unit = "MiB",
-		.peer = "libuv timers", .note = timers_note},
+		UV_PEER, .note = timers_note},
 	.sched = {.key = "core.timers_sched_ns", .what = "timers: schedule one",
-		  .unit = "ns", .peer = "libuv timers", .note = timers_note},
+		  .unit = "ns", UV_PEER, .note = timers_note},
 	.sleeps = {.key = "core.timers_wakeups", .what = "timers: loop sleeps (vol. ctx sw.)",
-		   .unit = "count", .peer = "libuv timers", .note = timers_note},
+		   .unit = "count", UV_PEER, .note = timers_note},
 };
 static struct timer_figs f_sleepers = {
 	.wall = {.key = "core.sleepers_wall_ms", .what = "sleeping tasks, 0-1 s: wall",
-		 .unit = "ms", .peer = "libuv timers", .note = sleepers_note},
+		 .unit = "ms", UV_PEER, .note = sleepers_note},
 	.cpu = {.key = "core.sleepers_cpu_ms", .what = "sleeping tasks: CPU", .unit = "ms",
-		.peer = "libuv timers", .note = sleepers_note},
+		UV_PEER, .note = sleepers_note},
 	.rss = {.key = "core.sleepers_rss_mb", .what = "sleeping tasks: peak RSS growth",
-		.unit = "MiB", .peer = "libuv timers", .note = sleepers_note},
+		.unit = "MiB", UV_PEER, .note = sleepers_note},
 	.sched = {.key = "core.sleepers_spawn_ns", .what = "sleeping tasks: spawn one",
-		  .unit = "ns", .peer = "libuv timers", .note = sleepers_note},
+		  .unit = "ns", UV_PEER, .note = sleepers_note},
 	.sleeps = {.key = "core.sleepers_wakeups", .what = "sleeping tasks: loop sleeps",
-		   .unit = "count", .peer = "libuv timers", .note = sleepers_note},
+		   .unit = "count", UV_PEER, .note = sleepers_note},
 };
 
 static bool wanted(const struct cfg *c, const char *name)
@@ -856,7 +875,7 @@ static int run_pairs(const struct cfg *c, struct figure **all)
 	static const struct {
 		const char *name;
 		struct figure *f;
-		double (*mine)(const struct cfg *);
+		double (*mine)(const struct cfg *, int);
 		double (*theirs)(const struct cfg *);
 	} pairs[] = {
 		{"yield", &f_yield, corio_yield_rt, peer_swapcontext_rt},
@@ -922,10 +941,11 @@ int main(int argc, char **argv)
 	nfig += run_timer_groups(&c, all + nfig);
 	print_table(all, nfig, &c);
 	int met = 0, ntarget = 0;
-	for (int i = 0; i < nfig; i++) {
-		ntarget += all[i]->target != 0;
-		met += !strcmp(verdict(all[i]), "PASS");
-	}
-	printf("\n%d of %d targets met.\n", met, ntarget);
+	for (int i = 0; i < nfig; i++)
+		for (int b = 0; b < BENCH_NBACKENDS && all[i]->target; b++) {
+			ntarget++;
+			met += !strcmp(verdict(all[i], b), "PASS");
+		}
+	printf("\n%d of %d targets met (each target once per backend).\n", met, ntarget);
 	return 0;
 }

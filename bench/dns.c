@@ -14,14 +14,18 @@
  * own resolver configuration is untouched.  Every name exists (A and AAAA
  * from a dnsmasq wildcard) and every answer is checked.
  *
- * corio runs twice: 64 tasks taking names from the list as the 8 threads
- * do (64 is the resolver's default number of lookups in flight), and one
- * task per name, all 10 000 spawned at once (the cost of 10 000 stacks
- * then shows).  Contenders alternate their order each round.
+ * corio runs in two shapes, each on both backends (io_uring, epoll): 64
+ * tasks taking names from the list as the 8 threads do (64 is the
+ * resolver's default number of lookups in flight), and one task per name,
+ * all 10 000 spawned at once (the cost of 10 000 stacks then shows).  Each
+ * round runs the six contenders in an order that rotates.  One
+ * machine-readable line per figure (bench.h), then a Markdown table.
  *
  *   bench-dns [--quick|--full] [--rounds N] [--names N] [--threads N] [--tasks N]
  */
 #include <corio.h>
+
+#include "bench.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -226,19 +230,15 @@ static void *corio_main(void *arg)
 	return NULL;
 }
 
-/* A fresh loop with default options, timed from its first spawn until
- * it is freed (stacks and resolver included). */
-static double run_corio(char **names, int n, int tasks)
+/* A fresh loop on backend @b with default options otherwise, timed from
+ * its creation until it is freed (stacks and resolver included). */
+static double run_corio(int b, char **names, int n, int tasks)
 {
 	struct job j = {.names = names, .n = n};
 	struct corio_run r = {.job = &j, .tasks = tasks};
-	corio_loop *l;
 	uint64_t t0 = now_ns();
-	int err = corio_loop_new(&l, NULL);
+	int err = bench_run_on(b, NULL, corio_main, &r, NULL);
 	if (err)
-		die("corio_loop_new", err);
-	if ((err = corio_spawn_ex(l, NULL, corio_main, &r, NULL)) || (err = corio_loop_run(l)) ||
-	    (err = corio_loop_free(l)))
 		die("running the loop", err);
 	double s = (double)(now_ns() - t0) / 1e9;
 	if (j.failed) {
@@ -321,6 +321,25 @@ static double median(const double *v, int n)
 	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
+/* The contenders: corio in each shape on each backend, then glibc. */
+enum { SHAPE_TASKS, SHAPE_EACH, NSHAPES };
+enum { POOL = NSHAPES * BENCH_NBACKENDS, SEQ, NCONT };
+
+static int corio_contender(int shape, int b)
+{
+	return shape * BENCH_NBACKENDS + b;
+}
+
+struct rounds {
+	double v[NCONT][MAX_ROUNDS]; /* lookups/s per contender and round */
+	int n;
+};
+
+static double med(const struct rounds *rs, int who)
+{
+	return median(rs->v[who], rs->n);
+}
+
 static void print_rounds(const char *who, const double *v, int n)
 {
 	printf(" %s=[", who);
@@ -329,20 +348,45 @@ static void print_rounds(const char *who, const double *v, int n)
 	printf("]");
 }
 
-static const char *figure(const char *key, const double *corio, const double *peer, int n,
-			  double target)
+/* The verdict of backend @b in @shape against the pool's target. */
+static const char *verdict(const struct rounds *rs, int shape, int b)
 {
-	double c = median(corio, n), p = median(peer, n), r = c / p;
-	const char *verdict = !target ? "INFO" : r >= target ? "PASS" : "FAIL";
-	printf("%s corio=%.0f peer=%.0f ratio=%.2f", key, c, p, r);
-	if (target)
-		printf(" target>=%g", target);
-	printf(" %s\n#  rounds:", verdict);
-	print_rounds("corio", corio, n);
-	print_rounds("peer", peer, n);
+	if (shape != SHAPE_TASKS)
+		return "INFO";
+	return med(rs, corio_contender(shape, b)) / med(rs, POOL) >= TARGET_VS_POOL ? "PASS"
+										    : "FAIL";
+}
+
+/* One line per shape (bench.h), its rounds below. */
+static void print_line(const struct cfg *c, const struct rounds *rs, int shape)
+{
+	const char *peer[2];
+	char pool_key[32];
+	snprintf(pool_key, sizeof(pool_key), "gai_pool%d", c->threads);
+	peer[0] = pool_key;
+	peer[1] = "gai_sequential";
+	int u = corio_contender(shape, BENCH_URING), e = corio_contender(shape, BENCH_EPOLL);
+	printf("dns.getaddrinfo_per_s names=%d tasks=", c->names);
+	if (shape == SHAPE_TASKS)
+		printf("%d", c->tasks);
+	else
+		printf("each");
+	printf(" unit=lookups/s better=higher corio_uring=%.0f corio_epoll=%.0f %s=%.0f %s=%.0f",
+	       med(rs, u), med(rs, e), peer[0], med(rs, POOL), peer[1], med(rs, SEQ));
+	for (int k = 0; k < 2; k++)
+		printf(" uring:%s=%.2f epoll:%s=%.2f", peer[k], med(rs, u) / med(rs, POOL + k),
+		       peer[k], med(rs, e) / med(rs, POOL + k));
+	printf(" uring:epoll=%.2f", med(rs, u) / med(rs, e));
+	if (shape == SHAPE_TASKS)
+		printf(" target:%s>=%g uring=%s epoll=%s", peer[0], TARGET_VS_POOL,
+		       verdict(rs, shape, BENCH_URING), verdict(rs, shape, BENCH_EPOLL));
+	printf("\n#  rounds:");
+	print_rounds("corio_uring", rs->v[u], rs->n);
+	print_rounds("corio_epoll", rs->v[e], rs->n);
+	print_rounds(peer[0], rs->v[POOL], rs->n);
+	print_rounds(peer[1], rs->v[SEQ], rs->n);
 	printf("\n");
 	fflush(stdout);
-	return verdict;
 }
 
 static void parse_args(int argc, char **argv, struct cfg *c)
@@ -377,57 +421,66 @@ static void parse_args(int argc, char **argv, struct cfg *c)
 	}
 }
 
+/* Contender @who resolves @names once; lookups per second. */
+static double run_contender(const struct cfg *c, int who, char **names)
+{
+	if (who == POOL)
+		return run_pool(names, c->names, c->threads);
+	if (who == SEQ)
+		return run_sequential(names, c->names);
+	int tasks = who / BENCH_NBACKENDS == SHAPE_TASKS ? c->tasks : 0;
+	return run_corio(who % BENCH_NBACKENDS, names, c->names, tasks);
+}
+
 /* One round: every contender once, on names of its own, in an order that
  * rotates with the round (the machine is shared and noisy). */
-static void round_once(const struct cfg *c, int r, double *co, double *each, double *pool,
-		       double *seq)
+static void round_once(const struct cfg *c, struct rounds *rs)
 {
-	char **names[4] = {make_names(c->names, "c", r), make_names(c->names, "e", r),
-			   make_names(c->names, "p", r), make_names(c->names, "s", r)};
-	for (int k = 0; k < 4; k++) {
-		switch ((k + r) % 4) {
-		case 0: co[r] = run_corio(names[0], c->names, c->tasks); break;
-		case 1: each[r] = run_corio(names[1], c->names, 0); break;
-		case 2: pool[r] = run_pool(names[2], c->names, c->threads); break;
-		case 3: seq[r] = run_sequential(names[3], c->names); break;
-		}
+	int r = rs->n;
+	for (int k = 0; k < NCONT; k++) {
+		int who = (k + r) % NCONT;
+		char prefix[8];
+		snprintf(prefix, sizeof(prefix), "c%d-", who);
+		char **names = make_names(c->names, prefix, r);
+		rs->v[who][r] = run_contender(c, who, names);
+		free_names(names, c->names);
 	}
-	for (int k = 0; k < 4; k++)
-		free_names(names[k], c->names);
+	rs->n = r + 1;
 }
 
-static void table_row(const char *what, const double *corio, const double *peer, int n,
-		      const char *peer_is, double target, const char *verdict)
+static void report(const struct cfg *c, const struct rounds *rs)
 {
-	char tgt[32] = "-";
-	if (target)
-		snprintf(tgt, sizeof(tgt), ">= %g", target);
-	printf("| %s | lookups/s | %.0f | %.0f | %s | %.2fx | %s | %s |\n", what, median(corio, n),
-	       median(peer, n), peer_is, median(corio, n) / median(peer, n), tgt, verdict);
-}
-
-static void report(const struct cfg *c, const double *co, const double *each,
-		   const double *pool, const double *seq)
-{
-	char key[64], what[96], peer[64];
-	snprintf(key, sizeof(key), "dns.getaddrinfo_vs_pool%d", c->threads);
-	const char *v1 = figure(key, co, pool, c->rounds, TARGET_VS_POOL);
-	snprintf(key, sizeof(key), "dns.getaddrinfo_task_each_vs_pool%d", c->threads);
-	const char *v2 = figure(key, each, pool, c->rounds, 0);
-	const char *v3 = figure("dns.getaddrinfo_vs_sequential", co, seq, c->rounds, 0);
-	printf("\n| figure | unit | corio | peer | peer is | corio advantage | target | result |\n");
-	printf("|---|---|---:|---:|---|---:|---:|---|\n");
-	snprintf(peer, sizeof(peer), "glibc getaddrinfo, %d threads", c->threads);
-	snprintf(what, sizeof(what), "%d names, %d corio tasks", c->names, c->tasks);
-	table_row(what, co, pool, c->rounds, peer, TARGET_VS_POOL, v1);
-	snprintf(what, sizeof(what), "%d names, a corio task each", c->names);
-	table_row(what, each, pool, c->rounds, peer, 0, v2);
-	snprintf(what, sizeof(what), "%d names, %d corio tasks", c->names, c->tasks);
-	table_row(what, co, seq, c->rounds, "glibc getaddrinfo, sequential", 0, v3);
+	for (int shape = 0; shape < NSHAPES; shape++)
+		print_line(c, rs, shape);
+	printf("\n| figure | unit | corio io_uring | corio epoll | glibc getaddrinfo, %d threads "
+	       "| glibc getaddrinfo, sequential | io_uring vs epoll | vs %d threads (io_uring / "
+	       "epoll) | vs sequential (io_uring / epoll) | target vs %d threads | result "
+	       "(io_uring/epoll) |\n",
+	       c->threads, c->threads, c->threads);
+	printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+	for (int shape = 0; shape < NSHAPES; shape++) {
+		int u = corio_contender(shape, BENCH_URING), e = corio_contender(shape, BENCH_EPOLL);
+		char what[96], tgt[32] = "-";
+		if (shape == SHAPE_TASKS) {
+			snprintf(what, sizeof(what), "%d names, %d corio tasks", c->names, c->tasks);
+			snprintf(tgt, sizeof(tgt), ">= %g", TARGET_VS_POOL);
+		} else {
+			snprintf(what, sizeof(what), "%d names, a corio task each", c->names);
+		}
+		printf("| %s | lookups/s | %.0f | %.0f | %.0f | %.0f | %.2f | %.2f / %.2f | "
+		       "%.2f / %.2f | %s | %s/%s |\n",
+		       what, med(rs, u), med(rs, e), med(rs, POOL), med(rs, SEQ),
+		       med(rs, u) / med(rs, e), med(rs, u) / med(rs, POOL),
+		       med(rs, e) / med(rs, POOL), med(rs, u) / med(rs, SEQ),
+		       med(rs, e) / med(rs, SEQ), tgt, verdict(rs, shape, BENCH_URING),
+		       verdict(rs, shape, BENCH_EPOLL));
+	}
 	printf("\nMedians of %d rounds; each round every contender resolves %d distinct names "
 	       "(A and AAAA) from one dnsmasq on 127.0.0.1:53 in a private network namespace. "
-	       "corio: one loop, default resolver options; both sides read the same "
-	       "bind-mounted /etc/resolv.conf, /etc/hosts and /etc/nsswitch.conf.\n",
+	       "corio: one loop per run, on the backend named, default resolver options "
+	       "otherwise; both sides read the same bind-mounted /etc/resolv.conf, /etc/hosts "
+	       "and /etc/nsswitch.conf. \"A vs B\" is A's lookups/s over B's: above 1, A is "
+	       "better.\n",
 	       c->rounds, c->names);
 }
 
@@ -458,18 +511,19 @@ int main(int argc, char **argv)
 		die("mkdtemp", errno);
 	private_network(dir);
 	pid_t dnsmasq = start_dnsmasq(dir);
-	char **warm = make_names(200, "w", 0); /* first lookups read files, load NSS */
-	run_corio(warm, 100, c.tasks);
-	run_pool(warm + 100, 100, c.threads);
-	free_names(warm, 200);
+	char **warm = make_names(300, "w", 0); /* first lookups read files, load NSS */
+	run_corio(BENCH_URING, warm, 100, c.tasks);
+	run_corio(BENCH_EPOLL, warm + 100, 100, c.tasks);
+	run_pool(warm + 200, 100, c.threads);
+	free_names(warm, 300);
 	printf("# bench-dns: %s mode, %d rounds, %d names per contender and round, "
 	       "glibc pool of %d threads, %d corio tasks, nproc %ld\n",
 	       c.quick ? "quick" : "full", c.rounds, c.names, c.threads, c.tasks,
 	       sysconf(_SC_NPROCESSORS_ONLN));
-	double co[MAX_ROUNDS], each[MAX_ROUNDS], pool[MAX_ROUNDS], seq[MAX_ROUNDS];
-	for (int r = 0; r < c.rounds; r++)
-		round_once(&c, r, co, each, pool, seq);
-	report(&c, co, each, pool, seq);
+	static struct rounds rs;
+	while (rs.n < c.rounds)
+		round_once(&c, &rs);
+	report(&c, &rs);
 	cleanup(dnsmasq, dir);
 	return 0;
 }

@@ -1,25 +1,30 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * bench/echo.c - echo servers side by side: corio (corio_serve, a task per
- * connection, streams), a hand-written epoll loop (the baseline), libuv,
- * and a hand-written io_uring loop without coroutines (the limit).  One
+ * connection, streams) on its io_uring backend and, the same program, on
+ * its epoll backend; a hand-written epoll loop (the baseline), libuv, and
+ * a hand-written io_uring loop without coroutines (the limit).  One
  * load generator for all (on io_uring, so that it is never the first to
  * saturate): N connections, each sending an M-byte message and waiting for
  * its echo, over and over; every echo is checked.  Figures: round trips
  * per second, p50/p99 latency, and the server's CPU time per round trip
  * over the measured window (from /proc/PID/schedstat), which a busy
  * machine disturbs much less than throughput.  Servers run pinned to CPU
- * 0, the generator to CPU 1; rounds alternate the contenders and each
- * figure is the median of its rounds.  Prints one machine-readable line
- * per figure and Markdown tables.
+ * 0, the generator to CPU 1; each round runs every contender once, in an
+ * order that rotates, and each figure is the median of its rounds.
+ * Prints one machine-readable line per figure (bench.h) and Markdown
+ * tables.
  *
- *   bench-echo [--quick] [--rounds N] [--duration S] [--warmup S]
+ *   bench-echo [--quick|--full] [--rounds N] [--duration S] [--warmup S]
  *              [--conns 1,50,500] [--sizes 64,4096]
- *   bench-echo --server [port]     (the corio server alone)
+ *   bench-echo --server [port]     (the corio server alone; the backend
+ *                                   from $CORIO_BACKEND, as any program)
  *   bench-echo --client PORT [--conns N] [--sizes M] [--duration S]
  *                                  (the load generator alone)
  */
 #include <corio.h>
+
+#include "bench.h"
 
 #include <errno.h>
 #include <liburing.h>
@@ -60,7 +65,8 @@ static void *server_main(void *arg)
 		fprintf(stderr, "bench-echo: listen: %s\n", corio_strerror(lfd));
 		return CORIO_ERR_PTR(lfd);
 	}
-	printf("PORT %d\n", corio_sock_port(lfd));
+	/* the backend too: the parent checks it ran the one it asked for */
+	printf("PORT %d %s\n", corio_sock_port(lfd), corio_loop_backend(corio_current_loop()));
 	fflush(stdout);
 	corio_serve_options o = {.stop_signals = (const int[]){SIGTERM, SIGINT, 0}};
 	int err = corio_serve(lfd, echo_handler, &o);
@@ -375,12 +381,22 @@ static int run_client(int port, int conns, size_t size, double warmup, double du
 
 /* ---- contenders -------------------------------------------------------- */
 
-enum { CORIO, EPOLL, LIBUV, URING, NC };
-static const char *const names[NC] = {"corio", "epoll", "libuv", "uring"};
-static const char *const exes[NC] = {"bench-echo", "bench-echo-epoll", "bench-echo-uv",
-				     "bench-echo-uring"};
+/* corio on each backend (BENCH_URING, BENCH_EPOLL: the same program), then
+ * the peers. */
+enum { RAW_EPOLL = BENCH_NBACKENDS, LIBUV, RAW_URING, NC };
+static const char *const names[NC] = {"corio_uring", "corio_epoll", "raw_epoll", "libuv",
+				      "raw_uring"};
+static const char *const labels[NC] = {"corio io_uring", "corio epoll", "raw epoll", "libuv",
+				       "raw liburing"};
+static const char *const exes[NC] = {"bench-echo", "bench-echo", "bench-echo-epoll",
+				     "bench-echo-uv", "bench-echo-uring"};
 static char paths[NC][PATH_MAX];
 static bool present[NC];
+
+static bool is_corio(int c)
+{
+	return c < BENCH_NBACKENDS;
+}
 
 static void find_contenders(void)
 {
@@ -398,7 +414,8 @@ static void find_contenders(void)
 	}
 }
 
-/* Start contender @c pinned to CPU 0; its port arrives on a pipe. */
+/* Start contender @c pinned to CPU 0 (corio on the backend it stands for,
+ * forced: no fallback); its port arrives on a pipe. */
 static pid_t spawn(int c, int *port)
 {
 	int p[2];
@@ -408,17 +425,20 @@ static pid_t spawn(int c, int *port)
 	if (pid == 0) {
 		pin(0);
 		dup2(p[1], 1);
-		if (c == CORIO)
+		if (is_corio(c)) {
+			setenv("CORIO_BACKEND", bench_backends[c].env, 1);
 			execl(paths[c], paths[c], "--server", "0", (char *)NULL);
-		else
+		} else {
 			execl(paths[c], paths[c], "0", (char *)NULL);
+		}
 		_exit(127);
 	}
 	close(p[1]);
-	char line[64] = {0};
+	char line[64] = {0}, backend[16] = "";
 	struct pollfd pf = {.fd = p[0], .events = POLLIN};
 	if (pid < 0 || poll(&pf, 1, 5000) != 1 || read(p[0], line, sizeof(line) - 1) <= 0 ||
-	    sscanf(line, "PORT %d", port) != 1) {
+	    sscanf(line, "PORT %d %15s", port, backend) < 1 ||
+	    (is_corio(c) && strcmp(backend, bench_backends[c].loop))) {
 		close(p[0]);
 		if (pid > 0)
 			kill(pid, SIGKILL);
@@ -452,9 +472,28 @@ struct opts {
 	int sizes[8], nsizes;
 };
 
+/* What is measured at each grid point (struct result's fields). */
+enum { RT, P50, P99, CPU, NM };
+
+static const struct metric {
+	const char *key, *unit, *better;
+	int prec;          /* decimals printed */
+	const char *title; /* of its table */
+} metrics[NM] = {
+	[RT] = {"rt_per_s", "rt/s", "higher", 0,
+		"Round trips per second (higher is better); \"vs X\" is corio's rt/s over "
+		"X's, on io_uring / on epoll (above 1: corio is better):"},
+	[P50] = {"p50_us", "us", "lower", 1, "Latency p50, µs (lower is better):"},
+	[P99] = {"p99_us", "us", "lower", 1, "Latency p99, µs (lower is better):"},
+	[CPU] = {"server_cpu_us_per_rt", "us", "lower", 2,
+		 "Server CPU time per round trip, µs (lower is better; less sensitive to a "
+		 "busy machine than rt/s):"},
+};
+
 struct figure {
 	int conns, size;
-	double rt[NC], p50[NC], p99[NC], cpu[NC];
+	int n[NC];             /* rounds that each contender completed */
+	double m[NM][NC];      /* medians over those rounds */
 	double lo[NC], hi[NC]; /* spread of rt/s over the rounds */
 };
 
@@ -478,27 +517,26 @@ static int one_round(int c, const struct opts *o, int conns, int size, struct re
 
 static void measure(const struct opts *o, struct figure *f)
 {
-	double rt[NC][32], p50[NC][32], p99[NC][32], cpu[NC][32];
+	double v[NM][NC][32];
 	int n[NC] = {0};
 	for (int r = 0; r < o->rounds; r++) {
 		for (int k = 0; k < NC; k++) {
-			int c = (k + r) % NC; /* alternate who goes first */
+			int c = (k + r) % NC; /* rotate who goes first */
 			struct result res;
 			if (!present[c] || one_round(c, o, f->conns, f->size, &res))
 				continue;
-			rt[c][n[c]] = res.rt_per_s;
-			cpu[c][n[c]] = res.cpu_us_rt;
-			p50[c][n[c]] = res.p50_us;
-			p99[c][n[c]++] = res.p99_us;
+			v[RT][c][n[c]] = res.rt_per_s;
+			v[CPU][c][n[c]] = res.cpu_us_rt;
+			v[P50][c][n[c]] = res.p50_us;
+			v[P99][c][n[c]++] = res.p99_us;
 		}
 	}
 	for (int c = 0; c < NC; c++) {
-		f->rt[c] = n[c] ? median(rt[c], n[c]) : 0;
-		f->lo[c] = n[c] ? rt[c][0] : 0; /* sorted by median() */
-		f->hi[c] = n[c] ? rt[c][n[c] - 1] : 0;
-		f->p50[c] = n[c] ? median(p50[c], n[c]) : 0;
-		f->p99[c] = n[c] ? median(p99[c], n[c]) : 0;
-		f->cpu[c] = n[c] ? median(cpu[c], n[c]) : 0;
+		f->n[c] = n[c];
+		for (int k = 0; k < NM; k++)
+			f->m[k][c] = n[c] ? median(v[k][c], n[c]) : 0;
+		f->lo[c] = n[c] ? v[RT][c][0] : 0; /* sorted by median() */
+		f->hi[c] = n[c] ? v[RT][c][n[c] - 1] : 0;
 	}
 }
 
@@ -507,46 +545,72 @@ static double ratio(double a, double b)
 	return b > 0 ? a / b : 0;
 }
 
+/* The figures of a grid point, a line each (bench.h).  A contender that
+ * completed no round is left out. */
 static void print_lines(const struct figure *f)
 {
-	printf("echo.rt_per_s conns=%d size=%d", f->conns, f->size);
-	for (int c = 0; c < NC; c++)
-		printf(" %s=%.0f", names[c], f->rt[c]);
-	for (int c = 1; c < NC; c++)
-		printf(" corio/%s=%.3f", names[c], ratio(f->rt[CORIO], f->rt[c]));
-	printf("\n");
-	const char *what[3] = {"p50_us", "p99_us", "server_cpu_us_per_rt"};
-	const double *v[3] = {f->p50, f->p99, f->cpu};
-	for (int k = 0; k < 3; k++) {
-		printf("echo.%s conns=%d size=%d", what[k], f->conns, f->size);
+	for (int k = 0; k < NM; k++) {
+		printf("echo.%s conns=%d size=%d unit=%s better=%s", metrics[k].key, f->conns,
+		       f->size, metrics[k].unit, metrics[k].better);
 		for (int c = 0; c < NC; c++)
-			printf(" %s=%.*f", names[c], k == 2 ? 2 : 1, v[k][c]);
+			if (f->n[c])
+				printf(" %s=%.*f", names[c], metrics[k].prec, f->m[k][c]);
+		if (k == RT) /* round trips: corio's advantages */
+			for (int b = 0; b < BENCH_NBACKENDS; b++)
+				for (int c = b + 1; c < NC; c++)
+					if (f->n[b] && f->n[c])
+						printf(" %s:%s=%.3f", bench_backends[b].env,
+						       c == BENCH_EPOLL ? "epoll" : names[c],
+						       ratio(f->m[RT][b], f->m[RT][c]));
 		printf("\n");
 	}
 	fflush(stdout);
 }
 
+/* A table of metric @k per grid point and contender. */
+static void print_metric(const struct figure *fs, int n, int k)
+{
+	printf("\n%s\n\n| conns | size |", metrics[k].title);
+	for (int c = 0; c < NC; c++)
+		printf(" %s |", labels[c]);
+	printf("\n|---:|---:|");
+	for (int c = 0; c < NC; c++)
+		printf("---:|");
+	printf("\n");
+	for (int i = 0; i < n; i++) {
+		printf("| %d | %d |", fs[i].conns, fs[i].size);
+		for (int c = 0; c < NC; c++)
+			printf(fs[i].n[c] ? " %.*f |" : " - |", metrics[k].prec, fs[i].m[k][c]);
+		printf("\n");
+	}
+}
+
 static void print_table(const struct figure *fs, int n)
 {
-	printf("\n| conns | size | corio rt/s | epoll rt/s | libuv rt/s | uring rt/s "
-	       "| corio/epoll | corio/libuv | corio/uring | p50 µs c/e/l/u | p99 µs c/e/l/u |\n");
-	printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n");
+	printf("\n%s\n\n| conns | size |", metrics[RT].title);
+	for (int c = 0; c < NC; c++)
+		printf(" %s |", labels[c]);
+	printf(" io_uring/epoll |");
+	for (int c = BENCH_NBACKENDS; c < NC; c++)
+		printf(" vs %s |", labels[c]);
+	printf("\n|---:|---:|");
+	for (int c = 0; c < 2 * NC - BENCH_NBACKENDS + 1; c++)
+		printf("---:|");
+	printf("\n");
 	for (int i = 0; i < n; i++) {
 		const struct figure *f = &fs[i];
 		printf("| %d | %d |", f->conns, f->size);
+		const double *rt = f->m[RT];
 		for (int c = 0; c < NC; c++)
-			printf(" %.0f |", f->rt[c]);
-		for (int c = 1; c < NC; c++)
-			printf(" %.2f |", ratio(f->rt[CORIO], f->rt[c]));
-		printf(" %.0f/%.0f/%.0f/%.0f | %.0f/%.0f/%.0f/%.0f |\n", f->p50[0], f->p50[1],
-		       f->p50[2], f->p50[3], f->p99[0], f->p99[1], f->p99[2], f->p99[3]);
+			printf(" %.0f |", rt[c]);
+		printf(" %.2f |", ratio(rt[BENCH_URING], rt[BENCH_EPOLL]));
+		for (int c = BENCH_NBACKENDS; c < NC; c++)
+			printf(" %.2f / %.2f |", ratio(rt[BENCH_URING], rt[c]),
+			       ratio(rt[BENCH_EPOLL], rt[c]));
+		printf("\n");
 	}
-	printf("\nServer CPU time per round trip, µs (lower is better; less sensitive to a "
-	       "busy machine than rt/s):\n\n| conns | size | corio | epoll | libuv | uring |\n"
-	       "|---:|---:|---:|---:|---:|---:|\n");
-	for (int i = 0; i < n; i++)
-		printf("| %d | %d | %.2f | %.2f | %.2f | %.2f |\n", fs[i].conns, fs[i].size,
-		       fs[i].cpu[0], fs[i].cpu[1], fs[i].cpu[2], fs[i].cpu[3]);
+	for (int k = P50; k < NM; k++)
+		print_metric(fs, n, k);
 	printf("\nSpread of rt/s over the rounds (min-max):\n");
 	for (int i = 0; i < n; i++) {
 		printf("  conns=%d size=%d:", fs[i].conns, fs[i].size);
@@ -573,7 +637,9 @@ static int parse(int argc, char **argv, struct opts *o)
 			   .conns = {1, 50, 500}, .nsizes = 2, .sizes = {64, 4096}};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(a, "--quick")) {
+		if (!strcmp(a, "--full")) {
+			continue; /* the defaults */
+		} else if (!strcmp(a, "--quick")) {
 			o->rounds = 3;
 			o->warmup = 0.2;
 			o->duration = 0.5;
@@ -619,7 +685,7 @@ int main(int argc, char **argv)
 	}
 	struct opts o;
 	if (parse(argc, argv, &o)) {
-		fprintf(stderr, "usage: bench-echo [--quick] [--rounds N] [--duration S] "
+		fprintf(stderr, "usage: bench-echo [--quick|--full] [--rounds N] [--duration S] "
 				"[--warmup S] [--conns 1,50,500] [--sizes 64,4096]\n");
 		return 2;
 	}
@@ -627,6 +693,9 @@ int main(int argc, char **argv)
 	if (port)
 		return client_only(port, &o);
 	find_contenders();
+	printf("# bench-echo: medians of %d rounds of %g s after a %g s warm-up; servers on "
+	       "CPU 0, load generator on CPU 1\n",
+	       o.rounds, o.duration, o.warmup);
 	struct figure fs[64];
 	int n = 0;
 	for (int i = 0; i < o.nconns; i++)

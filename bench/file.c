@@ -3,7 +3,9 @@
  * bench/file.c - corio's side of the file benchmarks that bench/file.sh
  * runs beside fio and GNU cp: random 4 KiB reads (O_DIRECT or buffered)
  * from N concurrent tasks, sequential large reads, and a whole-file copy
- * with corio_copy_fd.  Prints one machine-readable "key=value" line.
+ * with corio_copy_fd.  Prints one machine-readable "key=value" line,
+ * which names the backend that ran (from $CORIO_BACKEND, as in any corio
+ * program: file.sh runs each figure on both).
  *
  *   bench-file rand  FILE [--direct] [--bs 4096] [--tasks 32] [--seconds 5]
  *   bench-file seq   FILE [--direct] [--bs 131072] [--tasks 32] [--seconds 5]
@@ -109,8 +111,8 @@ static void *read_main(void *arg)
 	for (unsigned i = 0; i < o->tasks; i++)
 		corio_join(t[i], NULL);
 	double secs = (double)(now_ns() - t0) / 1e9;
-	printf("iops=%.0f mibps=%.1f\n", (double)sh->ops / secs,
-	       (double)sh->bytes / secs / 1048576.0);
+	printf("iops=%.0f mibps=%.1f backend=%s\n", (double)sh->ops / secs,
+	       (double)sh->bytes / secs / 1048576.0, corio_loop_backend(corio_current_loop()));
 	free(t);
 	corio_close(sh->fd);
 	return NULL;
@@ -134,7 +136,8 @@ static void *copy_main(void *arg)
 		return CORIO_ERR_PTR(-EIO);
 	}
 	double secs = (double)(now_ns() - t0) / 1e9;
-	printf("seconds=%.3f mibps=%.1f\n", secs, (double)n / secs / 1048576.0);
+	printf("seconds=%.3f mibps=%.1f backend=%s\n", secs, (double)n / secs / 1048576.0,
+	       corio_loop_backend(corio_current_loop()));
 	return NULL;
 }
 

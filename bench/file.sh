@@ -5,10 +5,12 @@
 # 4 KiB reads over a 1 GiB file from 32 tasks (O_DIRECT, and buffered with
 # the file in the page cache) beside fio's io_uring engine at iodepth 32
 # and its psync engine; sequential 128 KiB O_DIRECT reads likewise; a
-# 1 GiB copy with corio_copy_fd beside GNU cp.  Contenders alternate
-# within each round (the order rotates), every one reads the same file
-# pinned to the same CPU, and the medians over the rounds are reported:
-# one machine-readable line per figure, then a Markdown table.
+# 1 GiB copy with corio_copy_fd beside GNU cp.  corio runs on both of its
+# backends: io_uring, and epoll, which hands file I/O to its thread pool.
+# Contenders alternate within each round (the order rotates), every one
+# reads the same file pinned to the same CPU (corio's pool threads too),
+# and the medians over the rounds are reported: one machine-readable line
+# per figure (bench/bench.h), then Markdown tables.
 #
 #   bench/file.sh [--quick] [--rounds N] [--seconds S] [--dir DIR]
 #                 [--cpu N] [--build DIR] [--only direct|buffered|copy]
@@ -78,12 +80,17 @@ r = json.load(sys.stdin)["jobs"][0]["read"]
 print("%.0f" % (r["iops"] if sys.argv[1] == "iops" else r["bw_bytes"] / 1048576.0))' "$5"
 }
 
-# corio MODE FIELD [--direct]
-corio_run() {
-	local mode=$1 field=$2
-	shift 2
-	$pin "$bench" "$mode" "$file" --seconds "$(awk -v m="$ms" 'BEGIN { print m / 1000 }')" "$@" |
-		sed -n "s/.*$field=\([0-9.]*\).*/\1/p" | cut -d. -f1
+# corio_backend BACKEND ARG...: bench-file on BACKEND (uring|epoll,
+# forced), its line on stdout; fails if another backend ran
+corio_backend() {
+	local backend=$1 want=$1 out
+	shift
+	[ "$want" = uring ] && want=io_uring
+	out=$(CORIO_BACKEND=$backend $pin "$bench" "$@") || return 1
+	case "$out" in
+	*"backend=$want"*) echo "$out" ;;
+	*) echo "bench-file ran on another backend than $want: $out" >&2; return 1 ;;
+	esac
 }
 
 # seconds for a copy of the whole file; the source is cached, the
@@ -97,9 +104,18 @@ cp_run() {
 	t1=$(date +%s%N)
 	awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.3f\n", ns / 1e9 }'
 }
+# corio BACKEND MODE FIELD [--direct]
+corio_run() {
+	local backend=$1 mode=$2 field=$3
+	shift 3
+	corio_backend "$backend" "$mode" "$file" \
+		--seconds "$(awk -v m="$ms" 'BEGIN { print m / 1000 }')" "$@" |
+		sed -n "s/.*$field=\([0-9.]*\).*/\1/p" | cut -d. -f1
+}
+# corio_copy_run BACKEND
 corio_copy_run() {
 	copy_prepare
-	$pin "$bench" copy "$file" "$work/copy" | sed -n 's/.*seconds=\([0-9.]*\).*/\1/p'
+	corio_backend "$1" copy "$file" "$work/copy" | sed -n 's/.*seconds=\([0-9.]*\).*/\1/p'
 }
 
 # --- rounds and medians ------------------------------------------------
@@ -131,22 +147,49 @@ figure() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 nothing() { :; }
 
+# adv BETTER A B: A's advantage over B, above 1 when A is better
+adv() { if [ "$1" = higher ]; then ratio "$2" "$3"; else ratio "$3" "$2"; fi; }
+
 lines=()
 table=()
+
+# emit NAME UNIT BETTER PEER...: the figure's line (bench/bench.h) from the
+# medians $med_corio_uring, $med_corio_epoll and $med_PEER; the advantages
+# of each backend (io_uring / epoll) over each peer in $advs
+emit() {
+	local name=$1 unit=$2 better=$3 c p v u e
+	shift 3
+	local line="file.$name unit=$unit better=$better"
+	for c in corio_uring corio_epoll "$@"; do
+		v=med_$c
+		line+=" $c=${!v}"
+	done
+	advs=""
+	for p in "$@"; do
+		v=med_$p
+		u=$(adv "$better" "$med_corio_uring" "${!v}")
+		e=$(adv "$better" "$med_corio_epoll" "${!v}")
+		line+=" uring:$p=$u epoll:$p=$e"
+		advs+=" | $u / $e"
+	done
+	u=$(adv "$better" "$med_corio_uring" "$med_corio_epoll")
+	lines+=("$line uring:epoll=$u")
+	advs="$u$advs"
+}
 
 read_figure() { # NAME RW BS DIRECT FIELD CORIO_MODE [--direct]
 	local name=$1 rw=$2 bs=$3 direct=$4 field=$5 mode=$6 flag=${7:-}
 	local prep=nothing
 	[ "$direct" = 1 ] || prep=warm
 	figure "$name" "$prep" \
-		"corio=corio_run $mode $field $flag" \
-		"uring=fio_run $rw $bs io_uring $direct $field" \
-		"psync=fio_run $rw $bs psync $direct $field"
-	local ru rp
-	ru=$(ratio "$med_corio" "$med_uring")
-	rp=$(ratio "$med_corio" "$med_psync")
-	lines+=("file.$name corio=$med_corio fio_uring=$med_uring fio_psync=$med_psync ratio=$ru ratio_psync=$rp")
-	table+=("| $name | $med_corio | $med_uring | $med_psync | $ru | $rp |")
+		"corio_uring=corio_run uring $mode $field $flag" \
+		"corio_epoll=corio_run epoll $mode $field $flag" \
+		"fio_uring=fio_run $rw $bs io_uring $direct $field" \
+		"fio_psync=fio_run $rw $bs psync $direct $field"
+	local unit=IOPS
+	[ "$field" = iops ] || unit=MiB/s
+	emit "$name" "$unit" higher fio_uring fio_psync
+	table+=("| $name | $med_corio_uring | $med_corio_epoll | $med_fio_uring | $med_fio_psync | $advs |")
 }
 
 want() { [ -z "$only" ] || [ "$only" = "$1" ]; }
@@ -163,21 +206,24 @@ if want buffered; then
 	read_figure rand4k_buffered_iops randread 4k 0 iops rand
 fi
 if want copy; then
-	figure copy nothing "corio=corio_copy_run" "cp=cp_run"
-	copy_ratio=$(ratio "$med_cp" "$med_corio")
-	lines+=("file.copy_${size_mib}m_seconds corio=$med_corio cp=$med_cp ratio=$copy_ratio")
+	figure copy nothing "corio_uring=corio_copy_run uring" "corio_epoll=corio_copy_run epoll" \
+		"cp=cp_run"
+	emit "copy_${size_mib}m_seconds" s lower cp
+	copy_advs=$advs
 fi
 
 printf '%s\n' "${lines[@]}"
 if [ ${#table[@]} -gt 0 ]; then
 	echo
-	echo "| figure (median of $rounds, ${size_mib} MiB file, CPU $cpu) | corio | fio io_uring QD32 | fio psync | corio/io_uring | corio/psync |"
-	echo "|---|---:|---:|---:|---:|---:|"
+	echo "| figure (median of $rounds, ${size_mib} MiB file, CPU $cpu) | corio io_uring | corio epoll | fio io_uring QD32 | fio psync | io_uring vs epoll | corio vs fio io_uring (io_uring / epoll) | corio vs fio psync (io_uring / epoll) |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 	printf '%s\n' "${table[@]}"
 fi
 if want copy; then
 	echo
-	echo "| copy of ${size_mib} MiB (seconds, median of $rounds) | corio_copy_fd | GNU cp | cp/corio |"
-	echo "|---|---:|---:|---:|"
-	echo "| copy | $med_corio | $med_cp | $copy_ratio |"
+	echo "| copy of ${size_mib} MiB (seconds, median of $rounds) | corio_copy_fd io_uring | corio_copy_fd epoll | GNU cp | io_uring vs epoll | corio vs cp (io_uring / epoll) |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	echo "| copy | $med_corio_uring | $med_corio_epoll | $med_cp | $copy_advs |"
 fi
+echo
+echo "\"A vs B\" is A's advantage over B: A/B for rates, B/A for seconds; above 1, A is better."

@@ -9,12 +9,15 @@
  *    it across a yield so that every acquisition is a hand-off to a blocked
  *    waiter; peer: two threads hammer one pthread mutex.
  *
- * corio runs on CPU 0 (one loop, one thread); the peer threads are pinned
- * one to CPU 0 and one to CPU 1.  Each figure is the median of several
- * alternating runs.  Prints one machine-readable line per figure, then a
- * Markdown table.  Usage: bench-sync [--quick]
+ * corio runs on CPU 0 (one loop, one thread), once on each backend; the
+ * peer threads are pinned one to CPU 0 and one to CPU 1.  Each round runs
+ * the three contenders in an order that rotates; each figure is the median
+ * over the rounds.  Prints one machine-readable line per figure (bench.h),
+ * then a Markdown table.  Usage: bench-sync [--quick|--full] [--rounds N]
  */
 #include <corio.h>
+
+#include "bench.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -26,7 +29,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#define MAX_RUNS 15
+
 struct config {
+	bool quick;
 	int runs;
 	uint64_t chan_msgs, pipe_msgs;   /* round trips per run */
 	uint64_t mutex_ops, pthread_ops; /* acquisitions per task/thread */
@@ -89,16 +95,17 @@ static void *pinger(void *p)
 	return NULL;
 }
 
-/* messages per second (each round trip is two messages) */
-static double corio_pingpong(uint64_t round_trips)
+/* messages per second (each round trip is two messages), on backend @b */
+static double corio_pingpong(const struct config *cf, int b)
 {
+	uint64_t round_trips = cf->chan_msgs;
 	struct pingpong pp = {.round_trips = round_trips};
 	int err = corio_chan_new(&pp.ping, sizeof(uint64_t), 0);
 	if (!err)
 		err = corio_chan_new(&pp.pong, sizeof(uint64_t), 0);
 	void *res = NULL;
 	if (!err)
-		err = corio_run(pinger, &pp, &res);
+		err = bench_run_on(b, NULL, pinger, &pp, &res);
 	if (!err)
 		err = corio_ptr_err(res);
 	if (err)
@@ -133,9 +140,10 @@ static void *pipe_ponger(void *p)
 	return NULL;
 }
 
-static double pipe_pingpong(uint64_t round_trips, int cpu_b)
+static double pipe_pingpong(const struct config *cf)
 {
-	struct pipes ps = {.cpu = cpu_b};
+	uint64_t round_trips = cf->pipe_msgs;
+	struct pipes ps = {.cpu = cf->peer_cpu_b};
 	if (pipe(ps.ping) || pipe(ps.pong))
 		die("pipe", errno);
 	pthread_t th;
@@ -194,12 +202,12 @@ static void *mutex_main(void *p)
 	return c->counter == 2 * c->ops_each ? NULL : CORIO_ERR_PTR(-EPROTO);
 }
 
-static double corio_mutex_rate(uint64_t ops_each)
+static double corio_mutex_rate(const struct config *cf, int b)
 {
-	struct contended c = {.ops_each = ops_each};
+	struct contended c = {.ops_each = cf->mutex_ops};
 	corio_mutex_init(&c.m);
 	void *res = NULL;
-	int err = corio_run(mutex_main, &c, &res);
+	int err = bench_run_on(b, NULL, mutex_main, &c, &res);
 	if (!err)
 		err = corio_ptr_err(res);
 	if (err)
@@ -233,10 +241,11 @@ static void *pthread_contender(void *p)
 	return NULL;
 }
 
-static double pthread_mutex_rate(uint64_t ops_each, int cpu_b)
+static double pthread_mutex_rate(const struct config *cf)
 {
+	uint64_t ops_each = cf->pthread_ops;
 	struct pcontended c = {.ops_each = ops_each};
-	struct pworker w[2] = {{&c, 0}, {&c, cpu_b}};
+	struct pworker w[2] = {{&c, 0}, {&c, cf->peer_cpu_b}};
 	pthread_t th[2];
 	pthread_mutex_init(&c.m, NULL);
 	uint64_t t0 = clock_ns();
@@ -266,91 +275,116 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* A rate measured for corio and for its peer: medians and ranges. */
+/* The contenders of a figure: corio on each backend, then the peer. */
+enum { PEER = BENCH_NBACKENDS, NCONT };
+
+/* A rate measured for each contender: medians and ranges. */
 struct figure {
-	const char *key, *what, *peer_what;
-	double corio, peer;
-	double corio_lo, corio_hi, peer_lo, peer_hi;
+	const char *key, *unit, *what, *peer_key, *peer_what;
+	double (*mine)(const struct config *, int backend);
+	double (*theirs)(const struct config *);
+	double med[NCONT], lo[NCONT], hi[NCONT];
 };
 
-/* Sorts both sample arrays. */
-static void summarise(struct figure *f, double *c, double *p, int n)
+/* Every contender once per round, in an order that rotates with the
+ * round: noise hits them all. */
+static void measure(const struct config *cf, struct figure *f)
 {
-	f->corio = median(c, n);
-	f->peer = median(p, n);
-	f->corio_lo = c[0];
-	f->corio_hi = c[n - 1];
-	f->peer_lo = p[0];
-	f->peer_hi = p[n - 1];
-}
-
-static void measure_pingpong(const struct config *cf, struct figure *f)
-{
-	double c[16], p[16];
-	for (int r = 0; r < cf->runs; r++) { /* alternate: noise hits both */
-		c[r] = corio_pingpong(cf->chan_msgs);
-		p[r] = pipe_pingpong(cf->pipe_msgs, cf->peer_cpu_b);
+	double v[NCONT][MAX_RUNS];
+	for (int r = 0; r < cf->runs; r++)
+		for (int k = 0; k < NCONT; k++) {
+			int who = (k + r) % NCONT;
+			v[who][r] = who == PEER ? f->theirs(cf) : f->mine(cf, who);
+		}
+	for (int who = 0; who < NCONT; who++) {
+		f->med[who] = median(v[who], cf->runs); /* sorts */
+		f->lo[who] = v[who][0];
+		f->hi[who] = v[who][cf->runs - 1];
 	}
-	summarise(f, c, p, cf->runs);
 }
 
-static void measure_mutex(const struct config *cf, struct figure *f)
+static void print_line(const struct figure *f)
 {
-	double c[16], p[16];
-	for (int r = 0; r < cf->runs; r++) {
-		c[r] = corio_mutex_rate(cf->mutex_ops);
-		p[r] = pthread_mutex_rate(cf->pthread_ops, cf->peer_cpu_b);
+	printf("%s unit=%s better=higher", f->key, f->unit);
+	for (int b = 0; b < BENCH_NBACKENDS; b++)
+		printf(" %s=%.0f", bench_backends[b].key, f->med[b]);
+	printf(" %s=%.0f", f->peer_key, f->med[PEER]);
+	for (int b = 0; b < BENCH_NBACKENDS; b++)
+		printf(" %s:%s=%.2f", bench_backends[b].env, f->peer_key, f->med[b] / f->med[PEER]);
+	printf(" uring:epoll=%.2f\n", f->med[BENCH_URING] / f->med[BENCH_EPOLL]);
+	fflush(stdout);
+}
+
+static void print_table(const struct figure *f, int n)
+{
+	printf("\n| figure (millions/s) | corio io_uring (range) | corio epoll (range) "
+	       "| peer (range) | io_uring/peer | epoll/peer |\n"
+	       "|---|---:|---:|---:|---:|---:|\n");
+	for (int i = 0; i < n; i++) {
+		printf("| %s |", f[i].what);
+		for (int who = 0; who < NCONT; who++)
+			printf(" %s%.3f (%.3f-%.3f) |", who == PEER ? f[i].peer_what : "",
+			       f[i].med[who] / 1e6, f[i].lo[who] / 1e6, f[i].hi[who] / 1e6);
+		printf(" %.2f | %.2f |\n", f[i].med[BENCH_URING] / f[i].med[PEER],
+		       f[i].med[BENCH_EPOLL] / f[i].med[PEER]);
 	}
-	summarise(f, c, p, cf->runs);
-}
-
-static void print_figures(const struct figure *f, int n)
-{
-	for (int i = 0; i < n; i++)
-		printf("%s corio=%.0f peer=%.0f ratio=%.2f\n", f[i].key, f[i].corio, f[i].peer,
-		       f[i].corio / f[i].peer);
-	printf("\n| figure (millions/s) | corio (range) | peer (range) | corio/peer |\n"
-	       "|---|---:|---:|---:|\n");
-	for (int i = 0; i < n; i++)
-		printf("| %s | %.3f (%.3f-%.3f) | %s: %.3f (%.3f-%.3f) | %.2f |\n", f[i].what,
-		       f[i].corio / 1e6, f[i].corio_lo / 1e6, f[i].corio_hi / 1e6, f[i].peer_what,
-		       f[i].peer / 1e6, f[i].peer_lo / 1e6, f[i].peer_hi / 1e6,
-		       f[i].corio / f[i].peer);
 	printf("\n# The mutex figures differ in kind: every corio acquisition is a hand-off to\n"
 	       "# a blocked task (the holder yields inside the lock), while a pthread thread\n"
 	       "# mostly re-takes the lock it just released, on its own core.\n");
 }
 
-static struct config configure(int argc, char **argv)
+static int configure(int argc, char **argv, struct config *cf)
 {
-	bool quick = argc > 1 && !strcmp(argv[1], "--quick");
-	struct config cf = {
-		.runs = quick ? 3 : 5,
-		.chan_msgs = quick ? 200000 : 2000000,
-		.pipe_msgs = quick ? 20000 : 50000,
-		.mutex_ops = quick ? 200000 : 2000000,
-		.pthread_ops = quick ? 1000000 : 10000000,
-		.peer_cpu_b = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : 0,
-	};
-	return cf;
+	cf->quick = false;
+	cf->runs = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--quick"))
+			cf->quick = true;
+		else if (!strcmp(argv[i], "--full"))
+			cf->quick = false;
+		else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+			cf->runs = atoi(argv[++i]);
+		else
+			return -1;
+	}
+	if (!cf->runs)
+		cf->runs = cf->quick ? 3 : 5;
+	if (cf->runs < 1 || cf->runs > MAX_RUNS)
+		return -1;
+	cf->chan_msgs = cf->quick ? 200000 : 2000000;
+	cf->pipe_msgs = cf->quick ? 20000 : 50000;
+	cf->mutex_ops = cf->quick ? 200000 : 2000000;
+	cf->pthread_ops = cf->quick ? 1000000 : 10000000;
+	cf->peer_cpu_b = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : 0;
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	struct config cf = configure(argc, argv);
+	struct config cf;
+	if (configure(argc, argv, &cf)) {
+		fprintf(stderr, "usage: bench-sync [--quick|--full] [--rounds 1..%d]\n", MAX_RUNS);
+		return 2;
+	}
 	if (pin_self(0))
 		die("pinning to CPU 0", EINVAL);
-	printf("# bench-sync%s: corio on CPU 0 (one loop thread); peer threads on CPUs 0 and "
-	       "%d; median of %d alternating runs\n",
-	       cf.runs == 3 ? " --quick" : "", cf.peer_cpu_b, cf.runs);
+	printf("# bench-sync: %s mode; corio on CPU 0 (one loop thread) on io_uring and on "
+	       "epoll; peer threads on CPUs 0 and %d; median of %d rotating rounds\n",
+	       cf.quick ? "quick" : "full", cf.peer_cpu_b, cf.runs);
 	struct figure f[2] = {
-		{.key = "sync.chan_pingpong_msgs_per_s", .what = "channel ping-pong, msgs",
-		 .peer_what = "pipe between 2 threads"},
-		{.key = "sync.mutex_contended_ops_per_s", .what = "contended mutex, acquisitions",
-		 .peer_what = "pthread mutex, 2 threads"},
+		{.key = "sync.chan_pingpong_msgs_per_s", .unit = "msgs/s",
+		 .what = "channel ping-pong, msgs",
+		 .peer_key = "pipe_2threads", .peer_what = "pipe between 2 threads: ",
+		 .mine = corio_pingpong, .theirs = pipe_pingpong},
+		{.key = "sync.mutex_contended_ops_per_s", .unit = "ops/s",
+		 .what = "contended mutex, acquisitions",
+		 .peer_key = "pthread_mutex", .peer_what = "pthread mutex, 2 threads: ",
+		 .mine = corio_mutex_rate, .theirs = pthread_mutex_rate},
 	};
-	measure_pingpong(&cf, &f[0]);
-	measure_mutex(&cf, &f[1]);
-	print_figures(f, 2);
+	for (int i = 0; i < 2; i++) {
+		measure(&cf, &f[i]);
+		print_line(&f[i]);
+	}
+	print_table(f, 2);
 	return 0;
 }

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench/bench.h - what the benchmark programs share: the two corio
+ * backends that every corio figure is measured on, in the same rounds as
+ * its peers, and a fresh loop on one of them.  Header only: each program
+ * is built from its one .c file (bench/meson.build).
+ *
+ * The machine-readable line every program prints per figure, which
+ * bench/report.py turns into the summary table:
+ *
+ *   KEY [PARAM=V ...] unit=U better=higher|lower corio_uring=N corio_epoll=N
+ *       [PEER=N ...] [anything else]
+ *
+ * The contenders are the run of NAME=NUMBER fields right after better=;
+ * the first field that is not one (a ratio "a/b=1.2", a verdict) ends it.
+ */
+#ifndef CORIO_BENCH_H
+#define CORIO_BENCH_H
+
+#include <corio/runtime.h>
+
+#include <errno.h>
+#include <string.h>
+
+/* The corio contenders, in the order they are printed. */
+enum { BENCH_URING, BENCH_EPOLL, BENCH_NBACKENDS };
+
+/* What each is called in the lines and what corio_loop_backend() says. */
+static const struct bench_backend {
+	const char *key;    /* machine-readable name */
+	const char *env;    /* $CORIO_BACKEND value */
+	const char *loop;   /* corio_loop_backend() */
+	int kind;           /* corio_loop_options.backend */
+} bench_backends[BENCH_NBACKENDS] = {
+	{"corio_uring", "uring", "io_uring", CORIO_BACKEND_URING},
+	{"corio_epoll", "epoll", "epoll", CORIO_BACKEND_EPOLL},
+};
+
+/*
+ * Run @body(@arg) as the first task of a fresh loop on backend @b
+ * (BENCH_URING or BENCH_EPOLL) with options @o (NULL: the defaults; its
+ * backend field is overridden), until the loop has nothing left to do;
+ * then free the loop.  The backend is forced, never a fallback.
+ * Return: 0 with @body's result in *@result (if not NULL), -EPROTO if the
+ * loop runs another backend, or the first corio error.
+ */
+static inline int bench_run_on(int b, const corio_loop_options *o, corio_fn body, void *arg,
+			       void **result)
+{
+	corio_loop_options opts = o ? *o : (corio_loop_options){0};
+	opts.backend = bench_backends[b].kind;
+	corio_loop *l;
+	corio_task *t;
+	int err = corio_loop_new(&l, &opts);
+	if (err)
+		return err;
+	if (strcmp(corio_loop_backend(l), bench_backends[b].loop))
+		err = -EPROTO;
+	if (!err)
+		err = corio_spawn_ex(l, &t, body, arg, NULL);
+	if (!err)
+		err = corio_loop_run(l);
+	if (!err)
+		err = corio_join(t, result);
+	int ferr = corio_loop_free(l);
+	return err ? err : ferr;
+}
+
+#endif
