@@ -169,7 +169,9 @@ struct statx;
 /* In a POLL op's mask, epoll backend only: skip the first look and wait
  * for an edge (one that came since the last such poll on the fd took one
  * counts), whose events are the result.  For a caller that has just seen
- * EAGAIN or a short read; a spurious wake-up is possible. */
+ * EAGAIN or a short read, and that closes the fd through
+ * corio__fd_closing() (the backend trusts its record); a spurious
+ * wake-up is possible. */
 #define CORIO__POLL_EDGE 0x80000000u
 
 struct corio__op {

@@ -698,8 +698,10 @@ static void epoll_submit(corio_loop *l, struct corio__op *op)
 				res = try_on(r, op);
 		}
 	}
-	if (!err && r && (res == EP_WAIT || res == EP_RETRY) && !fresh) {
-		/* about to wait for an edge: make sure one can come */
+	if (!err && r && (res == EP_WAIT || res == EP_RETRY) && !fresh && !edge_poll(op)) {
+		/* about to wait for an edge: make sure one can come (a stream,
+		 * whose edge-only polls these are, closes its fd through
+		 * corio__fd_closing(), so its record is never stale) */
 		err = res = fd_check(l, &r);
 		if (!err && r && !consumes(op))
 			res = try_on(r, op); /* a new file: look at it afresh */
@@ -798,6 +800,13 @@ static void dispatch(corio_loop *l, struct epoll_event *ev)
  * tries: nothing announces the room. */
 #define RETRY_NS (1000 * 1000)
 
+/* While the loop has work (tasks to run, completions to deliver), this
+ * many turns in a row may skip epoll_wait: io_uring looks at its
+ * completion ring for free, epoll pays a system call to look.  Edges keep
+ * in the kernel meanwhile; the bound keeps a loop that only yields from
+ * starving its fds. */
+#define BUSY_TURNS 32
+
 static int epoll_poll(corio_loop *l, int64_t timeout_ns)
 {
 	struct corio__epoll *e = E(l);
@@ -805,6 +814,12 @@ static int epoll_poll(corio_loop *l, int64_t timeout_ns)
 		timeout_ns = 0;
 	else if (e->retry.head && (timeout_ns < 0 || timeout_ns > RETRY_NS))
 		timeout_ns = RETRY_NS;
+	if (timeout_ns == 0 && e->busy_turns < BUSY_TURNS) {
+		e->busy_turns++;
+		deliver(e);
+		return 0;
+	}
+	e->busy_turns = 0;
 	struct epoll_event evs[MAX_EVENTS];
 	struct timespec ts, *tsp = NULL;
 	if (timeout_ns >= 0) {

@@ -31,6 +31,7 @@ struct corio__epoll {
 	unsigned nfds;
 	uint32_t gen;
 	struct corio__ep_list retry;         /* ops tried again every turn */
+	unsigned busy_turns;                 /* turns in a row without epoll_wait */
 	struct corio__op *done, **done_tail; /* finished, not yet delivered */
 	unsigned inflight;                   /* submitted, not yet delivered */
 };
