@@ -38,7 +38,7 @@ struct corio__listener {
 	bool delivered;       /* the kernel accepted at least once (see ended()) */
 	int *q;               /* ring of accepted fds, qlen from qhead */
 	unsigned qhead, qlen, qcap;
-	struct corio__net_wq waiters;
+	struct corio__waitq waiters;
 };
 
 /* ---- the queue -------------------------------------------------------- */
@@ -108,7 +108,7 @@ static void deliver(struct corio__listener *ls, int fd)
 		close(fd);
 		return;
 	}
-	if (corio__net_wake_one(&ls->waiters, fd))
+	if (corio__waitq_wake_one(&ls->waiters, fd))
 		return;
 	if (q_push(ls, fd)) {
 		close(fd); /* no memory to keep it: the client sees a reset */
@@ -125,11 +125,11 @@ static void ended(struct corio__listener *ls, int res)
 		/* the kernel refused multishot on a socket that listens (we
 		 * checked): serve everyone through plain accepts from now on */
 		ls->net->ms_accept = false;
-		corio__net_wake_all(&ls->waiters, CORIO__NET_RETRY);
+		corio__waitq_wake_all(&ls->waiters, CORIO__NET_RETRY);
 		return;
 	}
 	if (res < 0 && res != -ECANCELED)
-		corio__net_wake_one(&ls->waiters, res); /* EMFILE & co: one at a time */
+		corio__waitq_wake_one(&ls->waiters, res); /* EMFILE & co: one at a time */
 	if (ls->waiters.head && !ls->paused)
 		arm(ls);
 }
@@ -161,7 +161,7 @@ static void orphan(struct corio__listener *ls)
 	ls->orphan = true;
 	while (ls->qlen)
 		close(q_pop(ls));
-	corio__net_wake_all(&ls->waiters, -EBADF);
+	corio__waitq_wake_all(&ls->waiters, -EBADF);
 	if (ls->state == NET_IDLE)
 		listener_free(ls);
 	else

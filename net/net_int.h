@@ -2,14 +2,15 @@
 /*
  * net_int.h - what the files of net/ share: the loop's socket state (made
  * on first use, torn down by net_fini before the backend), the provided
- * receive buffers, listener records and a small helper to wait for a
- * condition with an interruptible wait record.  Never installed.
+ * receive buffers, listener records and a small helper to wait in one of
+ * the runtime's wait queues under a deadline.  Never installed.
  */
 #ifndef CORIO_NET_INT_H
 #define CORIO_NET_INT_H
 
 #include "corio_int.h"
 #include "corio/net.h"
+#include "corio/sync.h"
 
 /* State of a record's long-lived op (multishot accept or receive, a
  * stream's send).  A record is freed only in NET_IDLE, so no completion
@@ -76,25 +77,14 @@ void corio__streams_fini(struct corio__net *n) CORIO__HIDDEN;
 
 /*
  * Tasks waiting for a condition that a completion or another task makes
- * true: a FIFO of wait records on the waiters' stacks.  A waiter leaves
- * the queue when woken (corio__net_wake_one() hands it a result) or when
- * interrupted (cancel, deadline: the result is that error).
+ * true wait in a runtime queue (sync.c): corio__waitq_wake_one() hands the
+ * longest waiter a result, corio__waitq_wake_all() hands it to every
+ * waiter, and a cancel or deadline takes a waiter out with that error.
  */
-struct corio__net_waiter {
-	struct corio__wait w;
-	corio_task *task;
-	struct corio__net_wq *q; /* the queue it is in, NULL once out */
-	struct corio__net_waiter *prev, *next;
-};
-struct corio__net_wq {
-	struct corio__net_waiter *head, *tail;
-};
 /* Suspend in @q until woken or interrupted.  @deadline (0: none) adds a
  * timeout scope; *@own_timeout (may be NULL) tells whether -ETIMEDOUT came
  * from that deadline rather than from an outer scope. */
-int corio__net_wait(struct corio__net_wq *q, uint64_t deadline, bool *own_timeout) CORIO__HIDDEN;
-bool corio__net_wake_one(struct corio__net_wq *q, int res) CORIO__HIDDEN;
-void corio__net_wake_all(struct corio__net_wq *q, int res) CORIO__HIDDEN;
+int corio__net_wait(struct corio__waitq *q, uint64_t deadline, bool *own_timeout) CORIO__HIDDEN;
 
 /* An internal result: multishot was refused at run time, use the plain
  * path.  Below corio's error range, never seen by users. */

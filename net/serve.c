@@ -43,8 +43,8 @@ struct corio_server {
 	int sigfd;
 	struct conn *conns;      /* running handlers */
 	corio_serve_stats st;
-	struct corio__net_wq runner; /* corio_server_run() waiting */
-	struct corio__net_wq slot;   /* the acceptor waiting for room */
+	struct corio__waitq runner; /* corio_server_run() waiting */
+	struct corio__waitq slot;   /* the acceptor waiting for room */
 };
 
 /* ---- connections -------------------------------------------------------- */
@@ -68,9 +68,9 @@ static void *conn_main(void *arg)
 	conn_unlink(s, c);
 	free(c);
 	s->st.active--;
-	corio__net_wake_one(&s->slot, 0);
+	corio__waitq_wake_one(&s->slot, 0);
 	if (s->stopping && !s->st.active)
-		corio__net_wake_one(&s->runner, 0);
+		corio__waitq_wake_one(&s->runner, 0);
 	return NULL;
 }
 
@@ -159,7 +159,7 @@ static int accept_one(corio_server *s, uint64_t *delay)
 		if (resource(fd))
 			return back_off(s, delay);
 		s->fatal = fd;
-		corio__net_wake_one(&s->runner, 0);
+		corio__waitq_wake_one(&s->runner, 0);
 		return fd;
 	}
 	*delay = 0;
@@ -325,7 +325,7 @@ void corio_server_stop(corio_server *s)
 	if (!s || s->stopping)
 		return;
 	s->stopping = true;
-	corio__net_wake_one(&s->runner, 0);
+	corio__waitq_wake_one(&s->runner, 0);
 }
 
 int corio_server_stopping(const corio_server *s)

@@ -114,77 +114,24 @@ static void net_fini(corio_loop *l)
 
 /* ---- waiting for a condition ------------------------------------------ */
 
-static void wq_unlink(struct corio__net_wq *q, struct corio__net_waiter *w)
+int corio__net_wait(struct corio__waitq *q, uint64_t deadline, bool *own_timeout)
 {
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		q->head = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
-	else
-		q->tail = w->prev;
-	w->q = NULL;
-}
-
-static void waiter_interrupt(corio_task *t, struct corio__wait *w, int err)
-{
-	struct corio__net_waiter *nw = corio__container_of(w, struct corio__net_waiter, w);
-	if (nw->q)
-		wq_unlink(nw->q, nw);
-	corio__wake(t, err);
-}
-
-static int wait_in(struct corio__net_wq *q, corio_task *t)
-{
-	struct corio__net_waiter nw = {.w.interrupt = waiter_interrupt, .task = t, .q = q};
-	nw.prev = q->tail;
-	if (q->tail)
-		q->tail->next = &nw;
-	else
-		q->head = &nw;
-	q->tail = &nw;
-	int res = corio__suspend(&nw.w);
-	if (nw.q) /* defensive: woken without being unlinked */
-		wq_unlink(q, &nw);
-	return res;
-}
-
-int corio__net_wait(struct corio__net_wq *q, uint64_t deadline, bool *own_timeout)
-{
-	corio_task *t = corio__current();
-	if (!t)
-		return -EPERM;
-	int err = corio__interrupted(t);
+	int err = corio__may_block();
 	if (err)
 		return err;
+	struct corio__waiter w = {0};
 	if (!deadline)
-		return wait_in(q, t);
+		return corio__waitq_wait(q, &w);
 	corio_scope sc;
 	corio_timeout_push(&sc, deadline);
-	int res = corio__interrupted(t);
+	/* a deadline already past expires the scope at once */
+	int res = corio__interrupted(corio__current());
 	if (!res)
-		res = wait_in(q, t);
+		res = corio__waitq_wait(q, &w);
 	corio_timeout_pop(&sc);
 	if (own_timeout)
 		*own_timeout = sc.expired && res == -ETIMEDOUT;
 	return res;
-}
-
-bool corio__net_wake_one(struct corio__net_wq *q, int res)
-{
-	struct corio__net_waiter *w = q->head;
-	if (!w)
-		return false;
-	wq_unlink(q, w);
-	corio__wake(w->task, res);
-	return true;
-}
-
-void corio__net_wake_all(struct corio__net_wq *q, int res)
-{
-	while (corio__net_wake_one(q, res))
-		;
 }
 
 /* ---- plain socket ops ------------------------------------------------ */

@@ -187,7 +187,7 @@ static bool reader_ready(const struct corio_stream *s)
 static void reader_wake(struct corio_stream *s)
 {
 	if (s->readers.head && reader_ready(s))
-		corio__net_wake_one(&s->readers, 0);
+		corio__waitq_wake_one(&s->readers, 0);
 }
 
 /* Copy a completion's data: into the waiting reader's buffer first. */
@@ -389,7 +389,7 @@ static void rdy_complete(struct corio__op *op, int res, uint32_t flags)
 /* Wait in @q under the call's deadline and the idle timeout.  0 means
  * "look again": woken, or the idle clock restarted because *@progress
  * moved while we slept. */
-int corio__stream_wait(struct corio_stream *s, struct corio__net_wq *q, uint64_t call_deadline,
+int corio__stream_wait(struct corio_stream *s, struct corio__waitq *q, uint64_t call_deadline,
 		       const uint64_t *progress)
 {
 	uint64_t start = s->loop->now, dl = call_deadline;

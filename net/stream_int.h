@@ -59,7 +59,7 @@ struct corio_stream {
 	struct corio__op rop;   /* multishot or plain receive */
 	uint8_t rstate;         /* enum corio__net_op_state */
 	bool rgot_data;         /* rop delivered data at least once */
-	struct corio__net_wq readers;
+	struct corio__waitq readers;
 	char *dst;              /* multishot: a waiting reader's own buffer */
 	size_t dst_len, dst_got;
 	bool dst_all;           /* wake the reader only when dst is full */
@@ -72,12 +72,12 @@ struct corio_stream {
 	uint8_t wstate;         /* enum corio__net_op_state */
 	int werr;               /* a send failed: sticky */
 	size_t wwant;           /* wake writers once this little is pending */
-	struct corio__net_wq writers;
+	struct corio__waitq writers;
 	uint64_t wprogress;     /* loop time a send last completed */
 };
 
 /* stream.c */
-int corio__stream_wait(struct corio_stream *s, struct corio__net_wq *q, uint64_t call_deadline,
+int corio__stream_wait(struct corio_stream *s, struct corio__waitq *q, uint64_t call_deadline,
 		       const uint64_t *progress) CORIO__HIDDEN;
 void corio__stream_maybe_free(struct corio_stream *s) CORIO__HIDDEN;
 

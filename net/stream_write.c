@@ -96,7 +96,7 @@ static void send_complete(struct corio__op *op, int res, uint32_t flags)
 		s->wf.len = s->wf.off = 0;
 	}
 	if (s->werr || corio__stream_wpending(s) <= s->wwant)
-		corio__net_wake_all(&s->writers, 0);
+		corio__waitq_wake_all(&s->writers, 0);
 }
 
 static int wq_append(struct corio_stream *s, const char *p, size_t k)

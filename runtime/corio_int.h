@@ -398,12 +398,14 @@ int corio__interrupted(corio_task *t) CORIO__HIDDEN;
 bool corio__shielded_from(corio_task *t, corio_scope *s) CORIO__HIDDEN;
 void corio__task_free(corio_task *t) CORIO__HIDDEN;
 
-/* sync.c: FIFO wait queues for the primitives (struct corio__waitq is in
- * corio/sync.h).  A waiter lives on its task's stack and is queued only
- * while that task is WAITING on it.  Whoever takes it off the queue with
- * corio__waitq_pop() makes the hand-off (lock, permit, message) and then
- * wakes the task with 0; an interrupt (cancel, deadline) unlinks it and
- * wakes it with the error, so an interrupted waiter never consumed anything. */
+/* sync.c: FIFO wait queues for the primitives and for net/ (struct
+ * corio__waitq is in corio/sync.h).  A waiter lives on its task's stack and
+ * is queued only while that task is WAITING on it.  Whoever takes it off
+ * the queue with corio__waitq_pop() makes the hand-off (lock, message) and
+ * then wakes the task with 0; corio__waitq_wake_one() does both when the
+ * result is all there is to hand over.  An interrupt (cancel, deadline)
+ * unlinks it and wakes it with the error, so an interrupted waiter never
+ * consumed anything. */
 struct corio__waitq;
 struct corio__waiter {
 	struct corio__wait w;        /* interrupt hook: unlink, wake with err */
@@ -414,6 +416,7 @@ struct corio__waiter {
 };
 int corio__waitq_wait(struct corio__waitq *q, struct corio__waiter *w) CORIO__HIDDEN;
 struct corio__waiter *corio__waitq_pop(struct corio__waitq *q) CORIO__HIDDEN;
+bool corio__waitq_wake_one(struct corio__waitq *q, int res) CORIO__HIDDEN;
 void corio__waitq_wake_all(struct corio__waitq *q, int res) CORIO__HIDDEN;
 int corio__may_block(void) CORIO__HIDDEN;
 

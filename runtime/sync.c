@@ -7,7 +7,8 @@
  * given even if it is cancelled before it runs (corio__wake() ignores a task
  * that is no longer WAITING).  An interrupt unlinks a still-queued waiter
  * and wakes it with the error: it never held anything, so nothing needs to
- * be passed on.  Channels (chan.c) use the same queue.
+ * be passed on.  Channels (chan.c) and net/ (listeners, streams, the
+ * server) use the same queue.
  */
 #include "corio_int.h"
 #include "corio/sync.h"
@@ -62,8 +63,8 @@ int corio__waitq_wait(struct corio__waitq *q, struct corio__waiter *w)
 	return corio__suspend(&w->w);
 }
 
-/* Take the longest waiter off @q; the caller hands it what it waited for,
- * then wakes it with corio__wake(w->task, 0). */
+/* Take the longest waiter off @q; the caller hands it what it waited for
+ * (a lock, a message), then wakes it with corio__wake(w->task, 0). */
 struct corio__waiter *corio__waitq_pop(struct corio__waitq *q)
 {
 	struct corio__waiter *w = q->head;
@@ -75,11 +76,22 @@ struct corio__waiter *corio__waitq_pop(struct corio__waitq *q)
 	return w;
 }
 
+/* Wake the longest waiter with @res, for a hand-off that fits in the
+ * result (a permit: 0; an accepted fd; "look again").  False if nobody
+ * waits. */
+bool corio__waitq_wake_one(struct corio__waitq *q, int res)
+{
+	struct corio__waiter *w = corio__waitq_pop(q);
+	if (!w)
+		return false;
+	corio__wake(w->task, res);
+	return true;
+}
+
 void corio__waitq_wake_all(struct corio__waitq *q, int res)
 {
-	struct corio__waiter *w;
-	while ((w = corio__waitq_pop(q)))
-		corio__wake(w->task, res);
+	while (corio__waitq_wake_one(q, res))
+		;
 }
 
 /* 0 if the calling task may block now, else why not: -EPERM outside
@@ -184,11 +196,8 @@ int corio_sem_acquire(corio_sem *s)
 
 int corio_sem_release(corio_sem *s)
 {
-	struct corio__waiter *w = corio__waitq_pop(&s->waiters);
-	if (w) {
-		corio__wake(w->task, 0);
+	if (corio__waitq_wake_one(&s->waiters, 0))
 		return 0;
-	}
 	if (s->value == UINT_MAX || (s->bound && s->value >= s->bound))
 		return -EOVERFLOW;
 	s->value++;
@@ -273,9 +282,7 @@ int corio_cond_wait(corio_cond *c, corio_mutex *m)
 
 void corio_cond_signal(corio_cond *c)
 {
-	struct corio__waiter *w = corio__waitq_pop(&c->waiters);
-	if (w)
-		corio__wake(w->task, 0);
+	corio__waitq_wake_one(&c->waiters, 0);
 }
 
 void corio_cond_broadcast(corio_cond *c)
