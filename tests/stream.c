@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -772,10 +773,14 @@ static void *slowloris_main(void *arg)
 		  (unsigned long long)(took / MS));
 	corio_cancel(t);
 	corio_join(t, NULL);
-	/* silence trips the idle timeout */
+	/* silence trips the idle timeout: first take every byte sent, the
+	 * stream's and any still in the socket (a send may have raced the
+	 * cancel) */
 	char buf[256];
-	while (corio_stream_buffered(s))
-		corio_stream_read(s, buf, sizeof(buf));
+	cr_assert_eq(corio_sleep(30 * MS), 0);
+	int pending = 0;
+	while (corio_stream_buffered(s) || (ioctl(a, FIONREAD, &pending) == 0 && pending > 0))
+		cr_assert_gt(corio_stream_read(s, buf, sizeof(buf)), 0);
 	t0 = t_clock();
 	cr_assert_eq(corio_stream_read(s, buf, sizeof(buf)), -ETIMEDOUT);
 	took = t_clock() - t0;
