@@ -4,7 +4,8 @@
  * shutdown, plain accept; making listening and connected sockets from
  * numeric addresses; and the loop's net state with its teardown, which
  * cancels net's long-lived ops and reaps them before the backend goes.
- * Sockets stay blocking: on io_uring the ring does the waiting.
+ * Sockets stay blocking: on io_uring the ring does the waiting, and the
+ * epoll backend passes MSG_DONTWAIT.
  */
 #include "net_int.h"
 #include "uring_int.h"

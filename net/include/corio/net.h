@@ -3,7 +3,9 @@
  * corio/net.h - sockets, buffered streams and servers (DESIGN.md section 9).
  * Socket calls are kernel ops driven by the loop: the calling task suspends
  * and the socket itself stays in blocking mode (on io_uring the ring does
- * the waiting).  Streams add a read buffer and a write buffer to a socket;
+ * the waiting; on epoll corio reads and writes with MSG_DONTWAIT, and only
+ * a listener is made non-blocking while corio accepts on it, until
+ * corio_sock_close()).  Streams add a read buffer and a write buffer to a socket;
  * corio_serve() runs a task per connection.  Conventions are those of
  * corio/runtime.h: >= 0 or a negative errno, outputs written on success.
  *
