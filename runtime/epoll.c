@@ -2,24 +2,29 @@
 /*
  * epoll.c - the epoll backend: the same ops as io_uring, done the classic
  * way.  An op on a pollable fd (socket, pipe, eventfd, tty) first tries
- * its syscall non-blocking; on EAGAIN it waits on the fd's record, which is
- * registered once, edge-triggered for both directions, and keeps one FIFO
- * of waiters per direction.  An edge retries the waiters of its direction
- * in order until one would block again.  Ops that finish at once go on a
+ * its syscall without blocking; on EAGAIN it waits on the fd's record,
+ * which is registered once, edge-triggered for both directions, and keeps
+ * one FIFO of waiters per direction.  An edge retries the waiters of its
+ * direction in order until one would block again; polls only look, so
+ * they never queue behind the others.  Ops that finish at once go on a
  * completion list the next poll delivers, so a completion never reaches a
- * task that has not suspended yet.
- *
- * Polls only look: they never queue behind the others.
+ * task that has not suspended yet.  Before an op waits, the record is
+ * checked against the fd (fd_check), so a number reused after a plain
+ * close(2) works.
  *
  * Sockets: accept, connect (EINPROGRESS, then writability and SO_ERROR),
  * recv/send and the msg forms (MSG_WAITALL kept across edges on byte
  * streams, as the ring does it), shutdown.  Sockets are read and written
  * with MSG_DONTWAIT, so their flags stay as the caller set them (only a
  * listener is made non-blocking, to accept); pipes and ttys are made
- * non-blocking while the backend knows them and are put back after.  Multishot accept and receive have no form here:
- * they are refused with -EINVAL and net/ uses its plain paths, as on an
- * older kernel.  Regular files, and ops on paths (open, statx, fsync,
- * rename, ...), run on the offload pool, as libuv does.
+ * non-blocking while the backend knows them and get their flags back
+ * after.  Multishot accept and receive have no form here: they are
+ * refused with -EINVAL and net/ takes its plain paths, as on an older
+ * kernel (streams wait with edge-only polls instead, see stream.c).
+ *
+ * Regular files: a read whose pages are cached is done inline with
+ * RWF_NOWAIT; every other file op, and the ops on paths (open, statx,
+ * fsync, rename, ...), run on the offload pool, as libuv does.
  */
 #include "corio_int.h"
 #include "epoll_int.h"
