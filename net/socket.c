@@ -454,18 +454,25 @@ static int unix_addr(const char *path, struct sockaddr_un *sun, socklen_t *len)
 	return 0;
 }
 
+/* A Unix stream socket and the address of @path, for listen or connect. */
+static int unix_socket(const char *path, struct sockaddr_un *sun, socklen_t *len)
+{
+	int err = unix_addr(path, sun, len);
+	if (err)
+		return err;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	return fd < 0 ? -errno : fd;
+}
+
 int corio_unix_listen(const char *path, int backlog)
 {
 	struct sockaddr_un sun;
 	socklen_t len;
-	int err = unix_addr(path, &sun, &len);
-	if (err)
-		return err;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = unix_socket(path, &sun, &len);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (bind(fd, (struct sockaddr *)&sun, len) || listen(fd, backlog > 0 ? backlog : SOMAXCONN)) {
-		err = -errno;
+		int err = -errno;
 		close(fd);
 		return err;
 	}
@@ -476,15 +483,12 @@ int corio_unix_connect(const char *path)
 {
 	struct sockaddr_un sun;
 	socklen_t len;
-	int err = unix_addr(path, &sun, &len);
-	if (err)
-		return err;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = unix_socket(path, &sun, &len);
 	if (fd < 0)
-		return -errno;
-	err = corio_connect(fd, (struct sockaddr *)&sun, len);
+		return fd;
+	int err = corio_connect(fd, (struct sockaddr *)&sun, len);
 	if (err) {
-		close(fd);
+		corio_sock_close(fd); /* the backend may have waited on it */
 		return err;
 	}
 	return fd;
