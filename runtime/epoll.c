@@ -735,11 +735,10 @@ static void epoll_submit(corio_loop *l, struct corio__op *op)
 		/* about to wait for an edge: make sure one can come (a stream,
 		 * whose edge-only polls these are, closes its fd through
 		 * corio__fd_closing(), so its record is never stale) */
-		err = res = fd_check(l, &r);
-		if (!err && r && !consumes(op))
-			res = try_on(r, op); /* a new file: look at it afresh */
-		else if (!err && r)
-			res = EP_WAIT;
+		uint32_t gen = r->gen;
+		err = fd_check(l, &r);
+		if (!err && r && r->gen != gen && !consumes(op))
+			res = try_on(r, op); /* a new file under the number: look afresh */
 	}
 	if (!err && !r)
 		no_record(l, op);
