@@ -20,7 +20,27 @@
 #include <corio/runtime.h>
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* Monotonic nanoseconds, read fresh. */
+static inline uint64_t bench_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* "PROGRAM: WHAT: reason" on stderr, then exit(1).  @err: errno or -errno. */
+static inline void bench_die(const char *what, int err)
+{
+	fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, what,
+		strerror(err < 0 ? -err : err));
+	exit(1);
+}
 
 /* The corio contenders, in the order they are printed. */
 enum { BENCH_URING, BENCH_EPOLL, BENCH_NBACKENDS };

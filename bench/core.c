@@ -92,26 +92,13 @@ static void parse_args(int argc, char **argv, struct cfg *c)
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void die(const char *what, int err)
-{
-	fprintf(stderr, "bench-core: %s: %s\n", what, strerror(err < 0 ? -err : err));
-	exit(1);
-}
-
 static void pin_cpu0(void)
 {
 	cpu_set_t set;
 	CPU_ZERO(&set);
 	CPU_SET(0, &set);
 	if (sched_setaffinity(0, sizeof(set), &set) != 0)
-		die("sched_setaffinity(CPU 0)", errno);
+		bench_die("sched_setaffinity(CPU 0)", errno);
 }
 
 /* splitmix64: the one delay sequence every timer contender draws from */
@@ -322,7 +309,7 @@ static void run_in_loop(int b, corio_fn body, void *arg, const corio_loop_option
 {
 	int err = bench_run_on(b, o, body, arg, NULL);
 	if (err)
-		die(bench_backends[b].key, err);
+		bench_die(bench_backends[b].key, err);
 }
 
 /* ---- 1. yield round trip ------------------------------------------------ */
@@ -348,13 +335,13 @@ static void *yield_main(void *p)
 	corio_task *b;
 	int err = corio_spawn(&b, yield_partner, s);
 	if (err)
-		die("corio_spawn", err);
+		bench_die("corio_spawn", err);
 	for (int i = 0; i < 10000; i++) /* warm-up; B starts running */
 		corio_yield();
-	s->t0 = now_ns();
+	s->t0 = bench_now_ns();
 	for (long i = 0; i < s->n; i++)
 		corio_yield();
-	s->t1 = now_ns();
+	s->t1 = bench_now_ns();
 	s->done = true;
 	corio_join(b, NULL);
 	return NULL;
@@ -380,17 +367,17 @@ static void uc_first(void)
 {
 	for (int i = 0; i < 10000; i++)
 		swapcontext(&uc_a, &uc_b);
-	uc_state.t0 = now_ns();
+	uc_state.t0 = bench_now_ns();
 	for (long i = 0; i < uc_state.n; i++)
 		swapcontext(&uc_a, &uc_b);
-	uc_state.t1 = now_ns();
+	uc_state.t1 = bench_now_ns();
 	/* returning resumes uc_main through uc_link */
 }
 
 static void uc_make(ucontext_t *uc, void *stack, size_t size, void (*fn)(void))
 {
 	if (getcontext(uc) != 0)
-		die("getcontext", errno);
+		bench_die("getcontext", errno);
 	uc->uc_stack.ss_sp = stack;
 	uc->uc_stack.ss_size = size;
 	uc->uc_link = &uc_main;
@@ -402,12 +389,12 @@ static double peer_swapcontext_rt(const struct cfg *c)
 	enum { STACK = 64 * 1024 };
 	void *sa = malloc(STACK), *sb = malloc(STACK);
 	if (!sa || !sb)
-		die("malloc", ENOMEM);
+		bench_die("malloc", ENOMEM);
 	uc_state = (struct yield_state){.n = c->yield_n};
 	uc_make(&uc_a, sa, STACK, uc_first);
 	uc_make(&uc_b, sb, STACK, uc_partner);
 	if (swapcontext(&uc_main, &uc_a) != 0)
-		die("swapcontext", errno);
+		bench_die("swapcontext", errno);
 	free(sa);
 	free(sb);
 	return (double)(uc_state.t1 - uc_state.t0) / (double)uc_state.n;
@@ -430,10 +417,10 @@ static void spawn_join_one(void)
 	corio_task *t;
 	int err = corio_spawn(&t, empty_task, NULL);
 	if (err)
-		die("corio_spawn", err);
+		bench_die("corio_spawn", err);
 	err = corio_join(t, NULL);
 	if (err)
-		die("corio_join", err);
+		bench_die("corio_join", err);
 }
 
 static void *spawn_main(void *p)
@@ -441,10 +428,10 @@ static void *spawn_main(void *p)
 	struct spawn_state *s = p;
 	for (int i = 0; i < 1000; i++)
 		spawn_join_one();
-	s->t0 = now_ns();
+	s->t0 = bench_now_ns();
 	for (long i = 0; i < s->n; i++)
 		spawn_join_one();
-	s->t1 = now_ns();
+	s->t1 = bench_now_ns();
 	return NULL;
 }
 
@@ -460,20 +447,20 @@ static void pthread_spawn_join_one(void)
 	pthread_t th;
 	int err = pthread_create(&th, NULL, empty_task, NULL);
 	if (err)
-		die("pthread_create", err);
+		bench_die("pthread_create", err);
 	err = pthread_join(th, NULL);
 	if (err)
-		die("pthread_join", err);
+		bench_die("pthread_join", err);
 }
 
 static double peer_pthread_spawn_join(const struct cfg *c)
 {
 	for (int i = 0; i < 100; i++)
 		pthread_spawn_join_one();
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	for (long i = 0; i < c->spawn_n; i++)
 		pthread_spawn_join_one();
-	return (double)(now_ns() - t0) / (double)c->spawn_n;
+	return (double)(bench_now_ns() - t0) / (double)c->spawn_n;
 }
 
 /* ---- 3. a million timers, one child process per contender --------------- */
@@ -500,12 +487,12 @@ static void span_begin(struct timer_span *s)
 	s->rss0 = status_kib("VmRSS");
 	s->vcsw0 = status_kib("voluntary_ctxt_switches");
 	s->cpu0 = cpu_ms();
-	s->t0 = now_ns();
+	s->t0 = bench_now_ns();
 }
 
 static void span_end(const struct timer_span *s, long n, struct timer_result *r)
 {
-	uint64_t t2 = now_ns();
+	uint64_t t2 = bench_now_ns();
 	r->wall_ms = (double)(t2 - s->t0) / 1e6;
 	r->sched_ns = (double)(s->t1 - s->t0) / (double)n;
 	r->cpu_ms = cpu_ms() - s->cpu0;
@@ -525,7 +512,7 @@ static corio_loop *child_loop(int b, corio_loop_options o)
 	corio_loop *l;
 	int err = corio_loop_new(&l, &o);
 	if (err)
-		die("corio_loop_new", err);
+		bench_die("corio_loop_new", err);
 	return l;
 }
 
@@ -540,12 +527,12 @@ static void corio_timers_child(int b, long n, struct timer_result *r)
 		uint64_t d = (uint64_t)next_delay_ms(&rng) * 1000000u;
 		err = corio_call_later(l, d, on_corio_timer, &r->fired, NULL);
 		if (err)
-			die("corio_call_later", err);
+			bench_die("corio_call_later", err);
 	}
-	s.t1 = now_ns();
+	s.t1 = bench_now_ns();
 	err = corio_loop_run(l);
 	if (err)
-		die("corio_loop_run", err);
+		bench_die("corio_loop_run", err);
 	span_end(&s, n, r);
 	corio_loop_free(l);
 }
@@ -561,13 +548,13 @@ static void uv_timers_child(long n, struct timer_result *r)
 	uv_loop_t loop;
 	int err = uv_loop_init(&loop);
 	if (err)
-		die("uv_loop_init", err);
+		bench_die("uv_loop_init", err);
 	struct timer_span s;
 	uint64_t rng = SEED;
 	span_begin(&s);
 	uv_timer_t *h = malloc((size_t)n * sizeof(*h));
 	if (!h)
-		die("malloc", ENOMEM);
+		bench_die("malloc", ENOMEM);
 	for (long i = 0; i < n; i++) {
 		uv_timer_init(&loop, &h[i]);
 		h[i].data = &r->fired;
@@ -577,7 +564,7 @@ static void uv_timers_child(long n, struct timer_result *r)
 		uv_update_time(&loop);
 		uv_timer_start(&h[i], on_uv_timer, next_delay_ms(&rng), 0);
 	}
-	s.t1 = now_ns();
+	s.t1 = bench_now_ns();
 	uv_run(&loop, UV_RUN_DEFAULT);
 	span_end(&s, n, r);
 }
@@ -607,12 +594,12 @@ static void corio_sleepers_child(int b, long n, struct timer_result *r)
 		uintptr_t d = next_delay_ms(&rng);
 		err = corio_spawn_ex(l, NULL, sleeper, (void *)d, NULL);
 		if (err)
-			die("corio_spawn_ex (sleeper)", err);
+			bench_die("corio_spawn_ex (sleeper)", err);
 	}
-	s.t1 = now_ns();
+	s.t1 = bench_now_ns();
 	err = corio_loop_run(l);
 	if (err)
-		die("corio_loop_run", err);
+		bench_die("corio_loop_run", err);
 	r->fired = sleepers_woke;
 	span_end(&s, n, r);
 	corio_loop_free(l);
@@ -625,11 +612,11 @@ static void run_timer_child(int which, int b, long n, struct timer_result *out)
 {
 	int fd[2];
 	if (pipe(fd) != 0)
-		die("pipe", errno);
+		bench_die("pipe", errno);
 	fflush(stdout);
 	pid_t pid = fork();
 	if (pid < 0)
-		die("fork", errno);
+		bench_die("fork", errno);
 	if (pid == 0) {
 		close(fd[0]);
 		struct timer_result r = {0};
@@ -648,7 +635,7 @@ static void run_timer_child(int which, int b, long n, struct timer_result *out)
 	int st;
 	waitpid(pid, &st, 0);
 	if (got != (ssize_t)sizeof(*out) || !WIFEXITED(st) || WEXITSTATUS(st))
-		die("timer child failed", EIO);
+		bench_die("timer child failed", EIO);
 	if (out->fired != n) {
 		fprintf(stderr, "bench-core: timer child %d fired %ld of %ld\n", which,
 			out->fired, n);
@@ -701,17 +688,17 @@ static void *nop_worker(void *p)
 {
 	struct nop_state *s = p;
 	if (corio_nop() != 0) /* warm-up: the stack is touched, the op path hot */
-		die("corio_nop", EIO);
+		bench_die("corio_nop", EIO);
 	s->ready++;
 	while (!s->go)
 		corio_yield();
 	for (long i = 0; i < s->per_task; i++) {
 		int err = corio_nop();
 		if (err)
-			die("corio_nop", err);
+			bench_die("corio_nop", err);
 	}
 	if (++s->finished == NOP_TASKS)
-		s->t1 = now_ns();
+		s->t1 = bench_now_ns();
 	return NULL;
 }
 
@@ -722,11 +709,11 @@ static void *nop_main(void *p)
 	for (unsigned i = 0; i < NOP_TASKS; i++) {
 		int err = corio_spawn(&w[i], nop_worker, s);
 		if (err)
-			die("corio_spawn", err);
+			bench_die("corio_spawn", err);
 	}
 	while (s->ready < NOP_TASKS)
 		corio_yield();
-	s->t0 = now_ns();
+	s->t0 = bench_now_ns();
 	s->go = true;
 	for (unsigned i = 0; i < NOP_TASKS; i++)
 		corio_join(w[i], NULL);
@@ -782,13 +769,13 @@ static long raw_nop_batches(struct io_uring *ring, long total, unsigned depth)
 		}
 		int ret = io_uring_submit_and_wait(ring, 1);
 		if (ret < 0 && ret != -EINTR)
-			die("io_uring_submit_and_wait", ret);
+			bench_die("io_uring_submit_and_wait", ret);
 		struct io_uring_cqe *cqes[128];
 		unsigned n;
 		while ((n = io_uring_peek_batch_cqe(ring, cqes, 128)) > 0) {
 			for (unsigned i = 0; i < n; i++) {
 				if (cqes[i]->res != 0)
-					die("raw nop", cqes[i]->res);
+					bench_die("raw nop", cqes[i]->res);
 				sum += cqes[i]->user_data;
 			}
 			io_uring_cq_advance(ring, n);
@@ -804,12 +791,12 @@ static double peer_raw_nop_mops(const struct cfg *c)
 	struct io_uring ring;
 	int err = raw_ring_init(&ring);
 	if (err)
-		die("io_uring_queue_init_params", err);
+		bench_die("io_uring_queue_init_params", err);
 	raw_nop_batches(&ring, NOP_TASKS, NOP_TASKS); /* warm-up */
 	long total = (long)NOP_TASKS * c->nop_per_task;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	raw_nop_batches(&ring, total, NOP_TASKS);
-	uint64_t t1 = now_ns();
+	uint64_t t1 = bench_now_ns();
 	io_uring_queue_exit(&ring);
 	return (double)total / ((double)(t1 - t0) / 1e3);
 }

@@ -58,19 +58,6 @@ struct cfg {
 	bool quick;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void die(const char *what, int err)
-{
-	fprintf(stderr, "bench-dns: %s: %s\n", what, strerror(err < 0 ? -err : err));
-	exit(1);
-}
-
 /* ---- the private network ------------------------------------------------ */
 
 static void loopback_up(void)
@@ -80,29 +67,29 @@ static void loopback_up(void)
 	memset(&ifr, 0, sizeof(ifr));
 	strcpy(ifr.ifr_name, "lo");
 	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-		die("reading lo's flags", errno);
+		bench_die("reading lo's flags", errno);
 	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
 	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-		die("bringing lo up", errno);
+		bench_die("bringing lo up", errno);
 	close(s);
 }
 
 static void private_network(char *dir)
 {
 	if (unshare(CLONE_NEWNS | CLONE_NEWNET) < 0)
-		die("unshare(CLONE_NEWNS | CLONE_NEWNET) (run as root)", errno);
+		bench_die("unshare(CLONE_NEWNS | CLONE_NEWNET) (run as root)", errno);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		die("making mounts private", errno);
+		bench_die("making mounts private", errno);
 	loopback_up();
 	char path[96];
 	snprintf(path, sizeof(path), "%s/resolv.conf", dir);
 	FILE *f = fopen(path, "w");
 	if (!f)
-		die("writing resolv.conf", errno);
+		bench_die("writing resolv.conf", errno);
 	fputs("nameserver 127.0.0.1\n", f);
 	fclose(f);
 	if (mount(path, "/etc/resolv.conf", NULL, MS_BIND, NULL) < 0)
-		die("bind-mounting /etc/resolv.conf", errno);
+		bench_die("bind-mounting /etc/resolv.conf", errno);
 }
 
 static pid_t start_dnsmasq(const char *dir)
@@ -115,7 +102,7 @@ static pid_t start_dnsmasq(const char *dir)
 			"--address=/bench.test/127.0.0.2", "--address=/bench.test/::1", NULL};
 	pid_t p = fork();
 	if (p < 0)
-		die("fork", errno);
+		bench_die("fork", errno);
 	if (p == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		int fd = open("/dev/null", O_WRONLY);
@@ -134,10 +121,10 @@ static pid_t start_dnsmasq(const char *dir)
 		if (ok)
 			return p;
 		if (waitpid(p, NULL, WNOHANG) == p)
-			die("dnsmasq exited (is dnsmasq-base installed?)", ECHILD);
+			bench_die("dnsmasq exited (is dnsmasq-base installed?)", ECHILD);
 		usleep(5000);
 	}
-	die("dnsmasq did not come up", ETIMEDOUT);
+	bench_die("dnsmasq did not come up", ETIMEDOUT);
 	return -1;
 }
 
@@ -147,12 +134,12 @@ static char **make_names(int n, const char *prefix, int round)
 {
 	char **v = malloc((size_t)n * sizeof(*v));
 	if (!v)
-		die("malloc", ENOMEM);
+		bench_die("malloc", ENOMEM);
 	for (int i = 0; i < n; i++) {
 		char buf[64];
 		snprintf(buf, sizeof(buf), "%s%d-%d.bench.test", prefix, round, i);
 		if (!(v[i] = strdup(buf)))
-			die("strdup", ENOMEM);
+			bench_die("strdup", ENOMEM);
 	}
 	return v;
 }
@@ -226,7 +213,7 @@ static void *corio_main(void *arg)
 	int n = r->tasks ? r->tasks : r->job->n;
 	for (int i = 0; i < n; i++)
 		if (corio_spawn(NULL, r->tasks ? corio_worker : corio_one, r->job))
-			die("corio_spawn", ENOMEM);
+			bench_die("corio_spawn", ENOMEM);
 	return NULL;
 }
 
@@ -236,11 +223,11 @@ static double run_corio(int b, char **names, int n, int tasks)
 {
 	struct job j = {.names = names, .n = n};
 	struct corio_run r = {.job = &j, .tasks = tasks};
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	int err = bench_run_on(b, NULL, corio_main, &r, NULL);
 	if (err)
-		die("running the loop", err);
-	double s = (double)(now_ns() - t0) / 1e9;
+		bench_die("running the loop", err);
+	double s = (double)(bench_now_ns() - t0) / 1e9;
 	if (j.failed) {
 		fprintf(stderr, "bench-dns: corio: %d lookups failed, first: %s\n", j.failed,
 			corio_strerror(j.first_err));
@@ -283,13 +270,13 @@ static double run_pool(char **names, int n, int threads)
 {
 	struct job j = {.names = names, .n = n};
 	pthread_t tid[64];
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	for (int i = 0; i < threads; i++)
 		if (pthread_create(&tid[i], NULL, pool_worker, &j))
-			die("pthread_create", EAGAIN);
+			bench_die("pthread_create", EAGAIN);
 	for (int i = 0; i < threads; i++)
 		pthread_join(tid[i], NULL);
-	double s = (double)(now_ns() - t0) / 1e9;
+	double s = (double)(bench_now_ns() - t0) / 1e9;
 	check_glibc(&j, "thread pool");
 	return n / s;
 }
@@ -297,10 +284,10 @@ static double run_pool(char **names, int n, int threads)
 static double run_sequential(char **names, int n)
 {
 	struct job j = {.names = names, .n = n};
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	for (int i = 0; i < n; i++)
 		glibc_one(&j, i);
-	double s = (double)(now_ns() - t0) / 1e9;
+	double s = (double)(bench_now_ns() - t0) / 1e9;
 	check_glibc(&j, "sequential");
 	return n / s;
 }
@@ -508,7 +495,7 @@ int main(int argc, char **argv)
 	}
 	char dir[] = "/tmp/corio-bench-dns-XXXXXX";
 	if (!mkdtemp(dir))
-		die("mkdtemp", errno);
+		bench_die("mkdtemp", errno);
 	private_network(dir);
 	pid_t dnsmasq = start_dnsmasq(dir);
 	char **warm = make_names(300, "w", 0); /* first lookups read files, load NSS */

@@ -83,13 +83,6 @@ static int run_server(const char *port)
 
 /* ---- time, pinning, statistics ---------------------------------------- */
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void pin(int cpu)
 {
 	cpu_set_t set;
@@ -236,7 +229,7 @@ static void g_on_recv(struct gen *g, int i, int res, unsigned flags)
 		c->got += (size_t)res;
 		g_recycle(g, bid);
 		if (c->got == g->size) {
-			uint64_t t1 = now_ns();
+			uint64_t t1 = bench_now_ns();
 			g->rts++;
 			if (c->t0 >= g->from && t1 <= g->to)
 				sample(&g->s, t1 - c->t0);
@@ -317,7 +310,7 @@ static void drive(struct gen *g, struct window *w)
 {
 	bool started = false;
 	uint64_t t;
-	while (!g->err && (t = now_ns()) < g->to) {
+	while (!g->err && (t = bench_now_ns()) < g->to) {
 		if (!started && t >= g->from) {
 			started = true;
 			w->cpu0 = server_ns();
@@ -355,11 +348,11 @@ static int run_client(int port, int conns, size_t size, double warmup, double du
 		g.cs[i].fd = client_connect(port);
 		err = g.cs[i].fd < 0;
 	}
-	g.from = now_ns() + (uint64_t)(warmup * 1e9);
+	g.from = bench_now_ns() + (uint64_t)(warmup * 1e9);
 	g.to = g.from + (uint64_t)(dur * 1e9);
 	for (int i = 0; i < conns && !err; i++) {
 		g_recv(&g, i);
-		g_send(&g, i, now_ns());
+		g_send(&g, i, bench_now_ns());
 	}
 	struct window w = {0};
 	if (!err)

@@ -19,30 +19,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "peer.h"
+
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
-}
-
-static int listen_on(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	int on = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) || listen(fd, 4096)) {
-		perror("bench-echo-epoll: listen");
-		exit(1);
-	}
-	socklen_t len = sizeof(sin);
-	getsockname(fd, (struct sockaddr *)&sin, &len);
-	printf("PORT %d\n", ntohs(sin.sin_port));
-	fflush(stdout);
-	return fd;
 }
 
 static void accept_all(int ep, int lfd)
@@ -87,7 +71,7 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	int lfd = listen_on(argc > 1 ? atoi(argv[1]) : 0);
+	int lfd = peer_listen(argc > 1 ? atoi(argv[1]) : 0, SOCK_NONBLOCK, "bench-echo-epoll");
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
 	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);

@@ -21,6 +21,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "peer.h"
+
 #define NBUFS 1024u
 #define BUFSZ 4096u
 #define BGID 1
@@ -130,24 +132,6 @@ static void setup(void)
 	io_uring_buf_ring_advance(br, NBUFS);
 }
 
-static int listen_on(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int on = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) || listen(fd, 4096)) {
-		perror("bench-echo-uring: listen");
-		exit(1);
-	}
-	socklen_t len = sizeof(sin);
-	getsockname(fd, (struct sockaddr *)&sin, &len);
-	printf("PORT %d\n", ntohs(sin.sin_port));
-	fflush(stdout);
-	return fd;
-}
-
 int main(int argc, char **argv)
 {
 	struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: enter returns */
@@ -155,7 +139,7 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	setup();
-	int lfd = listen_on(argc > 1 ? atoi(argv[1]) : 0);
+	int lfd = peer_listen(argc > 1 ? atoi(argv[1]) : 0, 0, "bench-echo-uring");
 	on_accept(lfd, -1, 0); /* arms the first accept */
 	while (!stop) {
 		if (io_uring_submit_and_wait(&ring, 1) < 0 && errno != EINTR && stop)

@@ -13,6 +13,8 @@
  */
 #include <corio.h>
 
+#include "bench.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -41,13 +43,6 @@ struct shared {
 	int err;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* xorshift per task: offsets must not repeat in step across tasks */
 static uint64_t next_rand(uint64_t *s)
 {
@@ -65,7 +60,7 @@ static void *reader(void *arg)
 	void *buf;
 	if (corio_aligned_alloc(&buf, 0, o->bs))
 		return NULL;
-	uint64_t seed = (uintptr_t)&buf ^ now_ns(), blocks = sh->size / o->bs;
+	uint64_t seed = (uintptr_t)&buf ^ bench_now_ns(), blocks = sh->size / o->bs;
 	bool rnd = !strcmp(o->mode, "rand");
 	while (corio_now() < sh->deadline && !sh->err) {
 		uint64_t off;
@@ -104,13 +99,13 @@ static void *read_main(void *arg)
 		return NULL;
 	}
 	corio_task **t = calloc(o->tasks, sizeof(*t));
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	sh->deadline = corio_now() + (uint64_t)(o->seconds * 1e9);
 	for (unsigned i = 0; i < o->tasks; i++)
 		corio_spawn(&t[i], reader, sh);
 	for (unsigned i = 0; i < o->tasks; i++)
 		corio_join(t[i], NULL);
-	double secs = (double)(now_ns() - t0) / 1e9;
+	double secs = (double)(bench_now_ns() - t0) / 1e9;
 	printf("iops=%.0f mibps=%.1f backend=%s\n", (double)sh->ops / secs,
 	       (double)sh->bytes / secs / 1048576.0, corio_loop_backend(corio_current_loop()));
 	free(t);
@@ -121,7 +116,7 @@ static void *read_main(void *arg)
 static void *copy_main(void *arg)
 {
 	const struct opts *o = arg;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	int in = corio_open(o->file, O_RDONLY, 0);
 	int out = corio_open(o->dst, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (in < 0 || out < 0) {
@@ -135,7 +130,7 @@ static void *copy_main(void *arg)
 		fprintf(stderr, "copy: %s\n", corio_strerror(n < 0 ? (int)n : cerr));
 		return CORIO_ERR_PTR(-EIO);
 	}
-	double secs = (double)(now_ns() - t0) / 1e9;
+	double secs = (double)(bench_now_ns() - t0) / 1e9;
 	printf("seconds=%.3f mibps=%.1f backend=%s\n", secs, (double)n / secs / 1048576.0,
 	       corio_loop_backend(corio_current_loop()));
 	return NULL;

@@ -46,12 +46,6 @@ static uint64_t clock_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void die(const char *what, int err)
-{
-	fprintf(stderr, "bench-sync: %s: %s\n", what, strerror(err < 0 ? -err : err));
-	exit(1);
-}
-
 static int pin_self(int cpu)
 {
 	cpu_set_t set;
@@ -109,7 +103,7 @@ static double corio_pingpong(const struct config *cf, int b)
 	if (!err)
 		err = corio_ptr_err(res);
 	if (err)
-		die("corio ping-pong", err);
+		bench_die("corio ping-pong", err);
 	corio_chan_free(pp.ping);
 	corio_chan_free(pp.pong);
 	return 2.0 * (double)round_trips * 1e9 / (double)pp.ns;
@@ -125,9 +119,9 @@ struct pipes {
 static void xfer(int rfd, int wfd, uint64_t *v)
 {
 	if (rfd >= 0 && read(rfd, v, sizeof(*v)) != (ssize_t)sizeof(*v))
-		die("pipe read", errno);
+		bench_die("pipe read", errno);
 	if (wfd >= 0 && write(wfd, v, sizeof(*v)) != (ssize_t)sizeof(*v))
-		die("pipe write", errno);
+		bench_die("pipe write", errno);
 }
 
 static void *pipe_ponger(void *p)
@@ -145,10 +139,10 @@ static double pipe_pingpong(const struct config *cf)
 	uint64_t round_trips = cf->pipe_msgs;
 	struct pipes ps = {.cpu = cf->peer_cpu_b};
 	if (pipe(ps.ping) || pipe(ps.pong))
-		die("pipe", errno);
+		bench_die("pipe", errno);
 	pthread_t th;
 	if (pthread_create(&th, NULL, pipe_ponger, &ps))
-		die("pthread_create", EAGAIN);
+		bench_die("pthread_create", EAGAIN);
 	uint64_t v = 0, t0 = clock_ns();
 	for (uint64_t i = 0; i < round_trips; i++) {
 		v = i;
@@ -211,7 +205,7 @@ static double corio_mutex_rate(const struct config *cf, int b)
 	if (!err)
 		err = corio_ptr_err(res);
 	if (err)
-		die("corio mutex", err);
+		bench_die("corio mutex", err);
 	return (double)c.counter * 1e9 / (double)c.ns;
 }
 
@@ -251,13 +245,13 @@ static double pthread_mutex_rate(const struct config *cf)
 	uint64_t t0 = clock_ns();
 	for (int i = 0; i < 2; i++)
 		if (pthread_create(&th[i], NULL, pthread_contender, &w[i]))
-			die("pthread_create", EAGAIN);
+			bench_die("pthread_create", EAGAIN);
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
 	uint64_t ns = clock_ns() - t0;
 	pthread_mutex_destroy(&c.m);
 	if (c.counter != 2 * ops_each)
-		die("pthread mutex lost updates", EPROTO);
+		bench_die("pthread mutex lost updates", EPROTO);
 	return (double)c.counter * 1e9 / (double)ns;
 }
 
@@ -367,7 +361,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (pin_self(0))
-		die("pinning to CPU 0", EINVAL);
+		bench_die("pinning to CPU 0", EINVAL);
 	printf("# bench-sync: %s mode; corio on CPU 0 (one loop thread) on io_uring and on "
 	       "epoll; peer threads on CPUs 0 and %d; median of %d rotating rounds\n",
 	       cf.quick ? "quick" : "full", cf.peer_cpu_b, cf.runs);
