@@ -42,7 +42,6 @@ struct corio__net {
 	bool ms_accept;    /* multishot accept */
 	bool ms_recv;      /* multishot receive with provided buffers */
 	bool ready_recv;   /* epoll: streams wait for readiness, then recv */
-	char *scratch;     /* ready_recv: one receive's worth, shared */
 	unsigned inflight; /* net-owned ops whose final CQE is pending */
 	struct corio_stream *streams; /* open streams (teardown closes them) */
 	/* counters, for tests and debug */
@@ -55,10 +54,6 @@ struct corio__net *corio__net_get(corio_loop *l) CORIO__HIDDEN;
 void corio__net_submit(struct corio__net *n, struct corio__op *op) CORIO__HIDDEN;
 /* Account for a net-owned op's final completion. */
 void corio__net_op_done(struct corio__net *n) CORIO__HIDDEN;
-
-/* The loop's scratch receive buffer of @size bytes (always the same
- * size), made on first use; NULL without memory. */
-char *corio__net_scratch(struct corio__net *n, size_t size) CORIO__HIDDEN;
 
 /* bufring.c: provided receive buffers */
 bool corio__net_bufs_ready(struct corio__net *n) CORIO__HIDDEN;

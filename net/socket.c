@@ -67,13 +67,6 @@ struct corio__net *corio__net_get(corio_loop *l)
 	return n;
 }
 
-char *corio__net_scratch(struct corio__net *n, size_t size)
-{
-	if (!n->scratch)
-		n->scratch = malloc(size);
-	return n->scratch;
-}
-
 void corio__net_submit(struct corio__net *n, struct corio__op *op)
 {
 	n->inflight++;
@@ -106,7 +99,6 @@ static void net_fini(corio_loop *l)
 	if (n->inflight)
 		return;
 	corio__net_bufs_free(n);
-	free(n->scratch);
 	free(n->lst);
 	free(n);
 	l->net = NULL;

@@ -298,14 +298,12 @@ static void plain_complete(struct corio__op *op, int res, uint32_t flags)
 /*
  * On epoll a stream waits for readability with an edge-only poll, which
  * holds no buffer, then takes what the socket has with a non-blocking
- * recv: straight into a waiting reader's buffer, or through the loop's
- * scratch buffer into rbuf.  So idle streams pin no memory here either.
- * 'drained' records that the last recv came back short or empty: the
- * socket had no more then, so the next wait needs no recv first and an
- * edge must come with anything new.
+ * recv: straight into a waiting reader's buffer, or into rbuf, made room
+ * for only now.  So idle streams pin no memory here either.  'drained'
+ * records that the last recv came back short or empty: the socket had no
+ * more then, so the next wait needs no recv first and an edge must come
+ * with anything new.
  */
-#define SCRATCH ((size_t)64 * 1024)
-
 static void rdy_complete(struct corio__op *op, int res, uint32_t flags);
 
 static void rdy_arm(struct corio_stream *s)
@@ -323,13 +321,17 @@ static void rdy_arm(struct corio_stream *s)
  * 0 if the socket had nothing. */
 static int pull(struct corio_stream *s)
 {
-	bool direct = s->dst && !rlen(s);
-	char *p = direct ? s->dst + s->dst_got : corio__net_scratch(s->net, SCRATCH);
-	size_t cap = direct ? s->dst_len - s->dst_got : SCRATCH;
-	if (!p) {
-		s->rerr = -ENOMEM;
-		return 1;
+	/* a reader's own buffer is set only while rbuf is empty */
+	bool direct = s->dst != NULL;
+	if (!direct) {
+		int err = rbuf_reserve(s, RBUF_MIN);
+		if (err) {
+			s->rerr = err;
+			return 1;
+		}
 	}
+	char *p = direct ? s->dst + s->dst_got : s->rbuf + s->rtail;
+	size_t cap = direct ? s->dst_len - s->dst_got : s->rcap - s->rtail;
 	ssize_t r;
 	do
 		r = recv(s->fd, p, cap, MSG_DONTWAIT);
@@ -348,13 +350,12 @@ static int pull(struct corio_stream *s)
 	/* short: the socket had no more, unless the peer's FIN (or an
 	 * error) waits behind the data, which no new edge would announce */
 	s->drained = (size_t)r < cap && !s->peer_gone;
-	if (direct) {
+	s->rgot_data = true;
+	s->rprogress = s->loop->now;
+	if (direct)
 		s->dst_got += (size_t)r;
-		s->rgot_data = true;
-		s->rprogress = s->loop->now;
-	} else {
-		take(s, p, (size_t)r);
-	}
+	else
+		s->rtail += (size_t)r;
 	return 1;
 }
 
