@@ -194,7 +194,7 @@ static void reader_wake(struct corio_stream *s)
 static void take(struct corio_stream *s, const char *p, size_t len)
 {
 	s->rgot_data = true;
-	s->rprogress = s->loop->now;
+	s->rprogress = corio__now(s->loop);
 	if (s->dst) {
 		size_t k = s->dst_len - s->dst_got;
 		k = k < len ? k : len;
@@ -283,7 +283,7 @@ static void plain_complete(struct corio__op *op, int res, uint32_t flags)
 		return;
 	if (res > 0) {
 		s->rgot_data = true;
-		s->rprogress = s->loop->now;
+		s->rprogress = corio__now(s->loop);
 		s->rtail += (size_t)res;
 	} else if (res == 0) {
 		s->eof = true;
@@ -351,7 +351,7 @@ static int pull(struct corio_stream *s)
 	 * error) waits behind the data, which no new edge would announce */
 	s->drained = (size_t)r < cap && !s->peer_gone;
 	s->rgot_data = true;
-	s->rprogress = s->loop->now;
+	s->rprogress = corio__now(s->loop);
 	if (direct)
 		s->dst_got += (size_t)r;
 	else
@@ -393,7 +393,7 @@ static void rdy_complete(struct corio__op *op, int res, uint32_t flags)
 int corio__stream_wait(struct corio_stream *s, struct corio__waitq *q, uint64_t call_deadline,
 		       const uint64_t *progress)
 {
-	uint64_t start = s->loop->now, dl = call_deadline;
+	uint64_t start = corio__now(s->loop), dl = call_deadline;
 	if (s->o.idle_timeout_ns) {
 		uint64_t idle = start + s->o.idle_timeout_ns;
 		if (!dl || idle < dl)
@@ -436,7 +436,7 @@ static int read_begin(struct corio_stream *s, uint64_t *deadline)
 		s->lent = NULL;
 		rbuf_tidy(s);
 	}
-	*deadline = s->o.read_timeout_ns ? s->loop->now + s->o.read_timeout_ns : 0;
+	*deadline = s->o.read_timeout_ns ? corio__now(s->loop) + s->o.read_timeout_ns : 0;
 	return corio_checkpoint();
 }
 

@@ -80,7 +80,7 @@ static void send_complete(struct corio__op *op, int res, uint32_t flags)
 		return;
 	}
 	if (res > 0) {
-		s->wprogress = s->loop->now;
+		s->wprogress = corio__now(s->loop);
 		s->wf.off += (size_t)res;
 		if (s->wf.off < s->wf.len) {
 			send_arm(s);

@@ -430,6 +430,9 @@ void corio__timers_fini(corio_loop *loop) CORIO__HIDDEN;
 void corio__timers_fire(corio_loop *loop) CORIO__HIDDEN;
 int64_t corio__timers_next(corio_loop *loop) CORIO__HIDDEN;
 uint64_t corio__clock(void) CORIO__HIDDEN;
+/* @l's clock for this turn: read once per turn, on first use.  Never
+ * read l->now directly; it is stale until something asked this turn. */
+uint64_t corio__now(corio_loop *l) CORIO__HIDDEN;
 
 /* op.c */
 ssize_t corio__op_run(struct corio__op *op) CORIO__HIDDEN;

@@ -33,16 +33,19 @@ uint64_t corio__clock(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t corio_now(void)
+uint64_t corio__now(corio_loop *l)
 {
-	corio_loop *l = corio__tls_loop;
-	if (!l)
-		return corio__clock();
 	if (!l->now_valid) {
 		l->now = corio__clock();
 		l->now_valid = true;
 	}
 	return l->now;
+}
+
+uint64_t corio_now(void)
+{
+	corio_loop *l = corio__tls_loop;
+	return l ? corio__now(l) : corio__clock();
 }
 
 /* ---- the heap --------------------------------------------------------- */
