@@ -389,16 +389,26 @@ static size_t entries(const char *dir)
 	return n;
 }
 
+struct flip {
+	const char *path;
+	int ready; /* write end of a pipe: a byte once the writing starts */
+};
+
 /* Child process: rewrite the file atomically, old and new in turn, until
  * killed. */
 static void *flipper(void *arg)
 {
+	struct flip *f = arg;
 	char *a = malloc(OLD_LEN), *b = malloc(NEW_LEN);
 	memset(a, 'o', OLD_LEN);
 	memset(b, 'n', NEW_LEN);
+	/* tell the parent: from now on a kill lands in the middle of a write */
+	if (write(f->ready, "w", 1) != 1)
+		_exit(4);
+	close(f->ready);
 	for (unsigned i = 0;; i++) {
-		int err = i & 1 ? corio_write_file(arg, a, OLD_LEN, CORIO_WRITE_ATOMIC)
-				: corio_write_file(arg, b, NEW_LEN, CORIO_WRITE_ATOMIC);
+		int err = i & 1 ? corio_write_file(f->path, a, OLD_LEN, CORIO_WRITE_ATOMIC)
+				: corio_write_file(f->path, b, NEW_LEN, CORIO_WRITE_ATOMIC);
 		if (err)
 			_exit(3);
 	}
@@ -416,12 +426,22 @@ Test(file, atomic_write_killed_midway_leaves_old_or_new, .timeout = 60)
 	close(fd);
 	free(old);
 	for (int round = 0; round < 12; round++) {
+		int ready[2];
+		t_pipe(ready);
 		pid_t pid = fork();
 		if (pid == 0) { /* no cr_assert in here: see tests/signal.c */
-			corio_run(flipper, path, NULL);
+			close(ready[0]);
+			struct flip f = {.path = path, .ready = ready[1]};
+			corio_run(flipper, &f, NULL);
 			_exit(2);
 		}
 		cr_assert_geq(pid, 0);
+		close(ready[1]);
+		/* the delay counts from the first write, not from the fork: a
+		 * slow start must not let the kill land before any write */
+		char c;
+		cr_assert_eq(read(ready[0], &c, 1), 1, "the writer never started");
+		close(ready[0]);
 		usleep(2000 + (useconds_t)(rnd() % 40000));
 		kill(pid, SIGKILL);
 		int st;

@@ -39,6 +39,7 @@ static corio_task *spawn(corio_fn fn, void *arg)
 struct kid {
 	int idx;
 	uint64_t sleep_ns;
+	uint64_t until; /* if set: sleep until this corio_now() time instead */
 	int fail;      /* return CORIO_ERR_PTR(fail) after the sleep if set */
 	int sleep_ret; /* what corio_sleep() returned */
 	bool finished;
@@ -47,7 +48,7 @@ struct kid {
 static void *kid(void *p)
 {
 	struct kid *k = p;
-	k->sleep_ret = corio_sleep(k->sleep_ns);
+	k->sleep_ret = k->until ? corio_sleep_until(k->until) : corio_sleep(k->sleep_ns);
 	k->finished = true;
 	if (k->fail && !k->sleep_ret)
 		return CORIO_ERR_PTR(k->fail);
@@ -82,12 +83,15 @@ static void *as_completed_main(void *p)
 	/* twice: once waiting in next() as they finish, once draining a queue
 	 * of children that all finished before the first next() */
 	for (int round = 0; round < 2; round++) {
+		/* one base for all: each child's deadline is absolute, so the
+		 * order holds however late a child starts on a loaded machine */
+		uint64_t base = corio_now();
 		for (int i = 0; i < 5; i++) {
-			k[i] = (struct kid){.idx = i, .sleep_ns = (uint64_t)ms[i] * MS};
+			k[i] = (struct kid){.idx = i, .until = base + (uint64_t)ms[i] * MS};
 			gspawn(g, kid, &k[i]);
 		}
 		if (round == 1)
-			corio_sleep(80 * MS);
+			corio_sleep_until(base + 80 * MS);
 		for (int i = 0; i < 5; i++) {
 			corio_task *t = corio_group_next(g);
 			cr_assert_not_null(t);
@@ -155,10 +159,13 @@ Test(group, fail_fast_cancels_siblings_and_wait_returns_the_error, .timeout = WA
 
 static void *keep_going_main(void *p)
 {
+	/* absolute deadlines from one clock read: which failure comes first
+	 * must not depend on when each child got to run */
+	uint64_t base = corio_now();
 	struct kid k[3] = {
-		{.idx = 0, .sleep_ns = 30 * MS},
-		{.idx = 1, .sleep_ns = 5 * MS, .fail = -EIO},
-		{.idx = 2, .sleep_ns = 10 * MS, .fail = -ENOENT},
+		{.idx = 0, .until = base + 30 * MS},
+		{.idx = 1, .until = base + 5 * MS, .fail = -EIO},
+		{.idx = 2, .until = base + 10 * MS, .fail = -ENOENT},
 	};
 	corio_group *g;
 	corio_group_options o = {.keep_going = 1};
@@ -293,7 +300,11 @@ static void *free_joins_main(void *p)
 		gspawn(g, slow_cleanup_kid, &cleaned);
 	struct kid done_kid = {.sleep_ns = 0};
 	gspawn(g, kid, &done_kid); /* finished and unreported at free */
-	corio_sleep(2 * MS);
+	/* wait on the kid itself, not on the clock: a loaded machine can
+	 * run the kid's zero sleep after a short sleep of ours */
+	uint64_t until = t_clock() + 5000 * MS;
+	while (!done_kid.finished && t_clock() < until)
+		corio_sleep(1 * MS);
 	cr_assert(done_kid.finished);
 	corio_group_free(g);
 	cr_assert_eq(cleaned, 4, "free returned before its children finished");
@@ -341,6 +352,12 @@ static void *wait_timeout_main(void *p)
 	corio_group *g = group();
 	gspawn(g, gated, &k);
 	gspawn(g, kid, &quick_kid);
+	/* let the quick kid finish first: under load its zero sleep could
+	 * otherwise outlast the timeout scope below */
+	uint64_t until = t_clock() + 5000 * MS;
+	while (!quick_kid.finished && t_clock() < until)
+		corio_sleep(1 * MS);
+	cr_assert(quick_kid.finished);
 	corio_scope sc;
 	corio_timeout_push(&sc, corio_now() + 15 * MS);
 	cr_assert_eq(corio_group_wait(g), -ETIMEDOUT);
@@ -365,7 +382,12 @@ static void *next_to_cancelled_main(void *p)
 	struct kid k = {.idx = 9, .sleep_ns = 0};
 	corio_group *g = group();
 	gspawn(g, kid, &k);
-	corio_sleep(2 * MS);
+	/* the child must have finished before we cancel ourselves: wait on
+	 * it, not on the clock */
+	uint64_t until = t_clock() + 5000 * MS;
+	while (!k.finished && t_clock() < until)
+		corio_sleep(1 * MS);
+	cr_assert(k.finished);
 	corio_cancel(corio_self());
 	/* a finished child is handed out without blocking, even now */
 	corio_task *t = corio_group_next(g);
@@ -524,18 +546,26 @@ static void *gatherer(void *p)
 
 static void *gather_caller_cancel_main(void *p)
 {
-	struct kid k[2] = {{.idx = 0, .sleep_ns = 20 * MS}, {.idx = 1, .sleep_ns = 30 * MS}};
-	struct gatherer_arg a = {.t = {spawn(kid, &k[0]), spawn(kid, &k[1])}};
+	/* gated: neither child can finish before the gatherer is cancelled
+	 * and joined, however late the loop gets to them */
+	struct gated k[2] = {{.idx = 0}, {.idx = 1}};
+	struct gatherer_arg a = {.t = {spawn(gated, &k[0]), spawn(gated, &k[1])}};
 	corio_task *g = spawn(gatherer, &a);
 	corio_sleep(2 * MS);
 	corio_cancel(g);
 	cr_assert_eq(corio_join(g, NULL), -ECANCELED);
 	cr_assert_eq(a.gather_ret, -ECANCELED);
 	cr_assert_eq(a.any_ret, -ECANCELED);
+	cr_assert_not(k[0].finished || k[1].finished, "a cancelled gather touched a task");
+	corio_event_set(&k[0].go);
+	corio_event_set(&k[1].go);
 	/* the tasks are untouched and can be gathered again */
 	void *res[2];
 	cr_assert_eq(corio_gather(a.t, 2, res), 0);
+	cr_assert_eq((intptr_t)res[0], 0);
 	cr_assert_eq((intptr_t)res[1], 1);
+	cr_assert_eq(k[0].ret, 0);
+	cr_assert_eq(k[1].ret, 0);
 	return NULL;
 }
 

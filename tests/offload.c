@@ -139,9 +139,15 @@ static void release_workers(struct gate *g, corio_task **t)
 	}
 }
 
+struct queued {
+	int want;    /* -ECANCELED or -ETIMEDOUT */
+	bool queued; /* every worker is busy and the job goes in now */
+};
+
 static void *queued_main(void *arg)
 {
-	int want = *(int *)arg; /* -ECANCELED or -ETIMEDOUT */
+	struct queued *q = arg;
+	int want = q->want;
 	struct gate g = {0};
 	sem_init(&g.open, 0, 0);
 	corio_task *t[MAX_POOL];
@@ -153,6 +159,7 @@ static void *queued_main(void *arg)
 		corio_timeout_push(&scope, corio_now() + 10 * MS);
 	uint64_t t0 = t_clock();
 	void *r = NULL;
+	q->queued = true; /* seen by others only once we are suspended below */
 	int err = corio_offload(marker, &g, &r);
 	if (want == -ETIMEDOUT)
 		corio_timeout_pop(&scope);
@@ -168,11 +175,22 @@ static void *queued_main(void *arg)
 	return NULL;
 }
 
-static void *cancel_me_soon(void *arg)
+struct canceller {
+	corio_task *victim;
+	const struct queued *q;
+};
+
+/* Cancel the victim once its job really waits in the queue: a cancel that
+ * came while the pool was still starting would find no job to withdraw. */
+static void *cancel_when_queued(void *arg)
 {
-	corio_task *victim = arg;
+	struct canceller *c = arg;
+	uint64_t until = t_clock() + 5000 * MS;
+	while (!c->q->queued && t_clock() < until)
+		corio_sleep(1 * MS);
+	cr_assert(c->q->queued, "the workers never all got busy");
 	corio_sleep(10 * MS);
-	corio_cancel(victim);
+	corio_cancel(c->victim);
 	return NULL;
 }
 
@@ -184,11 +202,12 @@ static void *queued_cancel_task(void *arg)
 static void *queued_cancel_main(void *arg)
 {
 	(void)arg;
-	static int want = -ECANCELED;
+	struct queued q = {.want = -ECANCELED};
 	corio_task *t, *c;
 	corio_scope shield;
-	cr_assert_eq(corio_spawn(&t, queued_cancel_task, &want), 0);
-	cr_assert_eq(corio_spawn(&c, cancel_me_soon, t), 0);
+	cr_assert_eq(corio_spawn(&t, queued_cancel_task, &q), 0);
+	struct canceller cc = {.victim = t, .q = &q};
+	cr_assert_eq(corio_spawn(&c, cancel_when_queued, &cc), 0);
 	cr_assert_eq(corio_join(c, NULL), 0);
 	corio_shield_push(&shield);
 	cr_assert_eq(corio_join(t, NULL), -ECANCELED);
@@ -203,8 +222,8 @@ Test(offload, queued_job_cancelled_returns_ecanceled_and_never_runs)
 
 Test(offload, queued_job_past_its_deadline_returns_etimedout)
 {
-	int want = -ETIMEDOUT;
-	t_run(queued_main, &want, NULL);
+	struct queued q = {.want = -ETIMEDOUT};
+	t_run(queued_main, &q, NULL);
 }
 
 /* Past the shared queue's bound, jobs wait on the loop's side: a cancel
@@ -294,6 +313,11 @@ Test(offload, workers_start_on_first_use_and_stop_with_the_loop)
 {
 	int before = threads_now();
 	t_run(one_main, NULL, NULL);
+	/* a joined thread may linger in /proc/self/task for a moment after
+	 * pthread_join() returned: give it time to go */
+	uint64_t until = t_clock() + 5000 * MS;
+	while (threads_now() != before && t_clock() < until)
+		usleep(1000);
 	cr_assert_eq(threads_now(), before, "every worker joined by corio_loop_free");
 	void *r;
 	cr_assert_eq(corio_offload(square, (void *)3, &r), -EPERM);

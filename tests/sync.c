@@ -8,8 +8,10 @@
  */
 #include "util.h"
 
+#include <criterion/redirect.h>
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #define WAIT_TEST_TIMEOUT 20 /* seconds: a hang fails instead of stalling */
 
@@ -140,6 +142,8 @@ static void *bad_unlocker(void *p)
 
 static void *mutex_owner_main(void *p)
 {
+	char *me = p; /* our name, to find in the report */
+	snprintf(me, 64, "%s", corio_task_name(corio_self()));
 	corio_mutex m;
 	corio_mutex_init(&m);
 	cr_assert_eq(corio_mutex_lock(&m), 0);
@@ -152,10 +156,21 @@ static void *mutex_owner_main(void *p)
 	return NULL;
 }
 
-Test(sync, mutex_unlock_by_non_owner_is_ignored)
+Test(sync, mutex_unlock_by_non_owner_is_ignored, .init = cr_redirect_stderr)
 {
 	corio_loop_options o = {.debug = 1}; /* and reported on stderr */
-	t_run(mutex_owner_main, NULL, &o);
+	char me[64];
+	t_run(mutex_owner_main, me, &o);
+	fflush(stderr);
+	char buf[4096] = {0}, want[128];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, cr_get_redirected_stderr());
+	buf[n] = '\0';
+	/* the other task's unlock, while we held it; then ours, after */
+	snprintf(want, sizeof(want), "does not hold (holder: %s); ignored", me);
+	char *first = strstr(buf, want);
+	cr_assert_not_null(first, "no report of the foreign unlock: %s", buf);
+	cr_assert_not_null(strstr(first, "does not hold (holder: nobody); ignored"),
+			   "no report of the second unlock: %s", buf);
 }
 
 static void *mutex_cancel_queued_main(void *p)

@@ -7,7 +7,9 @@
 #include "util.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 struct fired {
 	corio_loop *loop;
@@ -169,9 +171,68 @@ Test(timer, sleep_until_waits_for_the_deadline)
 	t_run(sleep_until_main, NULL, NULL);
 }
 
+/* corio_now() inside a task: never behind an earlier reading, never ahead
+ * of CLOCK_MONOTONIC, and read again after the loop slept in the kernel
+ * (a value cached before the wait would fail the advance checks). */
+static void now_check(uint64_t *prev)
+{
+	uint64_t now = corio_now();
+	cr_assert_geq(now, *prev, "corio_now() went backwards");
+	uint64_t real = t_clock();
+	cr_assert_leq(now, real, "corio_now() ahead of CLOCK_MONOTONIC");
+	cr_assert_lt(real - now, 1000 * MS, "corio_now() %llu ms stale",
+		     (unsigned long long)((real - now) / MS));
+	*prev = now;
+}
+
+static void *write_later(void *arg)
+{
+	int fd = *(int *)arg;
+	usleep(30000);
+	if (write(fd, "x", 1) != 1)
+		abort(); /* no criterion asserts off the test's thread */
+	return NULL;
+}
+
+static void *now_inside_main(void *arg)
+{
+	(void)arg;
+	uint64_t prev = 0;
+	now_check(&prev);
+	for (int i = 0; i < 20; i++) {
+		corio_yield();
+		now_check(&prev);
+		cr_assert_eq(corio_sleep(i % 4 ? 0 : 1 * MS), 0);
+		now_check(&prev);
+	}
+	/* a wait ended by a timer */
+	uint64_t t0 = corio_now();
+	cr_assert_eq(corio_sleep(20 * MS), 0);
+	now_check(&prev);
+	cr_assert_geq(prev - t0, 20 * MS, "only %llu us after a 20 ms sleep",
+		      (unsigned long long)((prev - t0) / 1000));
+	/* a wait ended by I/O from another thread, no timer due */
+	int fds[2];
+	t_pipe(fds);
+	pthread_t th;
+	t0 = corio_now();
+	cr_assert_eq(pthread_create(&th, NULL, write_later, &fds[1]), 0);
+	char c;
+	cr_assert_eq(corio_read(fds[0], &c, 1), 1);
+	now_check(&prev);
+	cr_assert_geq(prev - t0, 30 * MS, "only %llu us after a 30 ms wait",
+		      (unsigned long long)((prev - t0) / 1000));
+	pthread_join(th, NULL);
+	close(fds[0]);
+	close(fds[1]);
+	return NULL;
+}
+
 Test(timer, now_is_monotonic_outside_and_inside)
 {
 	uint64_t a = corio_now(), b = corio_now();
 	cr_assert_leq(a, b);
 	cr_assert_gt(a, 0);
+	t_run(now_inside_main, NULL, NULL);
+	cr_assert_geq(corio_now(), b, "outside again, after the loop");
 }
