@@ -91,6 +91,11 @@ enum corio__task_state {
 	CORIO__T_DONE,
 };
 
+/* Freed stacks beyond the pool are unmapped this many at a time, or
+ * once they map this many bytes together. */
+#define CORIO__UNMAP_BATCH 256
+#define CORIO__UNMAP_BYTES ((size_t)32 << 20)
+
 struct corio__stack {
 	char *map;       /* start of the mapping (guard page first, if any) */
 	size_t map_size; /* whole mapping */
@@ -296,6 +301,12 @@ struct corio_loop {
 	unsigned pool_max, pool_len;
 	size_t pool_map_size; /* mapping size of a default stack */
 	corio_task *pool; /* free default-size stacks, linked through all_next */
+	struct corio__unmap {
+		char *map;
+		size_t size;
+	} unmap[CORIO__UNMAP_BATCH]; /* stacks to unmap together (stack.c) */
+	unsigned unmap_len;
+	size_t unmap_bytes;
 	/* cross-thread */
 	pthread_mutex_t ts_lock;
 	struct corio__runq ts_q;  /* corio_call_threadsafe records */
@@ -384,6 +395,7 @@ void corio__trampoline(void) CORIO__HIDDEN;
 int corio__stack_get(corio_loop *loop, size_t size, corio_task **out) CORIO__HIDDEN;
 void corio__stack_put(corio_loop *loop, corio_task *t) CORIO__HIDDEN;
 void corio__stack_pool_drain(corio_loop *loop) CORIO__HIDDEN;
+void corio__stack_flush(corio_loop *loop) CORIO__HIDDEN;
 void corio__stack_check(corio_task *t) CORIO__HIDDEN;
 int corio__thread_altstack(void) CORIO__HIDDEN;
 void *corio__stack_init_frame(corio_task *t) CORIO__HIDDEN;

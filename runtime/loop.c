@@ -382,11 +382,14 @@ int corio_loop_run(corio_loop *l)
 		if (atomic_load_explicit(&l->stop, memory_order_relaxed) || !alive(l))
 			break;
 		int64_t timeout = l->runq.len ? 0 : corio__timers_next(l);
+		if (timeout)
+			corio__stack_flush(l);
 		err = l->be->poll(l, timeout);
 		if (err < 0)
 			break;
 		err = 0;
 	}
+	corio__stack_flush(l);
 	atomic_store(&l->stop, 0);
 	l->running = false;
 	corio__tls_loop = saved;

@@ -2,7 +2,13 @@
 /*
  * stack.c - task stacks: one mmap per task holding a guard page, the stack
  * and, at its top, the task record itself (see the diagram in corio_int.h).
- * Freed default-size stacks wait in a per-loop pool for the next spawn.
+ * Freed default-size stacks wait in a per-loop pool for the next spawn;
+ * the ones the pool has no room for are unmapped in batches, adjacent
+ * mappings with one munmap, since every munmap costs a TLB flush.
+ * Guard pages are budgeted: each costs a kernel mapping out of
+ * vm.max_map_count, so past a quarter of it (about 16 000 live guarded
+ * stacks by default, across the process) new stacks get the canary
+ * instead, as with corio_loop_options.no_guard_pages.
  * Also owns stack-overflow reporting: a SIGSEGV handler on an alternate
  * signal stack names the task whose guard page was hit; without guard
  * pages a canary at the stack limit is checked on every switch.
@@ -11,6 +17,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +67,33 @@ size_t corio__stack_map_size(size_t size, bool guarded)
 			page_size());
 }
 
-/* Map a stack of @size usable bytes plus the task record. */
+/* Guarded stacks the process may hold: a quarter of vm.max_map_count
+ * (each takes two mappings, so half of them), leaving the rest to malloc,
+ * files, rings and threads. */
+static long guard_budget(void)
+{
+	static atomic_long budget;
+	long b = atomic_load_explicit(&budget, memory_order_relaxed);
+	if (b)
+		return b;
+	long max = 65530;
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+	if (f) {
+		if (fscanf(f, "%ld", &max) != 1 || max < 64)
+			max = 65530;
+		fclose(f);
+	}
+	b = max / 4;
+	atomic_store_explicit(&budget, b, memory_order_relaxed);
+	return b;
+}
+
+static atomic_long guarded_live; /* guarded stacks mapped, all loops */
+
+/* Map a stack of @size usable bytes plus the task record.  The guard
+ * area is always part of the mapping: without a guard (no budget left,
+ * or the mprotect failed for want of mappings) it is usable stack, so
+ * every default stack has the same size and can go to the pool. */
 static int stack_map(corio_loop *loop, size_t size, corio_task **out)
 {
 	size_t guard = guard_size(loop->guard_pages);
@@ -70,9 +103,12 @@ static int stack_map(corio_loop *loop, size_t size, corio_task **out)
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 	if (map == MAP_FAILED)
 		return -ENOMEM;
-	if (guard && mprotect(map, guard, PROT_NONE) != 0) {
-		munmap(map, total);
-		return -ENOMEM; /* usually vm.max_map_count */
+	if (guard) {
+		if (atomic_fetch_add(&guarded_live, 1) >= guard_budget() ||
+		    mprotect(map, guard, PROT_NONE) != 0) {
+			atomic_fetch_sub(&guarded_live, 1);
+			guard = 0;
+		}
 	}
 	corio_task *t = (corio_task *)(void *)(map + total - rec);
 	memset(t, 0, sizeof(*t));
@@ -88,9 +124,42 @@ static int stack_map(corio_loop *loop, size_t size, corio_task **out)
 	return 0;
 }
 
-static void stack_unmap(corio_task *t)
+static int by_address(const void *a, const void *b)
 {
-	munmap(t->stack.map, t->stack.map_size);
+	const struct corio__unmap *x = a, *y = b;
+	return x->map < y->map ? -1 : x->map > y->map;
+}
+
+/* Unmap the stacks put aside, each run of adjacent ones with one call.
+ * The loop also calls this before it may block, so dead stacks never
+ * hold their memory across an idle wait. */
+void corio__stack_flush(corio_loop *loop)
+{
+	struct corio__unmap *v = loop->unmap;
+	size_t n = loop->unmap_len;
+	if (!n)
+		return;
+	qsort(v, n, sizeof(*v), by_address);
+	for (size_t i = 0; i < n;) {
+		char *start = v[i].map;
+		size_t len = v[i].size;
+		for (i++; i < n && v[i].map == start + len; i++)
+			len += v[i].size;
+		munmap(start, len);
+	}
+	loop->unmap_len = 0;
+	loop->unmap_bytes = 0;
+}
+
+static void stack_unmap(corio_loop *loop, corio_task *t)
+{
+	if (t->stack.guarded)
+		atomic_fetch_sub(&guarded_live, 1);
+	loop->unmap[loop->unmap_len++] = (struct corio__unmap){t->stack.map, t->stack.map_size};
+	loop->unmap_bytes += t->stack.map_size;
+	/* a few large stacks are flushed at once: their pages may all be in use */
+	if (loop->unmap_len == CORIO__UNMAP_BATCH || loop->unmap_bytes >= CORIO__UNMAP_BYTES)
+		corio__stack_flush(loop);
 }
 
 /* Only stacks of the loop's default size are pooled: that is what nearly
@@ -126,7 +195,7 @@ void corio__stack_put(corio_loop *loop, corio_task *t)
 		loop->pool_len++;
 		return;
 	}
-	stack_unmap(t);
+	stack_unmap(loop, t);
 }
 
 void corio__stack_pool_drain(corio_loop *loop)
@@ -134,9 +203,10 @@ void corio__stack_pool_drain(corio_loop *loop)
 	while (loop->pool) {
 		corio_task *t = loop->pool;
 		loop->pool = t->all_next;
-		stack_unmap(t);
+		stack_unmap(loop, t);
 	}
 	loop->pool_len = 0;
+	corio__stack_flush(loop);
 }
 
 static void write_str(const char *s)

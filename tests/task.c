@@ -4,10 +4,14 @@
  * nesting, yield order, many tasks at once, corio_run().
  */
 #include "util.h"
+#include "corio_int.h" /* the stack bounds, to hit the canary exactly */
 
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void *ret_arg(void *arg)
 {
@@ -72,6 +76,109 @@ Test(task, hundred_thousand_live_tasks_spawned_and_joined)
 	/* all alive at once: unguarded small stacks, as the option documents */
 	corio_loop_options o = {.no_guard_pages = 1, .stack_size = 16 * 1024};
 	t_run(many_joined, (void *)(uintptr_t)100000, &o);
+}
+
+/* Kernel mappings of this process (lines of /proc/self/maps). */
+static long map_count(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	cr_assert_not_null(f);
+	long n = 0;
+	for (int c; (c = getc(f)) != EOF;)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+static long max_map_count(void)
+{
+	long max = 65530;
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+	if (f) {
+		if (fscanf(f, "%ld", &max) != 1)
+			max = 65530;
+		fclose(f);
+	}
+	return max;
+}
+
+struct many {
+	size_t n;
+	long maps_before, maps_live, maps_after;
+};
+
+static void *many_measured(void *arg)
+{
+	struct many *m = arg;
+	m->maps_before = map_count();
+	corio_task **t = malloc(m->n * sizeof(*t));
+	cr_assert_not_null(t);
+	for (size_t i = 0; i < m->n; i++)
+		cr_assert_eq(corio_spawn(&t[i], twice, (void *)(uintptr_t)i), 0, "spawn %zu", i);
+	m->maps_live = map_count();
+	uint64_t sum = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		void *r;
+		cr_assert_eq(corio_join(t[i], &r), 0);
+		sum += (uint64_t)(uintptr_t)r;
+	}
+	free(t);
+	cr_assert_eq(sum, (uint64_t)m->n * (m->n - 1));
+	m->maps_after = map_count();
+	return NULL;
+}
+
+Test(task, more_live_tasks_than_guard_pages_allow_still_spawn)
+{
+	/* guard pages on (the default): each takes two mappings, so this
+	 * many at once would pass vm.max_map_count if every stack had one */
+	struct many m = {.n = (size_t)max_map_count() / 2 + 1000};
+	corio_loop_options o = {.stack_size = 16 * 1024};
+	t_run(many_measured, &m, &o);
+	cr_assert_lt(m.maps_live - m.maps_before, max_map_count() * 3 / 4,
+		     "%ld mappings for %zu stacks", m.maps_live - m.maps_before, m.n);
+	/* what the pool does not keep was unmapped (256 stacks, two each) */
+	cr_assert_lt(m.maps_after - m.maps_before, 2 * 256 + 64, "%ld mappings left behind",
+		     m.maps_after - m.maps_before);
+}
+
+/* Stacks past the guard budget are still checked: by the canary. */
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	corio_sleep(60000 * MS);
+	return NULL;
+}
+
+static void *smash_limit(void *arg)
+{
+	(void)arg;
+	corio_task *self = corio_self();
+	if (self->stack.guarded) { /* an exit, not the signal the test wants */
+		fputs("a stack past the guard budget has a guard page\n", stderr);
+		_exit(3);
+	}
+	memset(self->stack.lo, 0x5a, 64); /* what an overflow to the limit does */
+	corio_yield();
+	return NULL;
+}
+
+static void *smash_after_budget(void *arg)
+{
+	(void)arg;
+	for (long i = 0; i < max_map_count() / 4 + 100; i++)
+		cr_assert_eq(corio_spawn(NULL, sleeper, NULL), 0);
+	corio_task *t;
+	cr_assert_eq(corio_spawn(&t, smash_limit, NULL), 0);
+	corio_join(t, NULL);
+	cr_assert_fail("the canary was not checked");
+	return NULL;
+}
+
+Test(task, stacks_past_the_guard_budget_get_the_canary, .signal = SIGABRT)
+{
+	corio_loop_options o = {.stack_size = 16 * 1024};
+	t_run(smash_after_budget, NULL, &o);
 }
 
 static void *churn(void *arg)

@@ -55,10 +55,13 @@ typedef struct corio_loop_options {
 	unsigned ring_entries;
 	/** Default task stack size in bytes (0: 64 KiB; larger under ASan). */
 	size_t stack_size;
-	/** Do not put a guard page below task stacks.  Each guarded stack costs
-	 *  two kernel mappings and vm.max_map_count is 65530 by default, so
-	 *  loops with more than ~30 000 live tasks need this.  A canary at the
-	 *  stack limit is then checked on every switch instead. */
+	/** Do not put a guard page below task stacks; a canary at the stack
+	 *  limit is then checked on every switch instead.  Each guarded stack
+	 *  costs two kernel mappings out of vm.max_map_count (65530 by
+	 *  default), so even without this option only the first quarter of
+	 *  that many live stacks in the process (about 16 000) get a guard
+	 *  page, and the rest the canary: spawning never fails for want of
+	 *  mappings before memory runs out. */
 	int no_guard_pages;
 	/** Keep at most this many freed stacks for reuse (0: 256). */
 	unsigned stack_pool_max;
@@ -179,8 +182,8 @@ CORIO_API int corio_call_threadsafe(corio_loop *loop, void (*fn)(void *), void *
  * The task starts running in a later turn, never inside this call.
  * @out: receives the task, which must later be passed to corio_join() or
  *       corio_detach(); NULL detaches it at once.
- * Return: 0, -EPERM outside a loop, -ENOMEM (no memory, or no more kernel
- * mappings for guarded stacks: see corio_loop_options.no_guard_pages).
+ * Return: 0, -EPERM outside a loop, -ENOMEM (no memory or no kernel
+ * mapping left for the stack).
  */
 CORIO_API int corio_spawn(corio_task **out, corio_fn fn, void *arg);
 
