@@ -129,9 +129,17 @@ int corio__net_wait(struct corio__waitq *q, uint64_t deadline, bool *own_timeout
 
 /* ---- plain socket ops ------------------------------------------------ */
 
+/* MSG_PEEK with MSG_WAITALL is refused: the ring's WAITALL retry (and
+ * the epoll backend's gathering) would peek the same bytes again past
+ * the first ones. */
+static bool peek_waitall(int flags)
+{
+	return (flags & (MSG_PEEK | MSG_WAITALL)) == (MSG_PEEK | MSG_WAITALL);
+}
+
 static ssize_t buf_op(uint8_t code, int fd, const void *buf, size_t n, int flags)
 {
-	if (n > INT_MAX || (!buf && n))
+	if (n > INT_MAX || (!buf && n) || peek_waitall(flags))
 		return -EINVAL;
 	if (fd < 0)
 		return -EBADF;
@@ -186,7 +194,7 @@ ssize_t corio_recv_all(int fd, void *buf, size_t n, int flags)
 
 static ssize_t msg_op(uint8_t code, int fd, const struct msghdr *msg, int flags)
 {
-	if (!msg)
+	if (!msg || peek_waitall(flags))
 		return -EINVAL;
 	if (fd < 0)
 		return -EBADF;

@@ -311,7 +311,11 @@ static void rdy_arm(struct corio_stream *s)
 	memset(&s->rop, 0, sizeof(s->rop));
 	s->rop.code = CORIO__OP_POLL;
 	s->rop.fd = s->fd;
-	s->rop.u.poll_mask = POLLIN | POLLRDHUP | CORIO__POLL_EDGE;
+	/* The first wait is a plain poll: the backend then checks that its
+	 * record for the number is this socket's (the number may have been
+	 * some other file's, closed with close(2)); edge-only polls trust it. */
+	s->rop.u.poll_mask = POLLIN | POLLRDHUP | (s->edge_ok ? CORIO__POLL_EDGE : 0);
+	s->edge_ok = true;
 	s->rop.complete = rdy_complete;
 	s->rstate = NET_ARMED;
 	corio__net_submit(s->net, &s->rop);
@@ -468,7 +472,7 @@ static size_t copy_out(struct corio_stream *s, void *buf, size_t n)
 	return k;
 }
 
-ssize_t corio_stream_read(corio_stream *s, void *buf, size_t n)
+static ssize_t stream_read(corio_stream *s, void *buf, size_t n)
 {
 	if (!s || (!buf && n) || n > SSIZE_MAX)
 		return -EINVAL;
@@ -513,7 +517,7 @@ static ssize_t exactly_plain(struct corio_stream *s, char *buf, size_t n, uint64
 	}
 }
 
-ssize_t corio_stream_read_exactly(corio_stream *s, void *buf, size_t n)
+static ssize_t stream_read_exactly(corio_stream *s, void *buf, size_t n)
 {
 	if (!s || (!buf && n) || n > SSIZE_MAX)
 		return -EINVAL;
@@ -564,7 +568,7 @@ static char *find(struct corio_stream *s, const char *delim, size_t dlen, size_t
 	return memmem(s->rbuf + s->rhead + from, lim - from, delim, dlen);
 }
 
-ssize_t corio_stream_read_until(corio_stream *s, const char *delim, char **line)
+static ssize_t stream_read_until(corio_stream *s, const char *delim, char **line)
 {
 	if (!s || !delim || !*delim || !line)
 		return -EINVAL;
@@ -590,6 +594,30 @@ ssize_t corio_stream_read_until(corio_stream *s, const char *delim, char **line)
 		if (err)
 			return err;
 	}
+}
+
+ssize_t corio_stream_read(corio_stream *s, void *buf, size_t n)
+{
+	if (!s)
+		return -EINVAL;
+	corio__stream_enter(s);
+	return corio__stream_leave(s, stream_read(s, buf, n));
+}
+
+ssize_t corio_stream_read_exactly(corio_stream *s, void *buf, size_t n)
+{
+	if (!s)
+		return -EINVAL;
+	corio__stream_enter(s);
+	return corio__stream_leave(s, stream_read_exactly(s, buf, n));
+}
+
+ssize_t corio_stream_read_until(corio_stream *s, const char *delim, char **line)
+{
+	if (!s)
+		return -EINVAL;
+	corio__stream_enter(s);
+	return corio__stream_leave(s, stream_read_until(s, delim, line));
 }
 
 ssize_t corio_stream_readline(corio_stream *s, char **line)
@@ -635,16 +663,17 @@ int corio_stream_new(corio_stream **out, int fd, const corio_stream_options *o)
 
 void corio__stream_maybe_free(struct corio_stream *s)
 {
-	if (s->rstate != NET_IDLE || s->wstate != NET_IDLE)
-		return; /* the last final completion comes back here */
+	if (s->rstate != NET_IDLE || s->wstate != NET_IDLE || s->users)
+		return; /* the last final completion or caller comes back here */
 	free(s->rbuf);
 	free(s->lent);
 	corio__stream_wfree(s);
 	free(s);
 }
 
-/* Close the socket and let go: ops still in the kernel are cancelled and
- * the record is freed by the last of their final completions. */
+/* Close the socket and let go: ops still in the kernel are cancelled,
+ * tasks waiting in a read or write get -ECANCELED, and the record is
+ * freed by the last of the final completions and those callers. */
 static void orphan(struct corio_stream *s)
 {
 	struct corio__net *n = s->net;
@@ -664,6 +693,8 @@ static void orphan(struct corio_stream *s)
 		s->wstate = NET_CANCELLING;
 		s->loop->be->cancel(s->loop, &s->wop);
 	}
+	corio__waitq_wake_all(&s->readers, -ECANCELED);
+	corio__waitq_wake_all(&s->writers, -ECANCELED);
 	corio__fd_closing(s->loop, s->fd);
 	close(s->fd); /* the kernel's ops hold the socket until they end */
 	s->fd = -1;

@@ -43,7 +43,9 @@ struct corio_stream {
 	bool rdy;               /* epoll: edge-only poll, then recv (stream.c) */
 	bool drained;           /* rdy: the last recv found the socket empty */
 	bool peer_gone;         /* rdy: an edge said FIN, hang-up or error */
+	bool edge_ok;           /* rdy: a first plain poll vouched for the fd */
 	bool orphan;            /* closed: freed once no op is in the kernel */
+	unsigned users;         /* tasks inside a read or write call */
 	corio_stream_options o; /* defaults filled in */
 	size_t rmax;            /* multishot: pause receiving with this much buffered */
 	struct corio_stream *prev, *next; /* the loop's open streams */
@@ -80,6 +82,20 @@ struct corio_stream {
 int corio__stream_wait(struct corio_stream *s, struct corio__waitq *q, uint64_t call_deadline,
 		       const uint64_t *progress) CORIO__HIDDEN;
 void corio__stream_maybe_free(struct corio_stream *s) CORIO__HIDDEN;
+
+/* Every call that may suspend runs between these two: a stream closed by
+ * another task meanwhile is freed only once the last caller has left. */
+static inline void corio__stream_enter(struct corio_stream *s)
+{
+	s->users++;
+}
+
+static inline ssize_t corio__stream_leave(struct corio_stream *s, ssize_t ret)
+{
+	if (!--s->users && s->orphan)
+		corio__stream_maybe_free(s);
+	return ret;
+}
 
 /* stream_write.c */
 size_t corio__stream_wpending(const struct corio_stream *s) CORIO__HIDDEN;

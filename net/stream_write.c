@@ -137,7 +137,7 @@ static size_t room(const struct corio_stream *s)
 	return p < s->o.high_water ? s->o.high_water - p : 0;
 }
 
-ssize_t corio_stream_writev(corio_stream *s, const struct iovec *iov, int cnt)
+static ssize_t stream_writev(corio_stream *s, const struct iovec *iov, int cnt)
 {
 	if (!s || cnt < 0 || (!iov && cnt))
 		return -EINVAL;
@@ -172,13 +172,21 @@ ssize_t corio_stream_writev(corio_stream *s, const struct iovec *iov, int cnt)
 	return (ssize_t)total;
 }
 
+ssize_t corio_stream_writev(corio_stream *s, const struct iovec *iov, int cnt)
+{
+	if (!s)
+		return -EINVAL;
+	corio__stream_enter(s);
+	return corio__stream_leave(s, stream_writev(s, iov, cnt));
+}
+
 ssize_t corio_stream_write(corio_stream *s, const void *buf, size_t n)
 {
 	struct iovec iov = {.iov_base = (void *)buf, .iov_len = n};
 	return corio_stream_writev(s, &iov, 1);
 }
 
-int corio_stream_flush(corio_stream *s)
+static int stream_flush(corio_stream *s)
 {
 	if (!s)
 		return -EINVAL;
@@ -190,6 +198,14 @@ int corio_stream_flush(corio_stream *s)
 		if ((err = write_wait(s, 0)))
 			return err;
 	return s->werr;
+}
+
+int corio_stream_flush(corio_stream *s)
+{
+	if (!s)
+		return -EINVAL;
+	corio__stream_enter(s);
+	return (int)corio__stream_leave(s, stream_flush(s));
 }
 
 int corio_stream_shutdown(corio_stream *s)

@@ -175,7 +175,8 @@ struct statx;
  * for an edge (one that came since the last such poll on the fd took one
  * counts), whose events are the result.  For a caller that has just seen
  * EAGAIN or a short read, and that closes the fd through
- * corio__fd_closing() (the backend trusts its record); a spurious
+ * corio__fd_closing() (the backend trusts its record, so the caller's
+ * first wait on an fd must be a plain poll, which checks it); a spurious
  * wake-up is possible. */
 #define CORIO__POLL_EDGE 0x80000000u
 

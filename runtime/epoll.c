@@ -219,7 +219,7 @@ static int ep_add(struct corio__epoll *e, int fd, uint32_t *gen)
 {
 	uint32_t g = e->gen + 1;
 	struct epoll_event ev = {
-		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+		.events = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP | EPOLLET,
 		.data.u64 = (uint64_t)(unsigned)fd | ((uint64_t)g << 32)};
 	if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
 		return errno == EEXIST ? 1 : -errno;
@@ -732,9 +732,9 @@ static void epoll_submit(corio_loop *l, struct corio__op *op)
 		}
 	}
 	if (!err && r && (res == EP_WAIT || res == EP_RETRY) && !fresh && !edge_poll(op)) {
-		/* about to wait for an edge: make sure one can come (a stream,
-		 * whose edge-only polls these are, closes its fd through
-		 * corio__fd_closing(), so its record is never stale) */
+		/* about to wait for an edge: make sure one can come (edge-only
+		 * polls skip this: a stream's first wait is a plain poll, and
+		 * it closes its fd through corio__fd_closing()) */
 		uint32_t gen = r->gen;
 		err = fd_check(l, &r);
 		if (!err && r && r->gen != gen && !consumes(op))
@@ -816,7 +816,7 @@ static void dispatch(corio_loop *l, struct epoll_event *ev)
 		return; /* an event for a record that is gone */
 	struct corio__ep_fd *r = e->fds[fd];
 	uint32_t m = ev->events;
-	if (m & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+	if (m & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
 		r->pend[0] |= m;
 		serve(l, r, 0, m);
 	}

@@ -351,8 +351,23 @@ static void prep(struct io_uring_sqe *sqe, struct corio__op *op)
 	}
 }
 
+/* Before corio_close()'s close: end every op still on @fd, so that tasks
+ * waiting on it get -ECANCELED as on epoll (the ops hold the file, so the
+ * close alone would not end them).  Hard-linked: the close runs after it
+ * even when it found nothing.  Kernels before 5.19 refuse the fd key with
+ * -EINVAL; the close goes ahead then. */
+static void cancel_fd_ops(corio_loop *l, int fd)
+{
+	struct io_uring_sqe *sqe = corio__uring_sqe(l);
+	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+	sqe->flags |= IOSQE_IO_HARDLINK;
+	io_uring_sqe_set_data(sqe, NULL);
+}
+
 static void uring_submit(corio_loop *l, struct corio__op *op)
 {
+	if (corio__unlikely(op->code == CORIO__OP_CLOSE))
+		cancel_fd_ops(l, op->fd);
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&U(l)->ring);
 	if (corio__unlikely(!sqe))
 		sqe = corio__uring_sqe(l);

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WAIT_TEST_TIMEOUT 30 /* seconds: a hang fails instead of stalling */
 
 static void settle(void)
 {

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <stdint.h>
 
-#define WAIT_TEST_TIMEOUT 20 /* seconds: a hang fails instead of stalling */
 #define LONG_SLEEP (10000 * MS) /* only ever ended by a cancel */
 
 static corio_group *group(void)

@@ -78,12 +78,77 @@ static void *reuse_main(void *arg)
 	close(p[0]);
 	close(p[1]);
 	close(b[1]);
+	/* and as a socket wrapped in a stream, whose waits are edge-only */
+	int c[2];
+	t_socketpair(c);
+	cr_assert(c[0] == num || c[1] == num, "the fd number was reused");
+	int mine = c[0] == num ? c[0] : c[1], peer = c[0] == num ? c[1] : c[0];
+	corio_stream *s;
+	cr_assert_eq(corio_stream_new(&s, mine, NULL), 0);
+	f = (struct feeder){.fd = peer, .msg = "four", .delay = 5 * MS};
+	cr_assert_eq(corio_spawn(&t, feed_later, &f), 0);
+	corio_scope sc;
+	corio_timeout_push(&sc, corio_now() + 5000 * MS);
+	cr_assert_eq(corio_stream_read(s, buf, sizeof(buf)), 4);
+	corio_timeout_pop(&sc);
+	cr_assert_eq(corio_join(t, NULL), 0);
+	corio_stream_close(s);
+	close(peer);
 	return NULL;
 }
 
 Test(readiness, an_fd_number_reused_after_plain_close_still_waits_right, .timeout = 20)
 {
 	t_run(reuse_main, NULL, NULL);
+}
+
+/* ---- corio_close under waiting tasks ------------------------------------ */
+
+struct fd_waiter {
+	int fd, how; /* 0 recv, 1 poll, 2 read */
+	ssize_t res;
+};
+
+static void *wait_on_fd(void *arg)
+{
+	struct fd_waiter *w = arg;
+	char buf[16];
+	corio_scope sc; /* a bound, so that a miss fails rather than hangs */
+	corio_timeout_push(&sc, corio_now() + 5000 * MS);
+	w->res = w->how == 0   ? corio_recv(w->fd, buf, sizeof(buf), 0)
+		 : w->how == 1 ? corio_poll(w->fd, POLLIN)
+			       : corio_read(w->fd, buf, sizeof(buf));
+	corio_timeout_pop(&sc);
+	return NULL;
+}
+
+static void *close_wakes_main(void *arg)
+{
+	(void)arg;
+	int sv[2], p[2];
+	t_socketpair(sv);
+	t_pipe(p);
+	struct fd_waiter w[3] = {{sv[0], 0, 1}, {sv[0], 1, 1}, {p[0], 2, 1}};
+	corio_task *t[3];
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(corio_spawn(&t[i], wait_on_fd, &w[i]), 0);
+	corio_sleep(10 * MS);
+	uint64_t t0 = t_clock();
+	cr_assert_eq(corio_close(sv[0]), 0);
+	cr_assert_eq(corio_close(p[0]), 0);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(corio_join(t[i], NULL), 0);
+	cr_assert_lt(t_clock() - t0, 2000 * MS, "the waiters were not woken by the close");
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(w[i].res, -ECANCELED, "waiter %d got %zd", i, w[i].res);
+	close(sv[1]);
+	close(p[1]);
+	return NULL;
+}
+
+Test(readiness, corio_close_ends_the_waits_on_the_fd, .timeout = 20)
+{
+	t_run(close_wakes_main, NULL, NULL);
 }
 
 /* ---- idle pipes and the pool -------------------------------------------------- */
@@ -535,6 +600,74 @@ Test(readiness, a_socket_number_reused_by_a_file_reads_the_file, .timeout = 20)
 	t_run(sock_to_file_main, path, NULL);
 	t_rmtree(dir);
 	free(dir);
+}
+
+/* ---- urgent data, and peeking -------------------------------------------- */
+
+static void t_tcp_pair(int sv[2])
+{
+	int lfd = corio_tcp_listen("127.0.0.1", "0", 4, 0);
+	cr_assert_geq(lfd, 0);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	cr_assert_eq(getsockname(lfd, (struct sockaddr *)&ss, &len), 0);
+	sv[0] = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_eq(connect(sv[0], (struct sockaddr *)&ss, len), 0);
+	sv[1] = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	cr_assert_geq(sv[1], 0);
+	close(lfd);
+}
+
+static void *send_urgent(void *arg)
+{
+	corio_sleep(10 * MS);
+	cr_assert_eq(send(*(int *)arg, "!", 1, MSG_OOB), 1);
+	return NULL;
+}
+
+static int poll_for_urgent(unsigned events)
+{
+	int sv[2];
+	t_tcp_pair(sv);
+	corio_task *t;
+	cr_assert_eq(corio_spawn(&t, send_urgent, &sv[1]), 0);
+	corio_scope sc;
+	corio_timeout_push(&sc, corio_now() + 5000 * MS);
+	int r = corio_poll(sv[0], events);
+	corio_timeout_pop(&sc);
+	cr_assert_eq(corio_join(t, NULL), 0);
+	close(sv[0]);
+	close(sv[1]);
+	return r;
+}
+
+static void *urgent_main(void *arg)
+{
+	(void)arg;
+	int r = poll_for_urgent(POLLIN | POLLPRI);
+	cr_assert(r > 0 && (r & POLLPRI), "poll for urgent data gave %d", r);
+	/* POLLPRI alone: io_uring's wake-up names POLLIN only (io.h) */
+	if (!strcmp(corio_loop_backend(corio_current_loop()), "epoll"))
+		cr_assert_eq(poll_for_urgent(POLLPRI), POLLPRI);
+
+	int sv[2];
+	t_tcp_pair(sv);
+	cr_assert_eq(write(sv[1], "hello", 5), 5);
+	char buf[16];
+	cr_assert_eq(corio_recv(sv[0], buf, 10, MSG_PEEK | MSG_WAITALL), -EINVAL);
+	struct iovec iov = {buf, 10};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	cr_assert_eq(corio_recvmsg(sv[0], &mh, MSG_PEEK | MSG_WAITALL), -EINVAL);
+	cr_assert_eq(corio_recv(sv[0], buf, 10, MSG_PEEK), 5, "peeking alone works");
+	cr_assert_eq(corio_recv(sv[0], buf, 10, 0), 5, "and consumed nothing");
+	close(sv[0]);
+	close(sv[1]);
+	return NULL;
+}
+
+Test(readiness, urgent_data_wakes_a_poll_and_peek_waitall_is_refused, .timeout = 20)
+{
+	t_run(urgent_main, NULL, NULL);
 }
 
 /* ---- the caller's fd flags --------------------------------------------------------- */

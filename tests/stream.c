@@ -450,6 +450,52 @@ Test(stream, second_reader_gets_ebusy)
 
 /* ---- half-close, resets, closing ----------------------------------------- */
 
+/* Another task closes the stream under a waiting reader or writer: the
+ * waiter gets -ECANCELED at once, bytes already in its buffer are kept,
+ * and the record outlives it (ASan checks that). */
+static void *close_under_reader_main(void *arg)
+{
+	int a, b;
+	tcp_pair(&a, &b);
+	corio_stream *s = stream(a, arg, (corio_stream_options){0});
+	struct reader r1 = {.s = s, .n = 8, .exactly = 1};
+	corio_task *t;
+	cr_assert_eq(corio_spawn(&t, reader_task, &r1), 0);
+	send_str(b, "abc"); /* part of what read_exactly waits for */
+	uint64_t until = t_clock() + 5000 * MS;
+	while (inq(a) && t_clock() < until)
+		corio_sleep(1 * MS);
+	corio_sleep(5 * MS);
+	uint64_t t0 = t_clock();
+	cr_assert_eq(corio_stream_close(s), 0);
+	cr_assert_eq(corio_join(t, NULL), 0);
+	cr_assert_lt(t_clock() - t0, 1000 * MS);
+	cr_assert_eq(r1.res, -ECANCELED);
+	close(b);
+
+	/* a plain read with nothing there */
+	tcp_pair(&a, &b);
+	s = stream(a, arg, (corio_stream_options){0});
+	struct reader r2 = {.s = s, .n = sizeof(r2.buf)};
+	cr_assert_eq(corio_spawn(&t, reader_task, &r2), 0);
+	corio_sleep(5 * MS);
+	cr_assert_eq(corio_stream_close(s), 0);
+	cr_assert_eq(corio_join(t, NULL), 0);
+	cr_assert_eq(r2.res, -ECANCELED);
+	close(b);
+	return NULL;
+}
+
+Test(stream, close_under_a_waiting_reader_wakes_it, .timeout = WAIT_TEST_TIMEOUT)
+{
+	t_run(close_under_reader_main, &(struct sc){0}, NULL);
+}
+
+Test(stream, plain_close_under_a_waiting_reader_wakes_it, .timeout = WAIT_TEST_TIMEOUT)
+{
+	t_run(close_under_reader_main, &(struct sc){.plain = 1}, NULL);
+}
+
 static void *half_close_peer(void *arg)
 {
 	corio_stream *s = arg;
@@ -703,6 +749,37 @@ Test(stream, writer_blocks_at_high_water_and_memory_stays_bounded)
 Test(stream, plain_writer_blocks_at_high_water)
 {
 	t_run(hwm_main, &(struct sc){1}, NULL);
+}
+
+static void *close_under_writer_main(void *arg)
+{
+	int a, b;
+	tcp_pair(&a, &b);
+	small_buffers(a);
+	small_buffers(b);
+	corio_stream *s = stream(a, arg, (corio_stream_options){.high_water = 4096});
+	struct flood f = {.s = s, .chunk = 64 * 1024, .total = (size_t)1 << 30};
+	corio_task *t;
+	cr_assert_eq(corio_spawn(&t, flood_writer, &f), 0);
+	wait_stalled(&f.written); /* blocked: the peer never reads */
+	corio_scope sc; /* close's flush cannot finish: bound it */
+	corio_timeout_push(&sc, corio_now() + 50 * MS);
+	cr_assert_eq(corio_stream_close(s), -ETIMEDOUT);
+	corio_timeout_pop(&sc);
+	cr_assert_eq(corio_join(t, NULL), 0);
+	cr_assert_eq(f.res, -ECANCELED);
+	close(b);
+	return NULL;
+}
+
+Test(stream, close_under_a_blocked_writer_wakes_it, .timeout = WAIT_TEST_TIMEOUT)
+{
+	t_run(close_under_writer_main, &(struct sc){0}, NULL);
+}
+
+Test(stream, plain_close_under_a_blocked_writer_wakes_it, .timeout = WAIT_TEST_TIMEOUT)
+{
+	t_run(close_under_writer_main, &(struct sc){.plain = 1}, NULL);
 }
 
 static void *never_reads_main(void *arg)

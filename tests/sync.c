@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define WAIT_TEST_TIMEOUT 20 /* seconds: a hang fails instead of stalling */
 
 /* Let every task that is ready now run (and block) before we go on. */
 static void settle(void)

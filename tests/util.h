@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #define MS (1000000ull)
+/* criterion .timeout for tests that wait: a hang fails instead of stalling */
+#define WAIT_TEST_TIMEOUT 30
 
 /* Run @fn(@arg) as the main task of a new loop (options @o may be NULL),
  * assert the loop ran cleanly and was freed, and return main's result. */

@@ -118,9 +118,12 @@ CORIO_API int corio_connect(int fd, const struct sockaddr *sa, socklen_t len);
  * corio_recv() - receive up to @n bytes into @buf, as recv(2) on a blocking
  * socket.  @buf must stay valid until the call returns (it returns only
  * once the kernel has let go of it, even when cancelled).  Suspends.
+ * MSG_WAITALL gathers @n bytes on a byte stream (a cancel or timeout
+ * returns what came so far, if anything); MSG_PEEK with MSG_WAITALL is
+ * refused, since io_uring's retry would peek the same bytes twice.
  * Return: bytes received (0: orderly shutdown by the peer), -ECANCELED,
- * -ETIMEDOUT, -EINVAL (@n over INT_MAX), or the recv(2) error
- * (-ECONNRESET, ...).
+ * -ETIMEDOUT, -EINVAL (@n over INT_MAX, MSG_PEEK|MSG_WAITALL), or the
+ * recv(2) error (-ECONNRESET, ...).
  */
 CORIO_API ssize_t corio_recv(int fd, void *buf, size_t n, int flags);
 

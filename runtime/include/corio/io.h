@@ -114,7 +114,8 @@ CORIO_API int corio_close(int fd);
  * corio_poll() - wait until @fd is ready for @events (POLLIN, POLLOUT,
  * POLLPRI, ...; POLLERR and POLLHUP are always reported), for driving a
  * library that does its own non-blocking I/O on a socket or pipe.  A
- * cancellation point.
+ * cancellation point.  On io_uring, TCP urgent data wakes a POLLPRI
+ * poll only if POLLIN is asked too (the kernel's wake-up names POLLIN).
  * Return: the ready events (> 0), -EBADF, -EINVAL (no @events),
  * -ECANCELED, -ETIMEDOUT, -EPERM (not in a task).
  */
