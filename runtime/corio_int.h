@@ -91,6 +91,9 @@ enum corio__task_state {
 	CORIO__T_DONE,
 };
 
+/* The smallest task stack: smaller requests, per spawn or per loop, get it. */
+#define CORIO__MIN_STACK ((size_t)16 * 1024)
+
 /* Freed stacks beyond the pool are unmapped this many at a time, or
  * once they map this many bytes together. */
 #define CORIO__UNMAP_BATCH 256

@@ -224,6 +224,8 @@ static int loop_init(corio_loop *l, const corio_loop_options *o)
 		return -EINVAL;
 	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
 	l->stack_size = (l->stack_size + ps - 1) / ps * ps;
+	if (l->stack_size < CORIO__MIN_STACK) /* as a spawn would: then it pools */
+		l->stack_size = CORIO__MIN_STACK;
 	l->guard_pages = !o->no_guard_pages;
 	l->timer_slack = o->timer_slack_ns ? o->timer_slack_ns : DEFAULT_SLACK;
 	l->pool_max = o->stack_pool_max ? o->stack_pool_max : DEFAULT_POOL;

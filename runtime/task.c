@@ -18,7 +18,6 @@
 #endif
 
 #define MAX_STACK ((size_t)1 << 30)
-#define MIN_STACK ((size_t)16 * 1024)
 #define SLOW_TASK_NS (100ull * 1000 * 1000)
 
 /* ---- switching ------------------------------------------------------ */
@@ -237,8 +236,8 @@ int corio_spawn_ex(corio_loop *loop, corio_task **out, corio_fn fn, void *arg,
 	size_t size = o && o->stack_size ? o->stack_size : loop->stack_size;
 	if (size > MAX_STACK)
 		return -EINVAL;
-	if (size < MIN_STACK)
-		size = MIN_STACK;
+	if (size < CORIO__MIN_STACK)
+		size = CORIO__MIN_STACK;
 	corio_task *t;
 	int err = corio__stack_get(loop, size, &t);
 	if (err)

@@ -108,3 +108,33 @@ Test(stack, per_spawn_stack_size_is_honoured)
 	cr_assert_eq((uintptr_t)r, 1);
 	cr_assert_eq(corio_loop_free(l), 0);
 }
+
+static void *own_stack(void *arg)
+{
+	(void)arg;
+	return corio_self()->stack.map;
+}
+
+/* A default below the minimum is raised at the loop as at each spawn, so
+ * the stacks still go back to the pool and come out again. */
+static void *tiny_default_main(void *arg)
+{
+	(void)arg;
+	void *first = NULL;
+	for (int i = 0; i < 3; i++) {
+		corio_task *t;
+		cr_assert_eq(corio_spawn(&t, own_stack, NULL), 0);
+		void *map;
+		cr_assert_eq(corio_join(t, &map), 0);
+		if (!first)
+			first = map;
+		cr_assert_eq(map, first, "round %d got a new stack: not pooled", i);
+	}
+	return NULL;
+}
+
+Test(stack, a_tiny_default_stack_size_still_pools)
+{
+	corio_loop_options o = {.stack_size = 4096};
+	t_run(tiny_default_main, NULL, &o);
+}

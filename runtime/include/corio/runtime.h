@@ -53,7 +53,8 @@ typedef struct corio_loop_options {
 	/** Submission queue entries for io_uring (0: 1024).  Rounded up to a
 	 *  power of two; the completion queue is sized 4x. */
 	unsigned ring_entries;
-	/** Default task stack size in bytes (0: 64 KiB; larger under ASan). */
+	/** Default task stack size in bytes (0: 64 KiB; larger under ASan).
+	 *  Rounded up to pages, and to at least 16 KiB. */
 	size_t stack_size;
 	/** Do not put a guard page below task stacks; a canary at the stack
 	 *  limit is then checked on every switch instead.  Each guarded stack
@@ -76,7 +77,8 @@ typedef struct corio_loop_options {
 
 /** Task options for corio_spawn_ex().  Zero-initialise. */
 typedef struct corio_task_options {
-	/** Stack size in bytes (0: the loop's default).  Rounded up to pages. */
+	/** Stack size in bytes (0: the loop's default).  Rounded up to pages,
+	 *  and to at least 16 KiB. */
 	size_t stack_size;
 	/** A name shown by debug mode and stack-overflow reports (copied,
 	 *  truncated to 31 bytes).  NULL: "task-<id>". */
