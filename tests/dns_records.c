@@ -18,6 +18,13 @@
 
 /* ---- reverse lookups ------------------------------------------------------ */
 
+/* corio_dns_query() that must succeed; says why when it does not. */
+static void query_ok(const char *name, int type, unsigned char **ans, size_t *len)
+{
+	int err = corio_dns_query(name, type, ans, len);
+	cr_assert_eq(err, 0, "query %s type %d: %s", name, type, corio_strerror(err));
+}
+
 static void *reverse_main(void *arg)
 {
 	(void)arg;
@@ -65,7 +72,7 @@ static void *mx_main(void *arg)
 	use_dnsmasq();
 	unsigned char *ans;
 	size_t len, n;
-	cr_assert_eq(corio_dns_query("corio.test", CORIO_DNS_MX, &ans, &len), 0);
+	query_ok("corio.test", CORIO_DNS_MX, &ans, &len);
 	corio_dns_mx *mx;
 	cr_assert_eq(corio_dns_parse_mx(ans, len, &mx, &n), 0);
 	cr_assert_eq(n, 2);
@@ -101,7 +108,7 @@ static void *txt_main(void *arg)
 	use_dnsmasq();
 	unsigned char *ans;
 	size_t len, n;
-	cr_assert_eq(corio_dns_query("txt.corio.test", CORIO_DNS_TXT, &ans, &len), 0);
+	query_ok("txt.corio.test", CORIO_DNS_TXT, &ans, &len);
 	corio_dns_txt *txt;
 	cr_assert_eq(corio_dns_parse_txt(ans, len, &txt, &n), 0);
 	cr_assert_eq(n, 2);
@@ -110,7 +117,7 @@ static void *txt_main(void *arg)
 	corio_dns_free(txt);
 	corio_dns_free(ans);
 	/* over 512 bytes: truncated over UDP, fetched again over TCP */
-	cr_assert_eq(corio_dns_query("big.corio.test", CORIO_DNS_TXT, &ans, &len), 0);
+	query_ok("big.corio.test", CORIO_DNS_TXT, &ans, &len);
 	cr_assert_gt(len, 512);
 	cr_assert_eq(corio_dns_parse_txt(ans, len, &txt, &n), 0);
 	cr_assert_eq(n, 1);
@@ -135,7 +142,7 @@ static void *srv_cname_main(void *arg)
 	use_dnsmasq();
 	unsigned char *ans;
 	size_t len, n;
-	cr_assert_eq(corio_dns_query("_sip._tcp.corio.test", CORIO_DNS_SRV, &ans, &len), 0);
+	query_ok("_sip._tcp.corio.test", CORIO_DNS_SRV, &ans, &len);
 	corio_dns_srv *srv;
 	cr_assert_eq(corio_dns_parse_srv(ans, len, &srv, &n), 0);
 	cr_assert_eq(n, 2);
@@ -150,7 +157,7 @@ static void *srv_cname_main(void *arg)
 	corio_dns_free(srv);
 	corio_dns_free(ans);
 
-	cr_assert_eq(corio_dns_query("www.corio.test", CORIO_DNS_CNAME, &ans, &len), 0);
+	query_ok("www.corio.test", CORIO_DNS_CNAME, &ans, &len);
 	corio_dns_cname *cn;
 	cr_assert_eq(corio_dns_parse_cname(ans, len, &cn, &n), 0);
 	cr_assert_eq(n, 1);
@@ -159,7 +166,7 @@ static void *srv_cname_main(void *arg)
 	corio_dns_free(cn);
 	corio_dns_free(ans);
 	/* a truncated reply is refused, not read past its end */
-	cr_assert_eq(corio_dns_query("corio.test", CORIO_DNS_MX, &ans, &len), 0);
+	query_ok("corio.test", CORIO_DNS_MX, &ans, &len);
 	corio_dns_mx *mx;
 	cr_assert_eq(corio_dns_parse_mx(ans, len - 3, &mx, &n), CORIO_EBADRESP);
 	corio_dns_free(ans);

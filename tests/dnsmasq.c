@@ -2,7 +2,10 @@
 /*
  * dnsmasq.c - see dnsmasq.h.  The port is found by binding UDP and TCP
  * sockets to port 0; another process may grab it before dnsmasq does, so
- * a start whose dnsmasq exits early is retried on a fresh port.
+ * a start whose dnsmasq exits early is retried on a fresh port.  Test
+ * processes running side by side take turns at this (a lock file): else
+ * two could pick the same port, and the one whose dnsmasq lost the bind
+ * would find the other's listening and talk to the wrong server.
  */
 #include "dnsmasq.h"
 
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -148,6 +152,10 @@ int t_dnsmasq_start(struct t_dnsmasq *d, const char *const *records)
 	snprintf(d->dir, sizeof(d->dir), "/tmp/corio-dnsmasq-XXXXXX");
 	if (!mkdtemp(d->dir))
 		return -errno;
+	int lock = open("/tmp/corio-dnsmasq.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock >= 0)
+		while (flock(lock, LOCK_EX) != 0 && errno == EINTR)
+			;
 	int err = -EADDRINUSE;
 	for (int attempt = 0; attempt < 10 && err; attempt++) {
 		d->port = free_port();
@@ -159,6 +167,8 @@ int t_dnsmasq_start(struct t_dnsmasq *d, const char *const *records)
 		if (err == -ETIMEDOUT)
 			break;
 	}
+	if (lock >= 0)
+		close(lock); /* and with it the lock */
 	if (err) {
 		t_dnsmasq_stop(d);
 		return err;
