@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * core.c - the runtime core against its peers, side by side in one run:
- * task yield vs swapcontext, spawn+join vs pthread_create+join, NOPs
+ * task yield vs swapcontext, spawn+join vs pthread_create+join, 10 000
+ * tasks alive at once vs as many threads, NOPs
  * through the ring vs a hand-written liburing loop, and a million callback
  * timers (optionally sleeping tasks) vs libuv timers: time, CPU and memory,
  * in one child process per contender so that RSS is measured cleanly.
@@ -13,6 +14,8 @@
  * Markdown table.
  */
 #include "bench.h"
+
+#include <corio/sync.h>
 
 #include <errno.h>
 #include <liburing.h>
@@ -43,6 +46,7 @@ struct cfg {
 	int rounds;
 	long yield_n;        /* round trips per round */
 	long spawn_n;        /* spawn+join pairs per round */
+	long live_n;         /* tasks alive at once per round */
 	long timers_n;       /* timers per round */
 	long nop_per_task;   /* NOPs each of the NOP_TASKS tasks does */
 	long sleepers_n;     /* sleeping tasks (0, the default: skip) */
@@ -53,7 +57,7 @@ static void usage(const char *argv0)
 {
 	fprintf(stderr,
 		"usage: %s [--quick|--full] [--rounds N] [--sleepers N]\n"
-		"       [--only yield|spawn|nop|timers|sleepers]\n",
+		"       [--only yield|spawn|live|nop|timers|sleepers]\n",
 		argv0);
 	exit(2);
 }
@@ -86,6 +90,7 @@ static void parse_args(int argc, char **argv, struct cfg *c)
 	 * the 2-core VMs this runs on): their counts bound the run time. */
 	c->yield_n = c->quick ? 50000 : 500000;
 	c->spawn_n = c->quick ? 3000 : 20000;
+	c->live_n = 10000;
 	c->timers_n = c->quick ? 200000 : 1000000;
 	c->nop_per_task = c->quick ? 200 : 1000;
 }
@@ -463,6 +468,111 @@ static double peer_pthread_spawn_join(const struct cfg *c)
 	return (double)(bench_now_ns() - t0) / (double)c->spawn_n;
 }
 
+/* ---- 2b. many live tasks ------------------------------------------------ */
+
+/* LIVE_N tasks alive at once: all are created, all wait on one signal,
+ * then all are released and joined.  The peer does the same with threads
+ * of the same stack size; fresh stacks on both sides (a new loop, new
+ * threads), so this is the cost of mapping, touching and unmapping them. */
+#define LIVE_STACK ((size_t)64 * 1024)
+
+struct live_state {
+	long n, parked;
+	corio_event go;
+	uint64_t t0, t1;
+};
+
+static void *live_task(void *p)
+{
+	struct live_state *s = p;
+	s->parked++;
+	if (corio_event_wait(&s->go))
+		bench_die("corio_event_wait", EIO);
+	return NULL;
+}
+
+static void *live_main(void *p)
+{
+	struct live_state *s = p;
+	corio_task **t = malloc((size_t)s->n * sizeof(*t));
+	if (!t)
+		bench_die("malloc", ENOMEM);
+	corio_event_init(&s->go);
+	s->t0 = bench_now_ns();
+	for (long i = 0; i < s->n; i++) {
+		int err = corio_spawn(&t[i], live_task, s);
+		if (err)
+			bench_die("corio_spawn", err);
+	}
+	while (s->parked < s->n)
+		corio_yield();
+	corio_event_set(&s->go);
+	for (long i = 0; i < s->n; i++)
+		corio_join(t[i], NULL);
+	s->t1 = bench_now_ns();
+	free(t);
+	return NULL;
+}
+
+static double corio_live(const struct cfg *c, int b)
+{
+	struct live_state s = {.n = c->live_n};
+	corio_loop_options o = {.stack_size = LIVE_STACK};
+	run_in_loop(b, live_main, &s, &o);
+	return (double)(s.t1 - s.t0) / (double)s.n;
+}
+
+/* The threads' side: the last to park wakes the creator, which then
+ * releases them all with one broadcast (no thundering herd per thread). */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t all_parked, go_cv;
+	long parked, n;
+	bool go;
+} live_threads = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+		  PTHREAD_COND_INITIALIZER, 0, 0, false};
+
+static void *live_thread(void *p)
+{
+	(void)p;
+	pthread_mutex_lock(&live_threads.lock);
+	if (++live_threads.parked == live_threads.n)
+		pthread_cond_signal(&live_threads.all_parked);
+	while (!live_threads.go)
+		pthread_cond_wait(&live_threads.go_cv, &live_threads.lock);
+	pthread_mutex_unlock(&live_threads.lock);
+	return NULL;
+}
+
+static double peer_pthread_live(const struct cfg *c)
+{
+	pthread_t *th = malloc((size_t)c->live_n * sizeof(*th));
+	pthread_attr_t a;
+	if (!th || pthread_attr_init(&a) || pthread_attr_setstacksize(&a, LIVE_STACK))
+		bench_die("pthread setup", ENOMEM);
+	live_threads.parked = 0;
+	live_threads.n = c->live_n;
+	live_threads.go = false;
+	uint64_t t0 = bench_now_ns();
+	for (long i = 0; i < c->live_n; i++) {
+		int err = pthread_create(&th[i], &a, live_thread, NULL);
+		if (err)
+			bench_die("pthread_create", err);
+	}
+	pthread_mutex_lock(&live_threads.lock);
+	while (live_threads.parked < c->live_n)
+		pthread_cond_wait(&live_threads.all_parked, &live_threads.lock);
+	live_threads.go = true;
+	pthread_cond_broadcast(&live_threads.go_cv);
+	pthread_mutex_unlock(&live_threads.lock);
+	for (long i = 0; i < c->live_n; i++)
+		pthread_join(th[i], NULL);
+	uint64_t t1 = bench_now_ns();
+	pthread_attr_destroy(&a);
+	free(th);
+	return (double)(t1 - t0) / (double)c->live_n;
+}
+
 /* ---- 3. a million timers, one child process per contender --------------- */
 
 /* What a timer child reports to its parent through a pipe. */
@@ -810,6 +920,10 @@ static struct figure f_spawn = {
 	.key = "core.spawn_join_ns", .what = "spawn+join empty task", .unit = "ns",
 	.peer = "pthread_create+join",
 	.peer_key = "pthread", .target = 50};
+static struct figure f_live = {
+	.key = "core.live_ns", .what = "10000 live tasks: create, park, release, join",
+	.unit = "ns/task", .peer = "pthreads, same stack size", .peer_key = "pthread",
+	.note = "stack=64KiB"};
 static struct figure f_nop = {
 	.key = "core.nop_mops", .what = "NOPs, 1000 tasks / 1000 in flight", .unit = "Mops/s",
 	.peer = "raw liburing loop", .peer_key = "raw_uring", .higher_better = true, .target = 0.6};
@@ -867,6 +981,7 @@ static int run_pairs(const struct cfg *c, struct figure **all)
 	} pairs[] = {
 		{"yield", &f_yield, corio_yield_rt, peer_swapcontext_rt},
 		{"spawn", &f_spawn, corio_spawn_join, peer_pthread_spawn_join},
+		{"live", &f_live, corio_live, peer_pthread_live},
 		{"nop", &f_nop, corio_nop_mops, peer_raw_nop_mops},
 	};
 	int n = 0;
@@ -919,8 +1034,8 @@ int main(int argc, char **argv)
 	pin_cpu0();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("# bench-core: %s mode, %d rounds, pinned to CPU 0; yield n=%ld, "
-	       "spawn n=%ld, timers n=%ld, nop %u tasks x %ld, sleepers n=%ld\n",
-	       c.quick ? "quick" : "full", c.rounds, c.yield_n, c.spawn_n, c.timers_n,
+	       "spawn n=%ld, live n=%ld, timers n=%ld, nop %u tasks x %ld, sleepers n=%ld\n",
+	       c.quick ? "quick" : "full", c.rounds, c.yield_n, c.spawn_n, c.live_n, c.timers_n,
 	       NOP_TASKS, c.nop_per_task, c.sleepers_n);
 
 	struct figure *all[20];

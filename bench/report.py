@@ -21,6 +21,7 @@ CORIO = ("corio_uring", "corio_epoll")
 LABELS = {
     "core.yield_rt_ns": "yield round trip",
     "core.spawn_join_ns": "spawn+join empty task",
+    "core.live_ns": "10 000 live tasks, per task",
     "core.nop_mops": "NOPs, 1000 tasks",
     "core.timers_wall_ms": "timers: wall",
     "core.timers_cpu_ms": "timers: CPU",
