@@ -178,6 +178,8 @@ ssize_t corio_send_all(int fd, const void *buf, size_t n, int flags)
 
 ssize_t corio_recv_all(int fd, void *buf, size_t n, int flags)
 {
+	if (flags & MSG_PEEK)
+		return -EINVAL; /* each round would peek the same bytes again */
 	char *p = buf;
 	size_t done = 0;
 	while (done < n) {

@@ -403,8 +403,12 @@ int corio__stream_wait(struct corio_stream *s, struct corio__waitq *q, uint64_t 
 		if (!dl || idle < dl)
 			dl = idle;
 	}
+	if (s->orphan)
+		return -ECANCELED;
 	bool own = false;
 	int res = corio__net_wait(q, dl, &own);
+	if (s->orphan) /* closed by another task after we were woken */
+		return -ECANCELED;
 	if (res == -ETIMEDOUT && own && *progress >= start &&
 	    (!call_deadline || corio__clock() < call_deadline))
 		return 0;
@@ -420,6 +424,8 @@ static int read_wait(struct corio_stream *s, uint64_t deadline)
  * wait for it under the call's deadline.  0: look again. */
 static int fetch(struct corio_stream *s, size_t need, uint64_t deadline)
 {
+	if (s->orphan) /* a woken reader that lost the stream meanwhile */
+		return -ECANCELED;
 	int err = want_data(s, need);
 	if (err > 0)
 		return 0;

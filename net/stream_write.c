@@ -210,8 +210,13 @@ int corio_stream_flush(corio_stream *s)
 
 int corio_stream_shutdown(corio_stream *s)
 {
-	int err = corio_stream_flush(s);
-	return err ? err : corio_shutdown(s->fd, SHUT_WR);
+	if (!s)
+		return -EINVAL;
+	corio__stream_enter(s);
+	int err = stream_flush(s);
+	if (!err)
+		err = s->orphan ? -ECANCELED : corio_shutdown(s->fd, SHUT_WR);
+	return (int)corio__stream_leave(s, err);
 }
 
 size_t corio_stream_write_buffered(const corio_stream *s)

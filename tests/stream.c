@@ -450,6 +450,21 @@ Test(stream, second_reader_gets_ebusy)
 
 /* ---- half-close, resets, closing ----------------------------------------- */
 
+/* Join @t, giving it 5 s: a task that hangs is cancelled and reaped, and
+ * the test fails rather than stalls. */
+static void join_soon(corio_task *t)
+{
+	corio_scope sc;
+	corio_timeout_push(&sc, corio_now() + 5000 * MS);
+	int err = corio_join(t, NULL);
+	corio_timeout_pop(&sc);
+	if (err == -ETIMEDOUT) {
+		corio_cancel(t);
+		corio_join(t, NULL);
+	}
+	cr_assert_eq(err, 0, "the task did not finish: %s", corio_strerror(err));
+}
+
 /* Another task closes the stream under a waiting reader or writer: the
  * waiter gets -ECANCELED at once, bytes already in its buffer are kept,
  * and the record outlives it (ASan checks that). */
@@ -468,7 +483,7 @@ static void *close_under_reader_main(void *arg)
 	corio_sleep(5 * MS);
 	uint64_t t0 = t_clock();
 	cr_assert_eq(corio_stream_close(s), 0);
-	cr_assert_eq(corio_join(t, NULL), 0);
+	join_soon(t);
 	cr_assert_lt(t_clock() - t0, 1000 * MS);
 	cr_assert_eq(r1.res, -ECANCELED);
 	close(b);
@@ -480,18 +495,18 @@ static void *close_under_reader_main(void *arg)
 	cr_assert_eq(corio_spawn(&t, reader_task, &r2), 0);
 	corio_sleep(5 * MS);
 	cr_assert_eq(corio_stream_close(s), 0);
-	cr_assert_eq(corio_join(t, NULL), 0);
+	join_soon(t);
 	cr_assert_eq(r2.res, -ECANCELED);
 	close(b);
 	return NULL;
 }
 
-Test(stream, close_under_a_waiting_reader_wakes_it, .timeout = WAIT_TEST_TIMEOUT)
+Test(stream, close_under_a_waiting_reader_wakes_it)
 {
 	t_run(close_under_reader_main, &(struct sc){0}, NULL);
 }
 
-Test(stream, plain_close_under_a_waiting_reader_wakes_it, .timeout = WAIT_TEST_TIMEOUT)
+Test(stream, plain_close_under_a_waiting_reader_wakes_it)
 {
 	t_run(close_under_reader_main, &(struct sc){.plain = 1}, NULL);
 }
@@ -766,20 +781,109 @@ static void *close_under_writer_main(void *arg)
 	corio_timeout_push(&sc, corio_now() + 50 * MS);
 	cr_assert_eq(corio_stream_close(s), -ETIMEDOUT);
 	corio_timeout_pop(&sc);
-	cr_assert_eq(corio_join(t, NULL), 0);
+	join_soon(t);
 	cr_assert_eq(f.res, -ECANCELED);
 	close(b);
 	return NULL;
 }
 
-Test(stream, close_under_a_blocked_writer_wakes_it, .timeout = WAIT_TEST_TIMEOUT)
+Test(stream, close_under_a_blocked_writer_wakes_it)
 {
 	t_run(close_under_writer_main, &(struct sc){0}, NULL);
 }
 
-Test(stream, plain_close_under_a_blocked_writer_wakes_it, .timeout = WAIT_TEST_TIMEOUT)
+Test(stream, plain_close_under_a_blocked_writer_wakes_it)
 {
 	t_run(close_under_writer_main, &(struct sc){.plain = 1}, NULL);
+}
+
+/* A task woken by data (or by room to write) that runs only after another
+ * task closed the stream: it must not go on with the closed stream. */
+struct woken {
+	corio_stream *s;
+	bool reader; /* close once data came in, else once the queue went out */
+	int started;
+	ssize_t res;
+};
+
+static void *woken_reader(void *arg)
+{
+	struct woken *w = arg;
+	char *line;
+	w->started = 1;
+	w->res = corio_stream_readline(w->s, &line);
+	return NULL;
+}
+
+static void *woken_writer(void *arg)
+{
+	struct woken *w = arg;
+	static char buf[16384];
+	w->started = 1;
+	w->res = corio_stream_write(w->s, buf, sizeof(buf));
+	return NULL;
+}
+
+static void *woken_shutter(void *arg)
+{
+	struct woken *w = arg;
+	cr_assert_eq(corio_stream_write(w->s, "x", 1), 1);
+	w->started = 1;
+	w->res = corio_stream_shutdown(w->s);
+	return NULL;
+}
+
+/* Runs ahead of the other task in each turn, and closes the stream as
+ * soon as that task has been woken: data came in (a reader), or what was
+ * queued went out (a writer). */
+static bool woken_yet(const struct woken *w)
+{
+	if (!w->started)
+		return false;
+	return w->reader ? corio_stream_buffered(w->s) > 0 : corio_stream_write_buffered(w->s) == 0;
+}
+
+static void *close_when(void *arg)
+{
+	struct woken *w = arg;
+	uint64_t until = t_clock() + 5000 * MS;
+	while (!woken_yet(w) && t_clock() < until)
+		corio_yield();
+	corio_stream_close(w->s);
+	return NULL;
+}
+
+static void *woken_main(void *arg)
+{
+	corio_fn who[] = {woken_reader, woken_writer, woken_shutter};
+	for (int i = 0; i < 3; i++) {
+		int sv[2];
+		cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+		struct woken w = {.reader = i == 0};
+		w.s = stream(sv[0], arg, (corio_stream_options){.high_water = 4096});
+		corio_task *c, *t;
+		cr_assert_eq(corio_spawn(&c, close_when, &w), 0);
+		cr_assert_eq(corio_spawn(&t, who[i], &w), 0);
+		if (i == 0) {
+			corio_sleep(5 * MS);
+			cr_assert_eq(write(sv[1], "abc", 3), 3); /* no newline */
+		}
+		join_soon(c);
+		join_soon(t);
+		cr_assert_eq(w.res, -ECANCELED, "case %d gave %zd", i, w.res);
+		close(sv[1]);
+	}
+	return NULL;
+}
+
+Test(stream, woken_then_closed_by_another_task)
+{
+	t_run(woken_main, &(struct sc){0}, NULL);
+}
+
+Test(stream, plain_woken_then_closed_by_another_task)
+{
+	t_run(woken_main, &(struct sc){.plain = 1}, NULL);
 }
 
 static void *never_reads_main(void *arg)

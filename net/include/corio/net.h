@@ -141,8 +141,8 @@ CORIO_API ssize_t corio_send_all(int fd, const void *buf, size_t n, int flags);
 
 /** corio_recv_all() - receive exactly @n bytes unless the peer shuts
  *  down first.  Suspends.  Return: @n, the smaller count received before
- *  end of stream, or a negative errno (bytes received before an error are
- *  in @buf but not counted). */
+ *  end of stream, -EINVAL for MSG_PEEK (use corio_recv), or a negative
+ *  errno (bytes received before an error are in @buf but not counted). */
 CORIO_API ssize_t corio_recv_all(int fd, void *buf, size_t n, int flags);
 
 /** corio_recvfrom() - recvfrom(2): a datagram (or stream bytes) and the

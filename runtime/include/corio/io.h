@@ -104,7 +104,8 @@ CORIO_API int corio_fsync(int fd, unsigned flags);
  * outside a task it calls close(2) directly.  May suspend.
  * Prefer it to close(2) for any fd corio has waited on: tasks still
  * waiting on @fd get -ECANCELED, and the epoll backend drops its record
- * of the fd at once.  (After a plain close(2) the epoll backend notices a
+ * of the fd at once.  On io_uring the cancel is by open file: ops waiting
+ * on a dup(2) of @fd end with -ECANCELED too.  (After a plain close(2) the epoll backend notices a
  * reused number by itself, with one extra system call, before it waits.)
  * Return: 0, -EBADF, or an error the file reports on close (-EIO, NFS).
  */
