@@ -922,7 +922,7 @@ static struct figure f_spawn = {
 	.peer_key = "pthread", .target = 50};
 static struct figure f_live = {
 	.key = "core.live_ns", .what = "10000 live tasks: create, park, release, join",
-	.unit = "ns/task", .peer = "pthreads, same stack size", .peer_key = "pthread",
+	.unit = "ns/task", .peer = "pthreads, same stack size", .peer_key = "pthreads",
 	.note = "stack=64KiB"};
 static struct figure f_nop = {
 	.key = "core.nop_mops", .what = "NOPs, 1000 tasks / 1000 in flight", .unit = "Mops/s",

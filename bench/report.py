@@ -49,6 +49,7 @@ NAMES = {
     "corio_epoll": "corio epoll",
     "swapcontext": "swapcontext",
     "pthread": "pthread_create+join",
+    "pthreads": "as many pthreads",
     "raw_uring": "raw liburing",
     "raw_epoll": "raw epoll",
     "libuv": "libuv",
