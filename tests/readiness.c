@@ -658,6 +658,7 @@ static void *urgent_main(void *arg)
 	struct iovec iov = {buf, 10};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	cr_assert_eq(corio_recvmsg(sv[0], &mh, MSG_PEEK | MSG_WAITALL), -EINVAL);
+	cr_assert_eq(corio_recv_all(sv[0], buf, 5, MSG_PEEK), -EINVAL);
 	cr_assert_eq(corio_recv(sv[0], buf, 10, MSG_PEEK), 5, "peeking alone works");
 	cr_assert_eq(corio_recv(sv[0], buf, 10, 0), 5, "and consumed nothing");
 	close(sv[0]);
