@@ -604,20 +604,6 @@ Test(readiness, a_socket_number_reused_by_a_file_reads_the_file, .timeout = 20)
 
 /* ---- urgent data, and peeking -------------------------------------------- */
 
-static void t_tcp_pair(int sv[2])
-{
-	int lfd = corio_tcp_listen("127.0.0.1", "0", 4, 0);
-	cr_assert_geq(lfd, 0);
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	cr_assert_eq(getsockname(lfd, (struct sockaddr *)&ss, &len), 0);
-	sv[0] = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	cr_assert_eq(connect(sv[0], (struct sockaddr *)&ss, len), 0);
-	sv[1] = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	cr_assert_geq(sv[1], 0);
-	close(lfd);
-}
-
 static void *send_urgent(void *arg)
 {
 	corio_sleep(10 * MS);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +26,20 @@ void *t_run(corio_fn fn, void *arg, const corio_loop_options *o)
 void t_pipe(int fds[2])
 {
 	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0, "pipe2");
+}
+
+void t_tcp_pair(int sv[2])
+{
+	int lfd = corio_tcp_listen("127.0.0.1", "0", 4, 0);
+	cr_assert_geq(lfd, 0, "listen: %s", corio_strerror(lfd));
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	cr_assert_eq(getsockname(lfd, (struct sockaddr *)&ss, &len), 0);
+	sv[0] = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_eq(connect(sv[0], (struct sockaddr *)&ss, len), 0);
+	sv[1] = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	cr_assert_geq(sv[1], 0);
+	close(lfd);
 }
 
 uint64_t t_clock(void)

@@ -21,6 +21,10 @@ void *t_run(corio_fn fn, void *arg, const corio_loop_options *o);
 /* pipe2(O_CLOEXEC) that asserts. */
 void t_pipe(int fds[2]);
 
+/* A connected loopback TCP pair, with plain syscalls (on loopback the
+ * kernel completes the handshake at once); asserts. */
+void t_tcp_pair(int sv[2]);
+
 /* Monotonic nanoseconds, read fresh. */
 uint64_t t_clock(void);
 
