@@ -403,8 +403,6 @@ int corio__stream_wait(struct corio_stream *s, struct corio__waitq *q, uint64_t 
 		if (!dl || idle < dl)
 			dl = idle;
 	}
-	if (s->orphan)
-		return -ECANCELED;
 	bool own = false;
 	int res = corio__net_wait(q, dl, &own);
 	if (s->orphan) /* closed by another task after we were woken */
@@ -480,7 +478,7 @@ static size_t copy_out(struct corio_stream *s, void *buf, size_t n)
 
 static ssize_t stream_read(corio_stream *s, void *buf, size_t n)
 {
-	if (!s || (!buf && n) || n > SSIZE_MAX)
+	if ((!buf && n) || n > SSIZE_MAX)
 		return -EINVAL;
 	uint64_t dl;
 	int err = read_begin(s, &dl);
@@ -525,7 +523,7 @@ static ssize_t exactly_plain(struct corio_stream *s, char *buf, size_t n, uint64
 
 static ssize_t stream_read_exactly(corio_stream *s, void *buf, size_t n)
 {
-	if (!s || (!buf && n) || n > SSIZE_MAX)
+	if ((!buf && n) || n > SSIZE_MAX)
 		return -EINVAL;
 	uint64_t dl;
 	int err = read_begin(s, &dl);
@@ -576,7 +574,7 @@ static char *find(struct corio_stream *s, const char *delim, size_t dlen, size_t
 
 static ssize_t stream_read_until(corio_stream *s, const char *delim, char **line)
 {
-	if (!s || !delim || !*delim || !line)
+	if (!delim || !*delim || !line)
 		return -EINVAL;
 	uint64_t dl;
 	int err = read_begin(s, &dl);

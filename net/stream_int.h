@@ -44,7 +44,7 @@ struct corio_stream {
 	bool drained;           /* rdy: the last recv found the socket empty */
 	bool peer_gone;         /* rdy: an edge said FIN, hang-up or error */
 	bool edge_ok;           /* rdy: a first plain poll vouched for the fd */
-	bool orphan;            /* closed: freed once no op is in the kernel */
+	bool orphan;            /* closed: freed once no op or caller is left */
 	unsigned users;         /* tasks inside a read or write call */
 	corio_stream_options o; /* defaults filled in */
 	size_t rmax;            /* multishot: pause receiving with this much buffered */

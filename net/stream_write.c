@@ -139,7 +139,7 @@ static size_t room(const struct corio_stream *s)
 
 static ssize_t stream_writev(corio_stream *s, const struct iovec *iov, int cnt)
 {
-	if (!s || cnt < 0 || (!iov && cnt))
+	if (cnt < 0 || (!iov && cnt))
 		return -EINVAL;
 	size_t total = 0;
 	for (int i = 0; i < cnt; i++) {
@@ -188,8 +188,6 @@ ssize_t corio_stream_write(corio_stream *s, const void *buf, size_t n)
 
 static int stream_flush(corio_stream *s)
 {
-	if (!s)
-		return -EINVAL;
 	int err = write_begin(s);
 	if (err)
 		return err;
