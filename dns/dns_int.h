@@ -15,7 +15,7 @@
 #ifndef CORIO_DNS_INT_H
 #define CORIO_DNS_INT_H
 
-#include "corio_int.h"
+#include "corio_mod.h"
 #include "corio/dns.h"
 
 #include <ares.h>
@@ -110,6 +110,8 @@ struct corio__dns {
 };
 
 /* resolver.c */
+/* The loop's resolver if one was made, else NULL (tests, white box). */
+struct corio__dns *corio__dns_find(corio_loop *l) CORIO__HIDDEN;
 int corio__dns_get(corio_loop *loop, struct corio__dns **out) CORIO__HIDDEN;
 int corio__dns_run(struct corio__dns *d, struct corio__dns_req *r) CORIO__HIDDEN;
 void corio__dns_finish(struct corio__dns_req *r, int status) CORIO__HIDDEN;

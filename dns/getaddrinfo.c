@@ -479,7 +479,7 @@ int corio_getaddrinfo(const char *node, const char *service, const struct addrin
 	int err = check_hints(&w.h, node);
 	if (err)
 		return err;
-	corio_task *t = corio__current();
+	corio_task *t = corio_self();
 	if (!t)
 		return -EPERM;
 	if ((err = corio__interrupted(t)) || (err = plan_kinds(&w, service)))

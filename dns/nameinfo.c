@@ -183,7 +183,7 @@ int corio_getnameinfo(const struct sockaddr *sa, socklen_t len, char *host, size
 	if (!g)
 		return -ENOMEM;
 	int err = copy_addr(g, sa, len);
-	corio_task *t = corio__current();
+	corio_task *t = corio_self();
 	if (!err && !t)
 		err = -EPERM;
 	if (!err)

@@ -72,7 +72,7 @@ int corio_dns_query(const char *name, int type, unsigned char **answer, size_t *
 {
 	if (!name || !answer || !len || type < 1 || type > 65535)
 		return -EINVAL;
-	corio_task *t = corio__current();
+	corio_task *t = corio_self();
 	if (!t)
 		return -EPERM;
 	int err = corio__interrupted(t);

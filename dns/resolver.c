@@ -174,7 +174,7 @@ void corio__dns_finish(struct corio__dns_req *r, int status)
 		r->drop(r);
 	} else {
 		d->waiting--;
-		corio__wake(r->task, 0); /* a no-op if it runs: answered at once */
+		corio__task_wake(r->task, 0); /* a no-op if it runs: answered at once */
 	}
 	pump(d);
 	if (!d->waiting)
@@ -198,7 +198,7 @@ static void req_interrupt(corio_task *t, struct corio__wait *w, int err)
 		if (!d->waiting)
 			timer_stop(d);
 	}
-	corio__wake(t, err);
+	corio__task_wake(t, err);
 }
 
 /*
@@ -209,7 +209,7 @@ static void req_interrupt(corio_task *t, struct corio__wait *w, int err)
 int corio__dns_run(struct corio__dns *d, struct corio__dns_req *r)
 {
 	r->dns = d;
-	r->task = corio__current();
+	r->task = corio_self();
 	r->wait.interrupt = req_interrupt;
 	if (!d->q_head && d->inflight < d->max_inflight) {
 		req_start(d, r);
@@ -319,25 +319,44 @@ static int channel_build(struct corio__dns *d)
 	return 0;
 }
 
+static unsigned dns_drain(void *state);
+static void dns_free(void *state);
+
+static const struct corio__module dns_module = {
+	.name = "dns",
+	.drain = dns_drain,
+	.free = dns_free,
+};
+
+struct corio__dns *corio__dns_find(corio_loop *l)
+{
+	return corio__module_state(l, &dns_module);
+}
+
 /* The loop's resolver record, created (without a channel) if need be. */
 static int dns_obtain(corio_loop *l, struct corio__dns **out)
 {
 	if (!l)
 		return -EINVAL;
-	if (!pthread_equal(pthread_self(), l->owner))
+	if (!corio__loop_is_owner(l))
 		return -EPERM;
-	if (l->closing)
+	if (corio__loop_closing(l))
 		return -ESHUTDOWN;
-	if (!l->dns) {
-		struct corio__dns *d = calloc(1, sizeof(*d));
+	struct corio__dns *d = corio__module_state(l, &dns_module);
+	if (!d) {
+		d = calloc(1, sizeof(*d));
 		if (!d)
 			return -ENOMEM;
 		d->loop = l;
 		d->max_inflight = DEFAULT_MAX_INFLIGHT;
 		d->probe4 = d->probe6 = d->nl = -1;
-		l->dns = d;
+		int err = corio__module_attach(l, &dns_module, d);
+		if (err) {
+			free(d);
+			return err;
+		}
 	}
-	*out = l->dns;
+	*out = d;
 	return 0;
 }
 
@@ -431,30 +450,31 @@ int corio_dns_set_servers(corio_loop *l, const char *csv)
 
 /* ---- teardown --------------------------------------------------------- */
 
-void corio__dns_fini(corio_loop *l)
+/* corio_loop_free(), no task left.  Only abandoned requests can be left
+ * (a waiting one belongs to a live task): destroying the channel answers
+ * them -ECANCELED and frees them, and c-ares closes its sockets, whose
+ * polls the loop then waits for.  Nothing new may start meanwhile. */
+static unsigned dns_drain(void *state)
 {
-	struct corio__dns *d = l->dns;
-	if (!d)
-		return;
-	/* Only abandoned requests can be left (a waiting one belongs to a
-	 * live task, and the loop has none): destroying the channel answers
-	 * them -ECANCELED and frees them.  Nothing new may start meanwhile. */
-	d->closing = true;
-	channel_destroy(d);
-	while (d->socks) /* c-ares closes all it has; this is a safety net */
-		corio__dns_sock_close(d->socks);
-	/* The polls of closed sockets point into their records: wait until
-	 * the kernel has handed every one back.  Bounded, in case of a bug:
-	 * leaking beats freeing memory the kernel may still complete into. */
-	for (int i = 0; (d->socks || d->closed_socks) && i < 1000; i++)
-		if (l->be->poll(l, 10 * (int64_t)MS) < 0)
-			break;
+	struct corio__dns *d = state;
+	if (!d->closing) {
+		d->closing = true;
+		channel_destroy(d);
+		while (d->socks) /* c-ares closes all it has; a safety net */
+			corio__dns_sock_close(d->socks);
+	}
+	unsigned n = 0;
+	for (struct corio__dns_sock *s = d->closed_socks; s; s = s->next)
+		n++;
+	return n;
+}
+
+static void dns_free(void *state)
+{
+	struct corio__dns *d = state;
 	corio__hosts_free(d);
 	corio__dns_probe_close(d);
-	if (d->socks || d->closed_socks)
-		return;
 	free(d->servers);
 	free(d->hosts_path);
 	free(d);
-	l->dns = NULL;
 }

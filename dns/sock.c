@@ -57,9 +57,9 @@ void corio__dns_sock_close(struct corio__dns_sock *s)
 	s->next = d->closed_socks;
 	d->closed_socks = s;
 	if (s->rd_busy)
-		l->be->cancel(l, &s->rd);
+		corio__op_cancel(l, &s->rd);
 	if (s->wr_busy)
-		l->be->cancel(l, &s->wr);
+		corio__op_cancel(l, &s->wr);
 	corio__fd_closing(l, s->fd); /* c-ares closes it next; the number may return */
 	sock_maybe_free(s);
 }
@@ -87,7 +87,7 @@ static void poll_submit(struct corio__dns_sock *s, struct corio__op *op, uint32_
 	op->fd = s->fd;
 	op->u.poll_mask = events;
 	op->complete = complete;
-	l->be->submit(l, op);
+	corio__op_submit(l, op);
 }
 
 /* Make sure a poll is with the kernel for each thing c-ares wants.  A poll

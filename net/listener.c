@@ -20,8 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <liburing.h>
-
 /* Once this many accepted connections wait unclaimed, the kernel's accept
  * is cancelled and the backlog holds the rest: a server that stopped
  * accepting (at its connection limit) does not go on taking them. */
@@ -90,7 +88,7 @@ static void cancel(struct corio__listener *ls)
 	if (ls->state != NET_ARMED)
 		return;
 	ls->state = NET_CANCELLING;
-	ls->net->loop->be->cancel(ls->net->loop, &ls->op);
+	corio__op_cancel(ls->net->loop, &ls->op);
 }
 
 static void listener_free(struct corio__listener *ls)
@@ -139,7 +137,7 @@ static void listener_complete(struct corio__op *op, int res, uint32_t flags)
 	struct corio__listener *ls = corio__container_of(op, struct corio__listener, op);
 	if (res >= 0)
 		deliver(ls, res);
-	if (flags & IORING_CQE_F_MORE)
+	if (flags & CORIO__CQE_F_MORE)
 		return;
 	ls->state = NET_IDLE;
 	corio__net_op_done(ls->net);
@@ -247,7 +245,7 @@ int corio__listener_accept(struct corio__net *n, int lfd)
 
 void corio__listener_pause(corio_loop *l, int lfd)
 {
-	struct corio__net *n = l ? l->net : NULL;
+	struct corio__net *n = corio__net_find(l);
 	struct corio__listener *ls = n && lfd >= 0 && lfd < n->lst_cap ? n->lst[lfd] : NULL;
 	if (!ls)
 		return;

@@ -8,7 +8,8 @@
 #ifndef CORIO_NET_INT_H
 #define CORIO_NET_INT_H
 
-#include "corio_int.h"
+#include "corio_mod.h"
+#include "corio/io.h"
 #include "corio/net.h"
 #include "corio/sync.h"
 
@@ -22,9 +23,6 @@ enum corio__net_op_state {
 	NET_CANCELLING, /* in the kernel, cancel requested */
 };
 
-/* The group id of corio's provided receive buffers in the ring. */
-#define CORIO__NET_BGID 0x4e54
-
 struct corio__listener;
 struct corio_stream;
 
@@ -33,16 +31,15 @@ struct corio__net {
 	/* listener records by fd number (multishot accept path) */
 	struct corio__listener **lst;
 	int lst_cap;
-	/* provided-buffer ring: one group shared by every stream */
-	void *br;          /* struct io_uring_buf_ring * */
-	char *bufs;        /* nbufs buffers of bufsize bytes */
-	unsigned nbufs, bufsize;
-	int br_state;      /* 0: not tried yet, 1: registered, -1: unavailable */
+	/* provided receive buffers: one group shared by every stream */
+	struct corio__bufgroup *bg;
+	int br_state;      /* 0: not tried yet, 1: made, -1: unavailable */
 	/* features, cleared if the kernel turns them down at run time */
 	bool ms_accept;    /* multishot accept */
 	bool ms_recv;      /* multishot receive with provided buffers */
 	bool ready_recv;   /* epoll: streams wait for readiness, then recv */
 	unsigned inflight; /* net-owned ops whose final CQE is pending */
+	bool draining;     /* the loop is being freed: ops were cancelled */
 	struct corio_stream *streams; /* open streams (teardown closes them) */
 	/* counters, for tests and debug */
 	uint64_t enobufs;  /* multishot receives ended by an empty ring */
@@ -50,6 +47,8 @@ struct corio__net {
 
 /* socket.c: the loop's net state; NULL outside a loop or without memory */
 struct corio__net *corio__net_get(corio_loop *l) CORIO__HIDDEN;
+/* socket.c: the loop's net state if it was made, else NULL (l may be NULL) */
+struct corio__net *corio__net_find(corio_loop *l) CORIO__HIDDEN;
 /* Submit a net-owned (long-lived) op and count it in flight. */
 void corio__net_submit(struct corio__net *n, struct corio__op *op) CORIO__HIDDEN;
 /* Account for a net-owned op's final completion. */

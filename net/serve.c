@@ -301,7 +301,7 @@ int corio_server_run(corio_server *s)
 {
 	if (!s)
 		return -EINVAL;
-	if (!corio__current() || corio__current()->loop != s->loop)
+	if (corio_current_loop() != s->loop || !corio_self())
 		return -EPERM;
 	if (s->state)
 		return -EBUSY;

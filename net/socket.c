@@ -8,7 +8,6 @@
  * epoll backend passes MSG_DONTWAIT.
  */
 #include "net_int.h"
-#include "uring_int.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -19,23 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 /* ---- the loop's net state ------------------------------------------- */
-
-/* Multishot accept arrived in 5.19, multishot receive in 6.0.  Asking the
- * kernel's version beats finding out from a failed op in the middle of a
- * read; a refusal at run time (-EINVAL) still falls back (see listener.c
- * and stream.c). */
-static bool kernel_at_least(int major, int minor)
-{
-	struct utsname u;
-	int ma = 0, mi = 0;
-	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
-		return false;
-	return ma > major || (ma == major && mi >= minor);
-}
 
 static bool env_flag(const char *name)
 {
@@ -43,34 +28,50 @@ static bool env_flag(const char *name)
 	return v && *v && strcmp(v, "0") != 0;
 }
 
-static void net_fini(corio_loop *l);
+static void net_fd_closing(void *state, int fd);
+static unsigned net_drain(void *state);
+static void net_free(void *state);
+
+static const struct corio__module net_module = {
+	.name = "net",
+	.fd_closing = net_fd_closing,
+	.drain = net_drain,
+	.free = net_free,
+};
+
+struct corio__net *corio__net_find(corio_loop *l)
+{
+	return l ? corio__module_state(l, &net_module) : NULL;
+}
 
 struct corio__net *corio__net_get(corio_loop *l)
 {
 	if (!l)
 		return NULL;
-	if (corio__likely(l->net != NULL))
-		return l->net;
-	struct corio__net *n = calloc(1, sizeof(*n));
+	struct corio__net *n = corio__module_state(l, &net_module);
+	if (corio__likely(n != NULL))
+		return n;
+	n = calloc(1, sizeof(*n));
 	if (!n)
 		return NULL;
 	n->loop = l;
 	/* CORIO_NET_PLAIN=1 forces the plain paths, to test and compare them */
 	bool plain = env_flag("CORIO_NET_PLAIN");
-	n->ms_accept = !plain && corio__uring_has_op(l, IORING_OP_ACCEPT) &&
-		       kernel_at_least(5, 19);
-	n->ms_recv = !plain && corio__uring_has_op(l, IORING_OP_RECV) &&
-		     kernel_at_least(6, 0);
-	n->ready_recv = !plain && l->be == &corio__epoll_backend;
-	l->net = n;
-	l->net_fini = net_fini;
+	unsigned caps = corio__loop_caps(l);
+	n->ms_accept = !plain && (caps & CORIO__CAP_ACCEPT_MULTI);
+	n->ms_recv = !plain && (caps & CORIO__CAP_RECV_MULTI);
+	n->ready_recv = !plain && (caps & CORIO__CAP_EDGE_POLL);
+	if (corio__module_attach(l, &net_module, n)) {
+		free(n);
+		return NULL;
+	}
 	return n;
 }
 
 void corio__net_submit(struct corio__net *n, struct corio__op *op)
 {
 	n->inflight++;
-	n->loop->be->submit(n->loop, op);
+	corio__op_submit(n->loop, op);
 }
 
 void corio__net_op_done(struct corio__net *n)
@@ -78,31 +79,33 @@ void corio__net_op_done(struct corio__net *n)
 	n->inflight--;
 }
 
-/* Called by corio_loop_free() with no task left: cancel every long-lived
- * op, reap until the kernel has given each one back, then free.  The
- * kernel may hand completions back a few dozen per enter (deferred task
- * work is run in bounded batches), so we go on while there is progress;
- * if there is none for seconds (a bug), the records leak rather than be
- * freed under the kernel. */
-static void net_fini(corio_loop *l)
+/* Before any fd closes: a listener's multishot accept keeps the socket
+ * alive in the kernel and its queued connections open. */
+static void net_fd_closing(void *state, int fd)
 {
-	struct corio__net *n = l->net;
-	corio__listeners_fini(n);
-	corio__streams_fini(n);
-	unsigned last = n->inflight, idle = 0;
-	while (n->inflight && idle < 50) {
-		if (l->be->poll(l, 100 * 1000 * 1000) < 0)
-			break;
-		idle = n->inflight < last ? 0 : idle + 1;
-		last = n->inflight;
+	corio__listener_forget(state, fd);
+}
+
+/* corio_loop_free(), no task left: cancel every long-lived op once; the
+ * loop then waits for their final completions (each moves a record back
+ * to NET_IDLE and frees it). */
+static unsigned net_drain(void *state)
+{
+	struct corio__net *n = state;
+	if (!n->draining) {
+		n->draining = true;
+		corio__listeners_fini(n);
+		corio__streams_fini(n);
 	}
-	if (n->inflight)
-		return;
+	return n->inflight;
+}
+
+static void net_free(void *state)
+{
+	struct corio__net *n = state;
 	corio__net_bufs_free(n);
 	free(n->lst);
 	free(n);
-	l->net = NULL;
-	l->net_fini = NULL;
 }
 
 /* ---- waiting for a condition ------------------------------------------ */
@@ -118,7 +121,7 @@ int corio__net_wait(struct corio__waitq *q, uint64_t deadline, bool *own_timeout
 	corio_scope sc;
 	corio_timeout_push(&sc, deadline);
 	/* a deadline already past expires the scope at once */
-	int res = corio__interrupted(corio__current());
+	int res = corio__interrupted(corio_self());
 	if (!res)
 		res = corio__waitq_wait(q, &w);
 	corio_timeout_pop(&sc);
@@ -263,7 +266,7 @@ int corio_shutdown(int fd, int how)
 	if (fd < 0)
 		return -EBADF;
 	corio_loop *l = corio__tls_loop;
-	if (l && !corio__uring_has_op(l, IORING_OP_SHUTDOWN)) {
+	if (l && !(corio__loop_caps(l) & CORIO__CAP_SHUTDOWN)) {
 		/* shutdown(2) never blocks: without the op, just a checkpoint */
 		int err = corio_checkpoint();
 		if (err)
@@ -310,18 +313,9 @@ int corio_accept(int lfd, struct sockaddr *addr, socklen_t *len)
 	}
 }
 
-void corio__net_forget_fd(corio_loop *l, int fd)
-{
-	if (l && l->net && fd >= 0)
-		corio__listener_forget(l->net, fd);
-}
-
 int corio_sock_close(int fd)
 {
-	if (fd < 0)
-		return -EBADF;
-	corio__fd_closing(corio__tls_loop, fd);
-	return close(fd) ? -errno : 0;
+	return corio_close(fd);
 }
 
 /* ---- addresses and new sockets ---------------------------------------- */

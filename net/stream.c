@@ -19,7 +19,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <liburing.h>
 
 #define DEFAULT_LIMIT ((size_t)64 * 1024)
 #define DEFAULT_HIGH_WATER ((size_t)64 * 1024)
@@ -135,7 +134,7 @@ static int rop_arm(struct corio_stream *s, size_t need)
 	s->rop.fd = s->fd;
 	if (s->ms) {
 		s->rop.code = CORIO__OP_RECV_MULTI;
-		s->rop.u.net.bgid = CORIO__NET_BGID;
+		s->rop.u.net.bg = s->net->bg;
 		s->rop.complete = ms_complete;
 	} else {
 		int err = rbuf_reserve(s, need > RBUF_MIN ? need : RBUF_MIN);
@@ -232,8 +231,8 @@ static void recv_failed(struct corio_stream *s, int res)
 static void ms_complete(struct corio__op *op, int res, uint32_t flags)
 {
 	struct corio_stream *s = corio__container_of(op, struct corio_stream, rop);
-	if (flags & IORING_CQE_F_BUFFER) {
-		unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+	if (flags & CORIO__CQE_F_BUFFER) {
+		unsigned bid = flags >> CORIO__CQE_BUFFER_SHIFT;
 		if (res > 0 && !s->orphan)
 			take(s, corio__net_buf(s->net, bid), (size_t)res);
 		corio__net_buf_recycle(s->net, bid);
@@ -242,12 +241,12 @@ static void ms_complete(struct corio__op *op, int res, uint32_t flags)
 		s->eof = true;
 	else if (res < 0)
 		recv_failed(s, res);
-	if (flags & IORING_CQE_F_MORE) {
+	if (flags & CORIO__CQE_F_MORE) {
 		if (rlen(s) >= s->rmax && s->rstate == NET_ARMED) {
 			/* nobody reads: stop taking data, the socket buffer
 			 * (and then TCP) holds the rest */
 			s->rstate = NET_CANCELLING;
-			s->loop->be->cancel(s->loop, &s->rop);
+			corio__op_cancel(s->loop, &s->rop);
 		}
 	} else {
 		s->rstate = NET_IDLE;
@@ -434,7 +433,7 @@ static int fetch(struct corio_stream *s, size_t need, uint64_t deadline)
  * time, a cancellation point, and the call's own deadline. */
 static int read_begin(struct corio_stream *s, uint64_t *deadline)
 {
-	if (!corio__current())
+	if (!corio_self())
 		return -EPERM;
 	if (s->readers.head)
 		return -EBUSY;
@@ -691,11 +690,11 @@ static void orphan(struct corio_stream *s)
 	s->dst = NULL;
 	if (s->rstate == NET_ARMED) {
 		s->rstate = NET_CANCELLING;
-		s->loop->be->cancel(s->loop, &s->rop);
+		corio__op_cancel(s->loop, &s->rop);
 	}
 	if (s->wstate == NET_ARMED) {
 		s->wstate = NET_CANCELLING;
-		s->loop->be->cancel(s->loop, &s->wop);
+		corio__op_cancel(s->loop, &s->wop);
 	}
 	corio__waitq_wake_all(&s->readers, -ECANCELED);
 	corio__waitq_wake_all(&s->writers, -ECANCELED);
@@ -710,7 +709,7 @@ int corio_stream_close(corio_stream *s)
 	if (!s)
 		return 0;
 	int err = 0;
-	if (corio__current() && (corio__stream_wpending(s) || s->wstate != NET_IDLE))
+	if (corio_self() && (corio__stream_wpending(s) || s->wstate != NET_IDLE))
 		err = corio_stream_flush(s);
 	orphan(s);
 	return err;

@@ -125,7 +125,7 @@ static int write_wait(struct corio_stream *s, size_t want)
 
 static int write_begin(struct corio_stream *s)
 {
-	if (!corio__current())
+	if (!corio_self())
 		return -EPERM;
 	int err = corio_checkpoint();
 	return err ? err : s->werr;

@@ -29,6 +29,7 @@
 #define CORIO_INT_H
 
 #include "corio/runtime.h"
+#include "corio_mod.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -36,11 +37,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CORIO__HIDDEN __attribute__((visibility("hidden")))
-#define corio__likely(x) __builtin_expect(!!(x), 1)
-#define corio__unlikely(x) __builtin_expect(!!(x), 0)
-#define corio__container_of(ptr, type, member)                                         \
-	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 #if defined(__SANITIZE_ADDRESS__)
 #define CORIO__ASAN 1
@@ -68,14 +64,6 @@ struct corio__cb {
 	struct corio__runnable r;
 	void (*fn)(void *);
 	void *arg;
-};
-
-/* How a suspended task can be woken early (cancel, deadline).  The hook
- * must either wake the task now with @err or arrange that it is woken later
- * (an op waits for its own completion).  Called at most once per reason,
- * possibly several times in all; it must be idempotent. */
-struct corio__wait {
-	void (*interrupt)(corio_task *t, struct corio__wait *w, int err);
 };
 
 /* Told once, on the finishing task's stack, that @t's fn has returned
@@ -137,121 +125,6 @@ struct corio_task {
 	struct corio_group *groups;
 };
 
-/* The record of one kernel operation.  Task ops live on the task's stack;
- * long-lived ones (the loop's eventfd read) in heap records. */
-enum corio__op_code {
-	CORIO__OP_NOP = 1,
-	CORIO__OP_READ,
-	CORIO__OP_WRITE,
-	CORIO__OP_MAX_CORE,
-	/* files and processes (file.c, signal.c, process.c): a block of
-	 * its own so that other modules can add theirs without clashing */
-	CORIO__OP_OPENAT = 32, /* u.path */
-	CORIO__OP_CLOSE,       /* fd */
-	CORIO__OP_READV,       /* fd, off, u.vec */
-	CORIO__OP_WRITEV,      /* fd, off, u.vec */
-	CORIO__OP_FSYNC,       /* fd, u.datasync */
-	CORIO__OP_STATX,       /* u.statx */
-	CORIO__OP_UNLINKAT,    /* u.path (flags: AT_REMOVEDIR) */
-	CORIO__OP_RENAMEAT,    /* u.rename */
-	CORIO__OP_MKDIRAT,     /* u.path */
-	CORIO__OP_FALLOCATE,   /* fd, off, u.falloc */
-	CORIO__OP_SPLICE,      /* fd -> u.splice.fd_out, len bytes */
-	CORIO__OP_POLL,        /* fd, u.poll_mask; res: revents */
-	CORIO__OP_WAITID,      /* u.waitid (P_PIDFD, pidfd in fd) */
-	/* net/: a block of its own, from 64 */
-	CORIO__OP_ACCEPT = 64, /* one accept: net.addr/net.addrlen, net.flags */
-	CORIO__OP_ACCEPT_MULTI, /* multishot accept (no address), net.flags */
-	CORIO__OP_CONNECT,      /* net.addr, net.addrlen_in */
-	CORIO__OP_RECV,         /* buf/len, net.flags */
-	CORIO__OP_RECV_MULTI,   /* multishot recv into buffer group net.bgid */
-	CORIO__OP_SEND,         /* buf/len, net.flags */
-	CORIO__OP_RECVMSG,      /* buf is a struct msghdr *, net.flags */
-	CORIO__OP_SENDMSG,      /* buf is a struct msghdr *, net.flags */
-	CORIO__OP_SHUTDOWN,     /* net.flags is the "how" */
-};
-
-struct iovec;
-struct statx;
-
-/* In a POLL op's mask, epoll backend only: skip the first look and wait
- * for an edge (one that came since the last such poll on the fd took one
- * counts), whose events are the result.  For a caller that has just seen
- * EAGAIN or a short read, and that closes the fd through
- * corio__fd_closing() (the backend trusts its record, so the caller's
- * first wait on an fd must be a plain poll, which checks it); a spurious
- * wake-up is possible. */
-#define CORIO__POLL_EDGE 0x80000000u
-
-struct corio__op {
-	/* Called by the backend with the result of each completion. */
-	void (*complete)(struct corio__op *op, int res, uint32_t flags);
-	corio_task *task;        /* waiting task (task ops) */
-	struct corio__wait wait; /* interrupt hook while the task waits */
-	int32_t res;             /* the result, once completed */
-	uint8_t code;            /* enum corio__op_code */
-	bool cancel_sent;        /* an async cancel was requested */
-	int fd;
-	void *buf;
-	uint32_t len;
-	uint64_t off; /* file offset; (uint64_t)-1: the file position */
-	/* epoll backend: where the op waits */
-	struct corio__op *ep_next, *ep_prev; /* waiter list or completion list */
-	struct corio__ep_fd *ep_fd;          /* fd record it waits on, or NULL */
-	uint8_t ep_dir;                      /* 0 readable, 1 writable, 2 retry */
-	uint32_t ep_done;                    /* bytes moved so far (MSG_WAITALL);
-					      * connect: 1 once in progress */
-	struct corio__job *ep_job;           /* offload job running it, or NULL */
-	/* Arguments of the op kinds that need more than fd/buf/len/off. */
-	union {
-		struct {
-			const char *path;
-			int dirfd;
-			int flags;     /* open(2) flags; AT_REMOVEDIR for unlink */
-			uint32_t mode; /* creation mode */
-		} path;
-		struct {
-			const struct iovec *iov;
-			uint32_t nr;
-			int rwflags; /* RWF_* */
-		} vec;
-		bool datasync; /* fdatasync rather than fsync */
-		struct {
-			const char *path;
-			struct statx *buf;
-			int dirfd;
-			int flags; /* AT_* */
-			uint32_t mask;
-		} statx;
-		struct {
-			const char *from, *to;
-			int from_dir, to_dir;
-			uint32_t flags; /* RENAME_* */
-		} rename;
-		struct {
-			uint64_t len;
-			int mode; /* FALLOC_FL_* */
-		} falloc;
-		struct {
-			int fd_out;
-			uint32_t flags;   /* SPLICE_F_* */
-			uint64_t off_out; /* (uint64_t)-1: no offset (a pipe) */
-		} splice;
-		uint32_t poll_mask; /* POLL* events, CORIO__POLL_EDGE */
-		struct {
-			void *info; /* siginfo_t the kernel fills */
-			int options; /* WEXITED, ... */
-		} waitid;
-		struct {
-			void *addr;           /* sockaddr: connect (in), accept (out) */
-			socklen_t *addrlen;   /* accept: capacity in, length out */
-			socklen_t addrlen_in; /* connect: length of addr */
-			int flags;            /* MSG_*, SOCK_* (accept), how (shutdown) */
-			uint16_t bgid;        /* provided-buffer group (RECV_MULTI) */
-		} net;
-	} u;
-};
-
 /* The backend seam.  Everything above speaks in ops; only the backend
  * talks to the kernel's event interfaces. */
 struct corio__backend {
@@ -265,9 +138,28 @@ struct corio__backend {
 	/* Submit what is queued, wait up to @timeout_ns (0: don't block,
 	 * <0: forever) and dispatch completions.  <0 on a fatal error. */
 	int (*poll)(corio_loop *loop, int64_t timeout_ns);
-	/* @fd is about to be closed: drop what the backend keeps for it
-	 * (waiters get -ECANCELED).  NULL when it keeps nothing per fd. */
+	/* @fd is about to be closed with close(2): every op waiting on it
+	 * ends with -ECANCELED (now, or through its own completion) and the
+	 * backend drops what it keeps for the number. */
 	void (*forget)(corio_loop *loop, int fd);
+	/* Ops submitted whose final completion has not been dispatched yet
+	 * (the loop's own reads included): teardown waits for none. */
+	unsigned (*inflight)(corio_loop *loop);
+	/* Provided receive buffers (corio_mod.h); NULL: none, and no
+	 * CORIO__CAP_RECV_MULTI.  init fills g->be, may fail. */
+	int (*bufgroup_init)(corio_loop *loop, struct corio__bufgroup *g);
+	void (*bufgroup_recycle)(struct corio__bufgroup *g, unsigned bid);
+	void (*bufgroup_fini)(struct corio__bufgroup *g);
+};
+
+/* A group of provided receive buffers (bufgroup.c, the backends). */
+struct corio__bufgroup {
+	corio_loop *loop;
+	char *bufs;       /* nbufs buffers of bufsize bytes, one mapping */
+	unsigned nbufs;   /* a power of two */
+	unsigned bufsize;
+	uint16_t id;      /* the group's id in the backend */
+	void *be;         /* the backend's part (io_uring: the buffer ring) */
 };
 
 struct corio__timer_heap {
@@ -334,18 +226,16 @@ struct corio_loop {
 	/* created on first use, freed with the loop */
 	struct corio__pool *offload;    /* offload.c: worker threads */
 	struct corio__sigstate *sigs;   /* signal.c: signalfd and waiters */
-	/* net/: the loop's socket state (listener records, the provided
-	 * receive buffers, open streams), made on first use.  Its long-lived
-	 * ops never end by themselves, so corio_loop_free() runs net_fini
-	 * before the backend waits for what is in flight. */
-	void *net;
-	void (*net_fini)(corio_loop *loop);
-	struct corio__dns *dns; /* the resolver (dns/), NULL until first use */
+	/* modules above the runtime (dns/, net/): their per-loop state and
+	 * hooks, in the order they attached (corio_mod.h) */
+	struct {
+		const struct corio__module *m;
+		void *state;
+	} mods[CORIO__MAX_MODULES];
+	unsigned n_mods;
+	unsigned caps; /* CORIO__CAP_*, set by the backend's init */
+	uint16_t next_bgid; /* buffer group ids handed out (bufgroup.c) */
 };
-
-/* tls.c-less: the loop running on this thread */
-extern __thread corio_loop *corio__tls_loop
-	__attribute__((tls_model("initial-exec"))) CORIO__HIDDEN;
 
 static inline corio_task *corio__current(void)
 {
@@ -408,33 +298,10 @@ size_t corio__stack_map_size(size_t size, bool guarded) CORIO__HIDDEN;
 /* task.c */
 void corio__task_entry(corio_task *t) __attribute__((noreturn)) CORIO__HIDDEN;
 void corio__run_task(corio_loop *loop, corio_task *t) CORIO__HIDDEN;
-int corio__suspend(struct corio__wait *w) CORIO__HIDDEN;
 void corio__interrupt(corio_task *t, int err) CORIO__HIDDEN;
-int corio__interrupted(corio_task *t) CORIO__HIDDEN;
 bool corio__shielded_from(corio_task *t, corio_scope *s) CORIO__HIDDEN;
 void corio__task_free(corio_task *t) CORIO__HIDDEN;
 
-/* sync.c: FIFO wait queues for the primitives and for net/ (struct
- * corio__waitq is in corio/sync.h).  A waiter lives on its task's stack and
- * is queued only while that task is WAITING on it.  Whoever takes it off
- * the queue with corio__waitq_pop() makes the hand-off (lock, message) and
- * then wakes the task with 0; corio__waitq_wake_one() does both when the
- * result is all there is to hand over.  An interrupt (cancel, deadline)
- * unlinks it and wakes it with the error, so an interrupted waiter never
- * consumed anything. */
-struct corio__waitq;
-struct corio__waiter {
-	struct corio__wait w;        /* interrupt hook: unlink, wake with err */
-	corio_task *task;            /* the waiting task */
-	struct corio__waiter *prev, *next; /* neighbours in the queue */
-	struct corio__waitq *q;      /* queue it is on, NULL once off it */
-	void *item;                  /* chan.c: the item to send or the buffer */
-};
-int corio__waitq_wait(struct corio__waitq *q, struct corio__waiter *w) CORIO__HIDDEN;
-struct corio__waiter *corio__waitq_pop(struct corio__waitq *q) CORIO__HIDDEN;
-bool corio__waitq_wake_one(struct corio__waitq *q, int res) CORIO__HIDDEN;
-void corio__waitq_wake_all(struct corio__waitq *q, int res) CORIO__HIDDEN;
-int corio__may_block(void) CORIO__HIDDEN;
 
 /* group.c: hooks called from task.c */
 void corio__task_finished(corio_task *t) CORIO__HIDDEN;
@@ -445,13 +312,10 @@ int corio__timers_init(corio_loop *loop) CORIO__HIDDEN;
 void corio__timers_fini(corio_loop *loop) CORIO__HIDDEN;
 void corio__timers_fire(corio_loop *loop) CORIO__HIDDEN;
 int64_t corio__timers_next(corio_loop *loop) CORIO__HIDDEN;
-uint64_t corio__clock(void) CORIO__HIDDEN;
-/* @l's clock for this turn: read once per turn, on first use.  Never
- * read l->now directly; it is stale until something asked this turn. */
-uint64_t corio__now(corio_loop *l) CORIO__HIDDEN;
+/* corio__now(): @l's clock for this turn, read once per turn, on first
+ * use.  Never read l->now directly; it is stale until something asked. */
 
 /* op.c */
-ssize_t corio__op_run(struct corio__op *op) CORIO__HIDDEN;
 int corio__await(corio_task *t, struct corio__wait *w, const bool *cancel_sent) CORIO__HIDDEN;
 
 /* offload.c: the worker pool, one per loop, started on first use.  A job
@@ -484,18 +348,12 @@ extern bool corio__no_ring_ops CORIO__HIDDEN; /* tests: force the pool */
 void corio__signal_fini(corio_loop *loop) CORIO__HIDDEN;
 
 /* loop.c */
-void corio__fd_closing(corio_loop *loop, int fd) CORIO__HIDDEN;
+void corio__modules_fd_closing(corio_loop *loop, int fd) CORIO__HIDDEN;
+extern uint64_t corio__teardown_idle_ns CORIO__HIDDEN;
 void corio__loop_wake_complete(struct corio__op *op, int res, uint32_t flags) CORIO__HIDDEN;
 struct corio__cb *corio__cb_alloc(corio_loop *loop) CORIO__HIDDEN;
 void corio__cb_release(corio_loop *loop, struct corio__cb *cb) CORIO__HIDDEN;
 
-/* net/socket.c: before closing any fd, let net drop what it holds on it
- * (a listener's multishot accept keeps the socket alive in the kernel and
- * its queued connections open).  Never suspends; cheap when net is unused.
- * corio_close() should call it. */
-void corio__net_forget_fd(corio_loop *loop, int fd) CORIO__HIDDEN;
-/* dns/resolver.c: cancel lookups, let go of c-ares and its polls */
-void corio__dns_fini(corio_loop *loop) CORIO__HIDDEN;
 
 /* backends */
 extern const struct corio__backend corio__uring_backend CORIO__HIDDEN;

@@ -895,15 +895,19 @@ static int epoll_init(corio_loop *l, const corio_loop_options *o)
 	}
 	e->done_tail = &e->done;
 	l->be_data = e;
+	l->caps = CORIO__CAP_EDGE_POLL;
 	return 0;
 }
 
+static unsigned epoll_inflight(corio_loop *l)
+{
+	return E(l)->inflight;
+}
+
+/* Called once nothing is in flight (corio_loop_free()'s drain). */
 static void epoll_fini(corio_loop *l)
 {
 	struct corio__epoll *e = E(l);
-	if (l->wake_inflight)
-		epoll_cancel(l, &l->wake_op);
-	deliver(e);
 	for (unsigned i = 0; i < e->nfds; i++) {
 		struct corio__ep_fd *r = e->fds[i];
 		uint32_t gen;
@@ -926,4 +930,5 @@ const struct corio__backend corio__epoll_backend = {
 	.cancel = epoll_cancel,
 	.poll = epoll_poll,
 	.forget = corio__epoll_forget,
+	.inflight = epoll_inflight,
 };

@@ -220,9 +220,15 @@ int corio_close(int fd)
 	if (fd < 0)
 		return -EBADF;
 	corio_loop *l = corio__tls_loop;
-	corio__fd_closing(l, fd); /* the number may come back as another file */
-	if (!l || !l->current || !in_ring(l, CORIO__OP_CLOSE))
-		return close(fd) ? -errno : 0; /* close(2) never blocks for long */
+	if (!l || !l->current || !in_ring(l, CORIO__OP_CLOSE)) {
+		/* the backend ends the waits on @fd now; close(2) never
+		 * blocks for long */
+		corio__fd_closing(l, fd);
+		return close(fd) ? -errno : 0;
+	}
+	/* The ring's close comes hard-linked behind a cancel of every op on
+	 * the file (uring.c), so only the modules need telling first. */
+	corio__modules_fd_closing(l, fd);
 	struct corio__op op = {.code = CORIO__OP_CLOSE, .fd = fd};
 	op.complete = close_complete;
 	op.task = l->current;

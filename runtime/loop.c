@@ -149,16 +149,73 @@ void corio__loop_wake_complete(struct corio__op *op, int res, uint32_t flags)
 	arm_wake(l);
 }
 
-/* Every module calls this before it closes an fd the loop may have waited
- * on: the backend drops what it keeps for the number, which the kernel may
- * hand out again at once for another file. */
+/* ---- modules and what they may ask of the loop ------------------------ */
+
+int corio__module_attach(corio_loop *l, const struct corio__module *m, void *state)
+{
+	if (l->closing)
+		return -ESHUTDOWN;
+	if (corio__module_state(l, m))
+		return -EEXIST;
+	if (l->n_mods == CORIO__MAX_MODULES)
+		return -ENOSPC;
+	l->mods[l->n_mods].m = m;
+	l->mods[l->n_mods].state = state;
+	l->n_mods++;
+	return 0;
+}
+
+void *corio__module_state(const corio_loop *l, const struct corio__module *m)
+{
+	for (unsigned i = 0; i < l->n_mods; i++)
+		if (l->mods[i].m == m)
+			return l->mods[i].state;
+	return NULL;
+}
+
+/* The modules' hooks for an fd about to close (a listener's queued
+ * connections, a resolver's socket), newest module first. */
+void corio__modules_fd_closing(corio_loop *l, int fd)
+{
+	for (unsigned i = l->n_mods; i--;)
+		if (l->mods[i].m->fd_closing)
+			l->mods[i].m->fd_closing(l->mods[i].state, fd);
+}
+
+/* Before close(2) of an fd the loop may have waited on: the modules and
+ * the backend let go of it (waiters get -ECANCELED), since the kernel may
+ * hand the number out again at once for another file. */
 void corio__fd_closing(corio_loop *l, int fd)
 {
 	if (!l)
 		return;
-	corio__net_forget_fd(l, fd); /* a listener's queued connections */
-	if (l->be && l->be->forget)
-		l->be->forget(l, fd);
+	corio__modules_fd_closing(l, fd);
+	l->be->forget(l, fd);
+}
+
+unsigned corio__loop_caps(const corio_loop *l)
+{
+	return l->caps;
+}
+
+bool corio__loop_is_owner(const corio_loop *l)
+{
+	return pthread_equal(pthread_self(), l->owner);
+}
+
+bool corio__loop_closing(const corio_loop *l)
+{
+	return l->closing;
+}
+
+void corio__op_submit(corio_loop *l, struct corio__op *op)
+{
+	l->be->submit(l, op);
+}
+
+void corio__op_cancel(corio_loop *l, struct corio__op *op)
+{
+	l->be->cancel(l, op);
 }
 
 /* ---- creation ------------------------------------------------------- */
@@ -297,6 +354,51 @@ static void free_records(corio_loop *l)
 	}
 }
 
+/* How long teardown waits for in-flight ops without any of them coming
+ * back before it gives up with -EBUSY.  Tests shorten it. */
+uint64_t corio__teardown_idle_ns = 5ull * 1000 * 1000 * 1000;
+
+/* Ops still out: each module's (its drain hook cancels them on the first
+ * call) and whatever else the backend has in flight. */
+static unsigned pending_ops(corio_loop *l, unsigned *by_mods)
+{
+	unsigned n = 0;
+	for (unsigned i = l->n_mods; i--;)
+		if (l->mods[i].m->drain)
+			n += l->mods[i].m->drain(l->mods[i].state);
+	*by_mods = n;
+	return n + l->be->inflight(l);
+}
+
+/* The one teardown policy: everything was asked to end; wait while ops
+ * keep coming back, give up after corio__teardown_idle_ns without any. */
+static int drain_inflight(corio_loop *l)
+{
+	unsigned by_mods, n = pending_ops(l, &by_mods), last = n;
+	uint64_t progress = corio__clock();
+	while (n) {
+		if (corio__clock() - progress > corio__teardown_idle_ns) {
+			if (l->debug)
+				fprintf(stderr,
+					"corio: corio_loop_free(): %u op(s) still in flight "
+					"(%u of modules), giving up\n",
+					n, by_mods);
+			return -EBUSY;
+		}
+		if (l->be->poll(l, 50 * 1000 * 1000) < 0)
+			return -EBUSY;
+		n = pending_ops(l, &by_mods);
+		if (n < last)
+			progress = corio__clock();
+		last = n;
+	}
+	for (unsigned i = l->n_mods; i--;)
+		if (l->mods[i].m->free)
+			l->mods[i].m->free(l->mods[i].state);
+	l->n_mods = 0;
+	return 0;
+}
+
 int corio_loop_free(corio_loop *l)
 {
 	if (!l)
@@ -312,12 +414,17 @@ int corio_loop_free(corio_loop *l)
 	while (l->tasks) /* finished, never joined: their handles die here */
 		corio__task_free(l->tasks);
 	corio__stack_pool_drain(l);
-	corio__dns_fini(l); /* before the backend: its polls must come back */
-	if (l->net_fini) /* cancels and reaps net's multishot ops first */
-		l->net_fini(l);
-	corio__offload_fini(l); /* these cancel their loop-owned reads, */
-	corio__signal_fini(l);  /* whose completions be->fini waits for */
-	l->be->fini(l); /* waits for the loop's own ops (the eventfd read) */
+	corio__offload_fini(l); /* these cancel their loop-owned reads */
+	corio__signal_fini(l);
+	if (l->wake_inflight)
+		l->be->cancel(l, &l->wake_op);
+	corio_loop *saved = corio__tls_loop;
+	corio__tls_loop = l; /* completions may look for their loop */
+	int err = drain_inflight(l);
+	corio__tls_loop = saved;
+	if (err)
+		return err; /* nothing the kernel may still write to was freed */
+	l->be->fini(l);
 	corio__timers_fini(l);
 	free_records(l);
 	pthread_mutex_destroy(&l->ts_lock);

@@ -297,6 +297,11 @@ static void join_interrupt(corio_task *me, struct corio__wait *w, int err)
 	corio__wake(me, err);
 }
 
+void corio__task_wake(corio_task *t, int res)
+{
+	corio__wake(t, res);
+}
+
 int corio_join(corio_task *t, void **result)
 {
 	if (!t)

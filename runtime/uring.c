@@ -15,7 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
+
+_Static_assert(CORIO__CQE_F_BUFFER == IORING_CQE_F_BUFFER, "completion flags");
+_Static_assert(CORIO__CQE_F_MORE == IORING_CQE_F_MORE, "completion flags");
+_Static_assert(CORIO__CQE_BUFFER_SHIFT == IORING_CQE_BUFFER_SHIFT, "completion flags");
 
 #define DEFAULT_ENTRIES 1024u
 #define MAX_ENTRIES 32768u
@@ -70,6 +75,31 @@ static void probe(struct corio__uring *u)
 	io_uring_free_probe(p);
 }
 
+/* Multishot accept arrived in 5.19, multishot receive in 6.0: the probe
+ * knows the opcodes but not their flags.  Asking the kernel's version
+ * beats finding out from a failed op in the middle of a read; a refusal
+ * at run time (-EINVAL) still falls back (net/). */
+static bool kernel_at_least(int major, int minor)
+{
+	struct utsname un;
+	int ma = 0, mi = 0;
+	if (uname(&un) || sscanf(un.release, "%d.%d", &ma, &mi) != 2)
+		return false;
+	return ma > major || (ma == major && mi >= minor);
+}
+
+static unsigned caps(const struct corio__uring *u)
+{
+	unsigned c = 0;
+	if (u->has_op[IORING_OP_ACCEPT] && kernel_at_least(5, 19))
+		c |= CORIO__CAP_ACCEPT_MULTI;
+	if (u->has_op[IORING_OP_RECV] && kernel_at_least(6, 0))
+		c |= CORIO__CAP_RECV_MULTI;
+	if (u->has_op[IORING_OP_SHUTDOWN])
+		c |= CORIO__CAP_SHUTDOWN;
+	return c;
+}
+
 static int uring_init(corio_loop *l, const corio_loop_options *o)
 {
 	unsigned entries = o->ring_entries ? o->ring_entries : DEFAULT_ENTRIES;
@@ -85,6 +115,7 @@ static int uring_init(corio_loop *l, const corio_loop_options *o)
 	}
 	probe(u);
 	l->be_data = u;
+	l->caps = caps(u);
 	if (l->debug)
 		fprintf(stderr, "corio: io_uring ring with %u entries%s%s\n",
 			u->ring.sq.ring_entries,
@@ -287,7 +318,7 @@ static void prep_net(struct io_uring_sqe *sqe, struct corio__op *op)
 	case CORIO__OP_RECV_MULTI:
 		io_uring_prep_recv_multishot(sqe, op->fd, NULL, 0, op->u.net.flags);
 		sqe->flags |= IOSQE_BUFFER_SELECT;
-		sqe->buf_group = op->u.net.bgid;
+		sqe->buf_group = op->u.net.bg->id;
 		break;
 	case CORIO__OP_SEND:
 		io_uring_prep_send(sqe, op->fd, op->buf, op->len, op->u.net.flags);
@@ -383,17 +414,42 @@ static void uring_cancel(corio_loop *l, struct corio__op *op)
 	io_uring_sqe_set_data(sqe, NULL);
 }
 
+static unsigned uring_inflight(corio_loop *l)
+{
+	return U(l)->inflight;
+}
+
+/* close(2) from outside a task, or of an fd a module closes itself: end
+ * the ops on @fd first (they hold the file, so the close alone would not
+ * end them).  What is still queued goes in first, so that the cancel sees
+ * it.  Without synchronous cancel (before 6.0) an async one by fd is
+ * submitted at once; before 5.19 neither exists and waits on a closed
+ * socket end only with its peer. */
+static void uring_forget(corio_loop *l, int fd)
+{
+	struct corio__uring *u = U(l);
+	if (u->inflight <= (unsigned)l->wake_inflight && !io_uring_sq_ready(&u->ring))
+		return; /* nothing can be waiting on it */
+	if (io_uring_sq_ready(&u->ring))
+		enter(u, 0, NULL);
+	struct io_uring_sync_cancel_reg reg = {
+		.fd = fd,
+		.flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL,
+		.timeout = {.tv_sec = -1, .tv_nsec = -1},
+	};
+	int ret = io_uring_register_sync_cancel(&u->ring, &reg);
+	if (ret == -EINVAL || ret == -ENOSYS || ret == -EOPNOTSUPP) {
+		struct io_uring_sqe *sqe = corio__uring_sqe(l);
+		io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+		io_uring_sqe_set_data(sqe, NULL);
+		enter(u, 0, NULL);
+	}
+}
+
+/* Called once nothing is in flight (corio_loop_free()'s drain). */
 static void uring_fini(corio_loop *l)
 {
 	struct corio__uring *u = U(l);
-	/* The loop's own reads point into the loop: get them back first. */
-	if (l->wake_inflight)
-		uring_cancel(l, &l->wake_op);
-	while (u->inflight) {
-		if (enter(u, 1, NULL) < 0)
-			break;
-		reap(u);
-	}
 	io_uring_queue_exit(&u->ring);
 	free(u);
 	l->be_data = NULL;
@@ -406,4 +462,9 @@ const struct corio__backend corio__uring_backend = {
 	.submit = uring_submit,
 	.cancel = uring_cancel,
 	.poll = uring_poll,
+	.forget = uring_forget,
+	.inflight = uring_inflight,
+	.bufgroup_init = corio__uring_bufgroup_init,
+	.bufgroup_recycle = corio__uring_bufgroup_recycle,
+	.bufgroup_fini = corio__uring_bufgroup_fini,
 };

@@ -25,5 +25,9 @@ struct corio__uring {
 
 struct io_uring_sqe *corio__uring_sqe(corio_loop *l) CORIO__HIDDEN;
 bool corio__uring_has_op(corio_loop *l, unsigned opcode) CORIO__HIDDEN;
+/* uring_buf.c */
+int corio__uring_bufgroup_init(corio_loop *l, struct corio__bufgroup *g) CORIO__HIDDEN;
+void corio__uring_bufgroup_recycle(struct corio__bufgroup *g, unsigned bid) CORIO__HIDDEN;
+void corio__uring_bufgroup_fini(struct corio__bufgroup *g) CORIO__HIDDEN;
 
 #endif

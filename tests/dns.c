@@ -609,7 +609,7 @@ static void *sequential_main(void *arg)
 	/* on io_uring a cancelled poll comes back a turn later, so the race
 	 * must have happened; other backends may cancel at once */
 	if (!strcmp(corio_loop_backend(corio_current_loop()), "io_uring"))
-		cr_assert_gt(corio_current_loop()->dns->fd_reused, 0, "the race was not exercised");
+		cr_assert_gt(corio__dns_find(corio_current_loop())->fd_reused, 0, "the race was not exercised");
 	return NULL;
 }
 
