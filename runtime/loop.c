@@ -244,7 +244,8 @@ static void fallback_notice(int err)
  * the locked-memory limit. */
 static bool uring_unavailable(int err)
 {
-	return err == -ENOSYS || err == -EPERM || err == -EACCES || err == -ENOMEM;
+	return err == -ENOSYS || err == -EPERM || err == -EACCES || err == -ENOMEM ||
+	       err == -EOPNOTSUPP; /* a kernel too old for what we need */
 }
 
 static int pick_backend(corio_loop *l, const corio_loop_options *o)

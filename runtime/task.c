@@ -323,8 +323,10 @@ int corio_join(corio_task *t, void **result)
 		if (err)
 			return err;
 	}
+	/* A task cancelled that finished anyway still returned something,
+	 * perhaps memory it owns: hand it over with the error. */
 	int ret = t->cancelled ? -ECANCELED : 0;
-	if (!ret && result)
+	if (result)
 		*result = t->result;
 	corio__task_free(t);
 	return ret;

@@ -213,7 +213,9 @@ int corio_call_at(corio_loop *l, uint64_t when_ns, void (*fn)(void *), void *arg
 int corio_call_later(corio_loop *l, uint64_t delay_ns, void (*fn)(void *), void *arg,
 		     corio_timer **out)
 {
-	uint64_t now = corio__clock();
+	if (!l)
+		return -EINVAL;
+	uint64_t now = corio__now(l); /* the one time base, as corio_sleep() */
 	uint64_t when = delay_ns > UINT64_MAX - now ? UINT64_MAX : now + delay_ns;
 	return corio_call_at(l, when, fn, arg, out);
 }
@@ -264,9 +266,15 @@ int corio_sleep_until(uint64_t when_ns)
 	return corio__suspend(&sw.w);
 }
 
+/* One time base (DESIGN section 3): a delay counts from the turn's clock,
+ * as corio_now() reads it, so deadlines set in one turn keep their order
+ * however long the turn takes. */
 int corio_sleep(uint64_t ns)
 {
-	uint64_t now = corio__clock();
+	corio_loop *l = corio__tls_loop;
+	if (!l || !l->current)
+		return -EPERM;
+	uint64_t now = corio__now(l);
 	return corio_sleep_until(ns > UINT64_MAX - now ? UINT64_MAX : now + ns);
 }
 
@@ -293,7 +301,7 @@ void corio_timeout_push(corio_scope *s, uint64_t deadline_ns)
 	t->scope = s;
 	s->node.when = deadline_ns;
 	s->node.kind = CORIO__TK_SCOPE;
-	if (deadline_ns <= corio__clock() || heap_push(t->loop, &s->node)) {
+	if (deadline_ns <= corio__now(t->loop) || heap_push(t->loop, &s->node)) {
 		/* already due, or no memory to track it: failing early is the
 		 * safe side of a deadline */
 		s->expired = 1;

@@ -19,12 +19,19 @@ struct corio__uring {
 	struct io_uring ring;
 	unsigned setup_flags;             /* IORING_SETUP_* the ring got */
 	unsigned features;                /* IORING_FEAT_* */
-	unsigned inflight;                /* ops submitted, final CQE not seen */
+	unsigned inflight;                /* ops submitted, final CQE not dispatched */
+	struct corio__cqe *stash;         /* taken off the ring, not dispatched */
+	unsigned stash_len, stash_cap;
+	bool in_submit;                   /* inside corio__uring_sqe(): no reaping */
 	bool has_op[CORIO__URING_MAX_OP]; /* the probe's answer per opcode */
 };
 
 struct io_uring_sqe *corio__uring_sqe(corio_loop *l) CORIO__HIDDEN;
 bool corio__uring_has_op(corio_loop *l, unsigned opcode) CORIO__HIDDEN;
+extern unsigned corio__uring_fake_busy CORIO__HIDDEN;
+extern unsigned long corio__uring_dispatched_in_sqe CORIO__HIDDEN;
+extern bool corio__uring_pretend_no_ext_arg CORIO__HIDDEN;
+struct corio__cqe;
 /* uring_buf.c */
 int corio__uring_bufgroup_init(corio_loop *l, struct corio__bufgroup *g) CORIO__HIDDEN;
 void corio__uring_bufgroup_recycle(struct corio__bufgroup *g, unsigned bid) CORIO__HIDDEN;

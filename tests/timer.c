@@ -132,7 +132,7 @@ Test(timer, call_soon_runs_in_order_in_later_turns)
 static void *sleep_for(void *arg)
 {
 	uint64_t ns = (uint64_t)(uintptr_t)arg;
-	uint64_t t0 = t_clock();
+	uint64_t t0 = corio_now(); /* the time base a sleep counts from */
 	cr_assert_eq(corio_sleep(ns), 0);
 	cr_assert_geq(t_clock() - t0, ns, "woke early");
 	return NULL;
@@ -235,4 +235,96 @@ Test(timer, now_is_monotonic_outside_and_inside)
 	cr_assert_gt(a, 0);
 	t_run(now_inside_main, NULL, NULL);
 	cr_assert_geq(corio_now(), b, "outside again, after the loop");
+}
+
+/* The time-base test of issue #11: 10 000 tasks each sleep (i % 50) ms,
+ * all started in one turn that spawning makes long.  With one time base
+ * every deadline is corio_now() + d for the same corio_now(), so the
+ * wake-ups must come in order of d. */
+#define ORDER_TASKS 10000
+
+struct order {
+	uint64_t deadline[ORDER_TASKS]; /* corio_now() + d as each task saw it */
+	int woke[ORDER_TASKS];          /* task ids, in wake-up order */
+	int n;
+};
+
+struct order_arg {
+	struct order *o;
+	int id;
+};
+
+static void *order_sleeper(void *p)
+{
+	struct order_arg *a = p;
+	uint64_t d = (uint64_t)(a->id % 50) * MS;
+	a->o->deadline[a->id] = corio_now() + d;
+	cr_assert_eq(corio_sleep(d), 0);
+	a->o->woke[a->o->n++] = a->id;
+	return NULL;
+}
+
+static void *order_main(void *p)
+{
+	struct order *o = p;
+	static struct order_arg args[ORDER_TASKS];
+	static corio_task *tasks[ORDER_TASKS];
+	for (int i = 0; i < ORDER_TASKS; i++) {
+		args[i] = (struct order_arg){.o = o, .id = i};
+		cr_assert_eq(corio_spawn(&tasks[i], order_sleeper, &args[i]), 0);
+	}
+	for (int i = 0; i < ORDER_TASKS; i++)
+		cr_assert_eq(corio_join(tasks[i], NULL), 0);
+	return NULL;
+}
+
+Test(timer, sleeps_set_in_one_turn_wake_in_deadline_order)
+{
+	static struct order o;
+	t_run(order_main, &o, NULL);
+	cr_assert_eq(o.n, ORDER_TASKS);
+	int out_of_order = 0;
+	for (int i = 1; i < ORDER_TASKS; i++)
+		if (o.deadline[o.woke[i]] < o.deadline[o.woke[i - 1]])
+			out_of_order++;
+	cr_assert_eq(out_of_order, 0, "%d of %d wake-ups came before an earlier deadline",
+		     out_of_order, ORDER_TASKS);
+}
+
+/* A callback set for corio_now() + 6 ms cancels the main task; a sleep of
+ * 5 ms that the task starts in the same turn, after the turn was made
+ * long on purpose, has the earlier deadline and must have fired first
+ * (then the cancel finds the task no longer sleeping). */
+static void cancel_cb(void *arg)
+{
+	corio_cancel(arg);
+}
+
+static void *later_child(void *arg)
+{
+	(void)arg;
+	corio_loop *l = corio_current_loop();
+	uint64_t base = corio_now();
+	cr_assert_eq(corio_call_later(l, 6 * MS, cancel_cb, corio_self(), NULL), 0);
+	while (t_clock() - base < 20 * MS)
+		; /* a long turn */
+	return CORIO_ERR_PTR(corio_sleep(5 * MS));
+}
+
+static void *later_main(void *arg)
+{
+	(void)arg;
+	corio_task *t;
+	cr_assert_eq(corio_spawn(&t, later_child, NULL), 0);
+	void *res = NULL;
+	cr_assert_eq(corio_join(t, &res), -ECANCELED); /* the callback came, later */
+	cr_assert_eq(corio_ptr_err(res), 0,
+		     "corio_sleep(5 ms) ended by a callback at +6 ms set before it (%d)",
+		     corio_ptr_err(res));
+	return NULL;
+}
+
+Test(timer, call_later_and_sleep_share_the_time_base)
+{
+	t_run(later_main, NULL, NULL);
 }

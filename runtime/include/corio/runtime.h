@@ -146,7 +146,7 @@ CORIO_API int corio_run(corio_fn main, void *arg, void **result);
 CORIO_API int corio_call_soon(corio_loop *loop, void (*fn)(void *), void *arg);
 
 /**
- * corio_call_later() - run @fn(@arg) once, @delay_ns from now.
+ * corio_call_later() - run @fn(@arg) once, at corio_now() + @delay_ns.
  * @out: if non-NULL, receives a handle that stays valid until it is passed
  *       to corio_timer_cancel() (which must then be done exactly once, after
  *       the timer fired or not) or until the loop is freed.  With NULL the
@@ -199,7 +199,8 @@ CORIO_API int corio_spawn_ex(corio_loop *loop, corio_task **out, corio_fn fn, vo
  * corio_join() - wait for @t to finish, then free it.  Suspends.
  * @result: receives the task's return value (may be NULL).
  * Return: 0; -ECANCELED if @t was cancelled before it finished (it is
- * freed, @result untouched); -EINVAL if @t is already being joined or is
+ * freed, and *@result still receives what its function returned, so that
+ * nothing it owns is lost; often CORIO_ERR_PTR(-ECANCELED)); -EINVAL if @t is already being joined or is
  * detached; -EDEADLK if @t is the caller.  If the *caller* is cancelled or
  * its timeout expires while it waits, returns that error (-ECANCELED or
  * -ETIMEDOUT) and @t is left running and unjoined: join it later (inside a
@@ -265,11 +266,15 @@ static inline int corio_ptr_err(const void *result)
 /* ------------------------------------------------------------------ */
 /* Time, sleeping and timeout scopes                                   */
 
-/** corio_now() - CLOCK_MONOTONIC in nanoseconds, as cached at the start of
- *  the loop's current turn (read fresh outside a loop). */
+/** corio_now() - CLOCK_MONOTONIC in nanoseconds, as read once per turn of
+ *  the loop (fresh outside a loop).  It is the one time base: corio_sleep(d)
+ *  is exactly corio_sleep_until(corio_now() + d), and corio_call_later()
+ *  and timeout scopes count from it too, so deadlines set in one turn keep
+ *  their order however long the turn takes (a long turn makes them all
+ *  come due sooner in wall time, never out of order). */
 CORIO_API uint64_t corio_now(void);
 
-/** corio_sleep() - suspend the calling task for at least @ns nanoseconds.
+/** corio_sleep() - suspend the calling task until corio_now() + @ns.
  *  Return: 0, -ECANCELED, -ETIMEDOUT (a timeout scope expired), -EPERM. */
 CORIO_API int corio_sleep(uint64_t ns);
 
