@@ -150,7 +150,7 @@ static void listener_complete(struct corio__op *op, int res, uint32_t flags)
 /* ---- records by fd ---------------------------------------------------- */
 
 /* Detach @ls from its fd: queued connections are closed, waiters get
- * -EBADF, and the record goes as soon as the kernel lets go of it. */
+ * -ECANCELED, and the record goes as soon as the kernel lets go of it. */
 static void orphan(struct corio__listener *ls)
 {
 	struct corio__net *n = ls->net;
@@ -159,7 +159,7 @@ static void orphan(struct corio__listener *ls)
 	ls->orphan = true;
 	while (ls->qlen)
 		close(q_pop(ls));
-	corio__waitq_wake_all(&ls->waiters, -EBADF);
+	corio__waitq_wake_all(&ls->waiters, -ECANCELED);
 	if (ls->state == NET_IDLE)
 		listener_free(ls);
 	else
@@ -238,7 +238,7 @@ int corio__listener_accept(struct corio__net *n, int lfd)
 		return q_pop(ls);
 	if (ls->state == NET_IDLE)
 		arm(ls);
-	/* woken with an fd, an error, or -EBADF when closed meanwhile; the
+	/* woken with an fd, an error, or -ECANCELED when closed meanwhile; the
 	 * record may be gone then, so it is not touched again */
 	return corio__net_wait(&ls->waiters, 0, NULL);
 }

@@ -2,7 +2,7 @@
 /*
  * serve.c - corio_serve(): an accepting task and a task per connection.
  * The task that runs the server only waits: for a stop (a call, a signal
- * read from a signalfd, or its own cancellation), then for the acceptor to
+ * taken with corio_signal_wait(), or its own cancellation), then for the acceptor to
  * end, then for the handlers during the grace period, and finally for the
  * handlers it had to cancel.  At the connection limit the acceptor pauses
  * the listener (the kernel backlog holds newcomers); when accept runs out
@@ -16,7 +16,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #define DEFAULT_GRACE (10ull * 1000 * 1000 * 1000)
@@ -40,7 +39,7 @@ struct corio_server {
 	int fatal;               /* an accept error that ends the server */
 	corio_task *acceptor;
 	corio_task *sigtask;
-	int sigfd;
+	sigset_t sigs;        /* the stop signals */
 	struct conn *conns;      /* running handlers */
 	corio_serve_stats st;
 	struct corio__waitq runner; /* corio_server_run() waiting */
@@ -188,36 +187,30 @@ static void *acceptor_main(void *arg)
 
 /* ---- signals ---------------------------------------------------------- */
 
+/* The stop signals come through the runtime's one signal path
+ * (corio_signal_wait), which reads them on the loop's thread. */
 static void *sig_main(void *arg)
 {
 	corio_server *s = arg;
-	struct signalfd_siginfo si;
-	if (corio_read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+	int signo;
+	if (corio_signal_wait(&s->sigs, &signo) == 0)
 		corio_server_stop(s);
 	return NULL;
 }
 
 static int sig_start(corio_server *s)
 {
-	sigset_t set;
-	sigemptyset(&set);
+	sigemptyset(&s->sigs);
 	for (const int *p = s->o.stop_signals; *p; p++)
-		if (sigaddset(&set, *p))
+		if (sigaddset(&s->sigs, *p) || *p == SIGKILL || *p == SIGSTOP)
 			return -EINVAL;
-	/* blocked, so that they queue for the signalfd instead of killing us */
-	int err = pthread_sigmask(SIG_BLOCK, &set, NULL);
+	/* blocked now, so that one arriving before the task waits stays
+	 * pending for it instead of killing us */
+	int err = corio_signal_block(&s->sigs);
 	if (err)
-		return -err;
-	s->sigfd = signalfd(-1, &set, SFD_CLOEXEC);
-	if (s->sigfd < 0)
-		return -errno;
+		return err;
 	corio_task_options to = {.name = "serve-signals"};
-	err = corio_spawn_ex(s->loop, &s->sigtask, sig_main, s, &to);
-	if (err) {
-		close(s->sigfd);
-		s->sigfd = -1;
-	}
-	return err;
+	return corio_spawn_ex(s->loop, &s->sigtask, sig_main, s, &to);
 }
 
 /* ---- the server ------------------------------------------------------- */
@@ -244,7 +237,6 @@ int corio_server_new(corio_server **out, int lfd, corio_fn handler, const corio_
 	if (s->o.read_timeout_ns)
 		s->so.read_timeout_ns = s->o.read_timeout_ns;
 	s->o.grace_ns = s->o.grace_ns ? s->o.grace_ns : DEFAULT_GRACE;
-	s->sigfd = -1;
 	*out = s;
 	return 0;
 }
@@ -292,8 +284,6 @@ static void wind_down(corio_server *s, bool graceful)
 	if (s->sigtask) {
 		reap_task(s->sigtask);
 		s->sigtask = NULL;
-		close(s->sigfd);
-		s->sigfd = -1;
 	}
 }
 

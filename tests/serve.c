@@ -757,3 +757,85 @@ Test(serve, serves_a_unix_socket)
 	t_rmtree(dir);
 	free(dir);
 }
+
+/* A stop signal sent by another process while the server is busy must
+ * stop it, every time: one signal path for the whole library (issue #11:
+ * serve.c's own signalfd read by the ring lost signals under load). */
+struct busy {
+	char port[16];
+	bool stop;
+	unsigned long round_trips;
+};
+
+static void *busy_client(void *arg)
+{
+	struct busy *b = arg;
+	int fd = corio_tcp_connect("127.0.0.1", b->port);
+	if (fd < 0)
+		return NULL;
+	char buf[512];
+	memset(buf, 'x', sizeof(buf));
+	while (!b->stop) {
+		if (corio_send_all(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf))
+			break;
+		if (corio_recv_all(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf))
+			break;
+		b->round_trips++;
+	}
+	corio_close(fd);
+	return NULL;
+}
+
+static void *kill_round_main(void *arg)
+{
+	(void)arg;
+	for (int round = 0; round < 10; round++) {
+		struct seen seen = {0};
+		struct busy b = {0};
+		struct local l = {.handler = recording_echo,
+				  .o = {.arg = &seen, .stop_signals = (const int[]){SIGTERM, 0},
+					.grace_ns = 200 * MS}};
+		l.lfd = corio_tcp_listen("127.0.0.1", "0", 64, 0);
+		cr_assert_geq(l.lfd, 0);
+		port_of(l.lfd, b.port);
+		corio_task *srv, *cl[8];
+		cr_assert_eq(corio_spawn(&srv, serve_task, &l), 0);
+		for (int i = 0; i < 8; i++)
+			cr_assert_eq(corio_spawn(&cl[i], busy_client, &b), 0);
+		while (b.round_trips < 200)
+			corio_yield(); /* busy now */
+		char pid[16];
+		snprintf(pid, sizeof(pid), "%d", (int)getpid());
+		char *argv[] = {"kill", "-TERM", pid, NULL};
+		corio_process *p;
+		cr_assert_eq(corio_process_spawn(&p, argv, NULL), 0);
+		int status;
+		cr_assert_eq(corio_process_wait(p, &status), 0);
+		corio_process_free(p);
+		cr_assert_eq(status, 0, "kill(1) failed");
+		corio_scope sc;
+		corio_timeout_push(&sc, corio_now() + 5000 * MS);
+		int err = corio_join(srv, NULL);
+		corio_timeout_pop(&sc);
+		b.stop = true;
+		if (err) {
+			corio_cancel(srv);
+			corio_join(srv, NULL);
+		}
+		for (int i = 0; i < 8; i++)
+			corio_join(cl[i], NULL);
+		corio_close(l.lfd);
+		cr_assert_eq(err, 0, "round %d: the server did not stop on SIGTERM", round);
+		cr_assert_eq(l.res, 0, "round %d: serve returned %d", round, l.res);
+	}
+	return NULL;
+}
+
+Test(serve, a_signal_from_another_process_stops_a_busy_server_every_time)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	cr_assert_eq(corio_signal_block(&set), 0); /* before any thread starts */
+	t_run(kill_round_main, NULL, NULL);
+}

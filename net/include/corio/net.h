@@ -331,8 +331,9 @@ typedef struct corio_serve_options {
 	uint64_t grace_ns;
 	/** Zero-terminated list of signals that stop the server gracefully,
 	 *  e.g. (const int[]){SIGINT, SIGTERM, 0}.  They are blocked in the
-	 *  calling thread and read through a signalfd; a program with other
-	 *  threads must block them in every thread. */
+	 *  calling thread and taken with corio_signal_wait(), the library's
+	 *  one signal path; a program with other threads must block them in
+	 *  every thread (corio_signal_block() in main()). */
 	const int *stop_signals;
 	/** Stack size for connection tasks (0: the loop's default). */
 	size_t stack_size;
