@@ -7,9 +7,12 @@
  * has it.  Each client gets a "?> " prompt; a query's words are looked up
  * and the lists intersected; the answer is one line per character,
  * "U+XXXX<TAB>char<TAB>NAME", then a status line "N found".  An empty line
- * or a control character ends the session.
+ * or a control character ends the session, and so do the idle and read
+ * timeouts: a client that goes quiet, or sends its query a byte at a time,
+ * does not hold its task forever.
  *
- *   charfinder [host [port]]       (default 127.0.0.1 2323)
+ *   charfinder [-f UnicodeData.txt] [-i SECONDS] [-r SECONDS] [host [port]]
+ *                                  (default 127.0.0.1 2323)
  *   then:  nc 127.0.0.1 2323       ?> cat face
  */
 #include <corio.h>
@@ -17,6 +20,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdint.h>
@@ -27,6 +31,7 @@
 
 #define UCD_PATH "/usr/share/unicode/UnicodeData.txt"
 #define MAX_WORDS 16
+#define NS_PER_S 1000000000ull
 
 /* ---- the inverted index --------------------------------------------------- */
 
@@ -144,11 +149,11 @@ static int read_all(const char *path, char **data, size_t *len)
 	return 0;
 }
 
-static int build_index(struct index *ix)
+static int build_index(struct index *ix, const char *path)
 {
 	char *data = NULL;
 	size_t len = 0;
-	int err = read_all(UCD_PATH, &data, &len);
+	int err = read_all(path, &data, &len);
 	if (err)
 		return err;
 	ix->cap = 1 << 16;
@@ -276,11 +281,12 @@ static void *finder(void *arg)
 		snprintf(who, sizeof(who), "?");
 	else
 		snprintf(who, sizeof(who), "%s:%s", host, serv);
+	ssize_t n = 0;
 	for (;;) {
-		char *line;
+		char *line = NULL;
 		if (corio_stream_write(c->stream, "?> ", 3) < 0 || corio_stream_flush(c->stream))
 			break;
-		ssize_t n = corio_stream_readline(c->stream, &line);
+		n = corio_stream_readline(c->stream, &line);
 		char *query = query_of(line, n);
 		if (!query)
 			break;
@@ -291,12 +297,14 @@ static void *finder(void *arg)
 			break;
 		printf("  To %s: %zd results.\n", who, n);
 	}
-	printf("Close %s.\n", who);
+	printf("Close %s%s.\n", who, n == -ETIMEDOUT ? " (timed out)" : "");
 	return NULL;
 }
 
 struct args {
 	const char *host, *port;
+	const char *ucd_path;      /* UnicodeData.txt */
+	uint64_t idle_ns, read_ns; /* the server's stream timeouts */
 	struct index ix;
 };
 
@@ -304,10 +312,10 @@ static void *supervisor(void *arg)
 {
 	struct args *a = arg;
 	printf("Building index.\n");
-	int err = build_index(&a->ix);
+	int err = build_index(&a->ix, a->ucd_path);
 	if (err) {
-		fprintf(stderr, "charfinder: %s: %s (apt-get install unicode-data)\n", UCD_PATH,
-			corio_strerror(err));
+		fprintf(stderr, "charfinder: %s: %s%s\n", a->ucd_path, corio_strerror(err),
+			strcmp(a->ucd_path, UCD_PATH) ? "" : " (apt-get install unicode-data)");
 		return CORIO_ERR_PTR(err);
 	}
 	int lfd = corio_tcp_listen(a->host, a->port, 128, 0);
@@ -317,8 +325,15 @@ static void *supervisor(void *arg)
 		return CORIO_ERR_PTR(lfd);
 	}
 	printf("Serving on %s:%d. Hit CTRL-C to stop.\n", a->host, corio_sock_port(lfd));
-	corio_serve_options o = {.stop_signals = (const int[]){SIGINT, SIGTERM, 0},
-				 .grace_ns = 1000ull * 1000 * 1000, .arg = &a->ix};
+	corio_serve_options o = {
+		.stop_signals = (const int[]){SIGINT, SIGTERM, 0},
+		.grace_ns = 1000ull * 1000 * 1000,
+		/* the idle timeout drops a silent client; a trickle of bytes is
+		 * progress, so only the read timeout ends a line that never ends */
+		.idle_timeout_ns = a->idle_ns,
+		.read_timeout_ns = a->read_ns,
+		.arg = &a->ix,
+	};
 	err = corio_serve(lfd, finder, &o);
 	corio_sock_close(lfd);
 	return err ? CORIO_ERR_PTR(err) : NULL;
@@ -336,11 +351,80 @@ static void index_free(struct index *ix)
 	free(ix->names);
 }
 
+static void usage(FILE *f)
+{
+	fputs("usage: charfinder [-f FILE] [-i SECONDS] [-r SECONDS] [HOST [PORT]]\n"
+	      "Serve Unicode character names to telnet or nc on HOST (default\n"
+	      "127.0.0.1) and PORT (default 2323; 0 picks a free port, shown at\n"
+	      "start).  Ctrl-C stops the server gracefully.\n"
+	      "  -f, --file FILE             the names (default " UCD_PATH ")\n"
+	      "  -i, --idle-timeout SECONDS  drop a client when nothing moves for\n"
+	      "                              this long (default 60)\n"
+	      "  -r, --read-timeout SECONDS  drop a client whose query line takes\n"
+	      "                              longer than this (default 120)\n"
+	      "  -h, --help                  show this help\n",
+	      f);
+}
+
+/* @s seconds (> 0, at most a day) in *@ns; -1 if @s is not such a number. */
+static int parse_timeout(const char *s, uint64_t *ns)
+{
+	char *end;
+	double secs = strtod(s, &end);
+	if (end == s || *end || !(secs > 0 && secs <= 86400))
+		return -1;
+	*ns = (uint64_t)(secs * (double)NS_PER_S);
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option longopts[] = {
+		{"file", required_argument, NULL, 'f'},
+		{"idle-timeout", required_argument, NULL, 'i'},
+		{"read-timeout", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, "f:i:r:h", longopts, NULL)) != -1) {
+		if (opt == 'h')
+			return usage(stdout), 0;
+		if (opt == 'f') {
+			a->ucd_path = optarg;
+			continue;
+		}
+		uint64_t *to = opt == 'i' ? &a->idle_ns : opt == 'r' ? &a->read_ns : NULL;
+		if (!to)
+			return usage(stderr), 2;
+		if (parse_timeout(optarg, to)) {
+			fprintf(stderr, "charfinder: %s: not a number of seconds in (0, 86400]\n",
+				optarg);
+			return usage(stderr), 2;
+		}
+	}
+	if (argc - optind > 2)
+		return usage(stderr), 2;
+	if (optind < argc)
+		a->host = argv[optind];
+	if (optind + 1 < argc)
+		a->port = argv[optind + 1];
+	return -1; /* go on and serve */
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	struct args a = {.host = argc > 1 ? argv[1] : "127.0.0.1",
-			 .port = argc > 2 ? argv[2] : "2323"};
+	struct args a = {
+		.host = "127.0.0.1",
+		.port = "2323",
+		.ucd_path = UCD_PATH,
+		.idle_ns = 60 * NS_PER_S,
+		.read_ns = 120 * NS_PER_S,
+	};
+	int status = parse_args(argc, argv, &a);
+	if (status >= 0)
+		return status;
 	void *res = NULL;
 	int err = corio_run(supervisor, &a, &res);
 	index_free(&a.ix);

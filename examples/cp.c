@@ -4,7 +4,9 @@
  * operations in flight: the tree is walked on the offload pool (readdir
  * has no io_uring op), several files are copied at once, and each copy is
  * itself pipelined by corio_copy_fd.  On a terminal, copies of 64 MiB or
- * more show a progress bar drawn by a task of its own.
+ * more show a progress bar drawn by a task of its own.  Like GNU cp it
+ * refuses to copy a file onto itself or a directory into itself: the walk
+ * checks, before anything is opened for writing.
  *
  *   cp [-r] [-q] SRC DST
  *   cp [-r] [-q] SRC... DIR
@@ -14,7 +16,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <libgen.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +42,8 @@ struct plan {
 	size_t len, cap;
 	uint64_t total; /* bytes of regular files */
 	int err;        /* first walk error */
-	const char *err_path;
+	const char *err_path; /* the source it was met under */
+	char *why;      /* for a refusal: the whole line to print (malloc'd) */
 };
 
 struct run {
@@ -90,7 +95,23 @@ static int add(struct plan *p, const char *src, const char *dst, const struct st
 	return 0;
 }
 
-static int walk_one(struct walk *w, const char *src, const char *dst);
+static bool same_inode(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* Stop the walk with the line cp is to print (the first one wins). */
+static int refuse(struct walk *w, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (!w->plan->why && vasprintf(&w->plan->why, fmt, ap) < 0)
+		w->plan->why = NULL; /* then the generic line is printed */
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int walk_one(struct walk *w, const char *src, const char *dst, const struct stat *st);
 
 static int walk_dir(struct walk *w, const char *src, const char *dst)
 {
@@ -102,7 +123,11 @@ static int walk_dir(struct walk *w, const char *src, const char *dst)
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		char *s = join(src, e->d_name), *t = join(dst, e->d_name);
-		err = s && t ? walk_one(w, s, t) : -ENOMEM;
+		struct stat st;
+		if (!s || !t)
+			err = -ENOMEM;
+		else
+			err = lstat(s, &st) ? -errno : walk_one(w, s, t, &st);
 		free(s);
 		free(t);
 	}
@@ -110,17 +135,100 @@ static int walk_dir(struct walk *w, const char *src, const char *dst)
 	return err;
 }
 
-static int walk_one(struct walk *w, const char *src, const char *dst)
+/* Plan @src (of stat @st) to go to @dst, and with -r what it holds. */
+static int walk_one(struct walk *w, const char *src, const char *dst, const struct stat *st)
 {
-	struct stat st;
-	if (lstat(src, &st))
-		return -errno;
-	if (S_ISDIR(st.st_mode) && !w->recursive)
+	if (S_ISDIR(st->st_mode) && !w->recursive)
 		return -EISDIR;
-	int err = add(w->plan, src, dst, &st);
-	if (err || !S_ISDIR(st.st_mode))
+	/* stat, not lstat: through a hard or symbolic link @dst may be @src
+	 * itself, and opening it with O_TRUNC would empty the source. */
+	struct stat at;
+	if (stat(dst, &at) == 0 && same_inode(st, &at))
+		return refuse(w, "'%s' and '%s' are the same file", src, dst);
+	int err = add(w->plan, src, dst, st);
+	if (err || !S_ISDIR(st->st_mode))
 		return err;
 	return walk_dir(w, src, dst);
+}
+
+/* Open, O_PATH, the nearest directory that exists on the way up from
+ * @path: @path itself, its parent, ..., at last "." or "/". */
+static int nearest_dir(const char *path)
+{
+	char *p = malloc(strlen(path) + 2); /* room for "." even if @path is "" */
+	if (!p)
+		return -ENOMEM;
+	strcpy(p, path);
+	int fd;
+	for (;;) {
+		fd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0 || (errno != ENOENT && errno != ENOTDIR))
+			break;
+		char *slash = strrchr(p, '/');
+		if (slash && slash != p)
+			*slash = 0; /* "a/b" -> "a" */
+		else if (slash && p[1])
+			p[1] = 0; /* "/a" -> "/" */
+		else if (strcmp(p, "."))
+			strcpy(p, "."); /* "a" -> "." */
+		else
+			break;
+	}
+	if (fd < 0)
+		fd = -errno;
+	free(p);
+	return fd;
+}
+
+/* 1 if the directory of stat @dir is @path or one of its ancestors (so
+ * copying @dir to @path would copy it into itself), 0 if not.  @path need
+ * not exist: the walk up starts at its nearest existing directory and
+ * goes by "..", which is the real tree whatever links @path went through. */
+static int holds(const struct stat *dir, const char *path)
+{
+	int fd = nearest_dir(path), ret = 0;
+	struct stat st, below = {0}; /* no directory has inode 0 */
+	while (fd >= 0) {
+		if (fstat(fd, &st)) {
+			ret = -errno;
+			break;
+		}
+		if (same_inode(&st, dir) || same_inode(&st, &below)) {
+			ret = same_inode(&st, dir); /* else at the root: its ".." is itself */
+			break;
+		}
+		below = st;
+		int up = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (up < 0)
+			up = -errno; /* before close() may touch errno */
+		close(fd);
+		fd = up;
+	}
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return ret;
+}
+
+/* A source named on the command line.  As GNU cp does, a symbolic link
+ * is followed without -r and copied as a link with -r. */
+static int walk_top(struct walk *w, const char *src, const char *dst)
+{
+	struct stat st;
+	if (w->recursive ? lstat(src, &st) : stat(src, &st))
+		return -errno;
+	/* /dev/zero would never end, a FIFO may never start: cp is for files */
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))
+		return refuse(w, "cannot copy '%s': not a regular file or directory", src);
+	if (S_ISDIR(st.st_mode) && w->recursive) {
+		int in = holds(&st, dst);
+		if (in < 0)
+			return in;
+		if (in)
+			return refuse(w, "cannot copy a directory, '%s', into itself, '%s'", src,
+				      dst);
+	}
+	return walk_one(w, src, dst, &st);
 }
 
 static void *walk(void *arg)
@@ -129,7 +237,7 @@ static void *walk(void *arg)
 	for (int i = 0; i < w->nsrc && !w->plan->err; i++) {
 		char *copy = strdup(w->srcs[i]);
 		char *dst = copy && w->into_dir ? join(w->dst, basename(copy)) : strdup(w->dst);
-		int err = copy && dst ? walk_one(w, w->srcs[i], dst) : -ENOMEM;
+		int err = copy && dst ? walk_top(w, w->srcs[i], dst) : -ENOMEM;
 		if (err) {
 			w->plan->err = err;
 			w->plan->err_path = w->srcs[i];
@@ -259,7 +367,11 @@ static void *cp_main(void *arg)
 	struct walk w = {&r.plan, a->srcs, a->nsrc, a->dst, dst_dir, a->recursive};
 	int err = corio_offload(walk, &w, NULL);
 	if (!err && r.plan.err) {
-		fprintf(stderr, "cp: %s: %s\n", r.plan.err_path, corio_strerror(r.plan.err));
+		if (r.plan.why)
+			fprintf(stderr, "cp: %s\n", r.plan.why);
+		else
+			fprintf(stderr, "cp: %s: %s\n", r.plan.err_path,
+				corio_strerror(r.plan.err));
 		err = r.plan.err;
 	}
 	if (!err)
@@ -280,23 +392,48 @@ static void *cp_main(void *arg)
 		free(r.plan.v[i].dst);
 	}
 	free(r.plan.v);
+	free(r.plan.why);
 	return CORIO_ERR_PTR(err ? err : r.err);
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: cp [-r] [-q] SRC DST\n"
+	      "       cp [-r] [-q] SRC... DIR\n"
+	      "Copy files, and with -r directory trees, several at once.\n"
+	      "  -r, --recursive  copy directories; symbolic links in them stay links\n"
+	      "  -q, --quiet      no progress bar (shown on a terminal from 64 MiB)\n"
+	      "  -h, --help       show this help\n"
+	      "A source is a regular file, a symbolic link to one, or with -r a\n"
+	      "directory.  Devices, FIFOs and sockets named as sources are refused;\n"
+	      "met inside a tree, they are skipped.  A file copied onto itself (also\n"
+	      "through a link) or a directory into itself is refused before anything\n"
+	      "is written.  Exit status: 0, 1 on an error, 2 on bad usage.\n",
+	      f);
 }
 
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{"recursive", no_argument, NULL, 'r'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
 	struct args a = {0};
 	int opt;
-	while ((opt = getopt(argc, argv, "rq")) != -1) {
+	while ((opt = getopt_long(argc, argv, "rqh", longopts, NULL)) != -1) {
 		if (opt == 'r')
 			a.recursive = true;
 		else if (opt == 'q')
 			a.quiet = true;
+		else if (opt == 'h')
+			return usage(stdout), 0;
 		else
-			return fprintf(stderr, "usage: cp [-r] [-q] SRC... DST\n"), 2;
+			return usage(stderr), 2;
 	}
 	if (argc - optind < 2)
-		return fprintf(stderr, "usage: cp [-r] [-q] SRC... DST\n"), 2;
+		return usage(stderr), 2;
 	a.srcs = argv + optind;
 	a.nsrc = argc - optind - 1;
 	a.dst = argv[argc - 1];

@@ -4,21 +4,27 @@
  * gets its own task, which reads whatever arrives and writes it back.
  * Reads like blocking code; one thread serves them all.  Ctrl-C stops the
  * server gracefully: no new clients, a moment for the current ones, then
- * "Server shut down."
+ * "Server shut down."  A client that goes quiet is dropped after the idle
+ * timeout, so forgotten connections do not pile up.
  *
- *   echo_server [host [port]]      (default 127.0.0.1 8000)
+ *   echo_server [-i SECONDS] [-r SECONDS] [host [port]]   (default 127.0.0.1 8000)
  *   then, in another terminal:  nc 127.0.0.1 8000
  */
 #include <corio.h>
 
 #include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#define NS_PER_S 1000000000ull
+
 struct args {
 	const char *host, *port;
+	uint64_t idle_ns, read_ns; /* the server's stream timeouts */
 };
 
 /* "host:port" of a peer, numerically (no name lookup, so no waiting). */
@@ -52,10 +58,10 @@ static void *handle_connection(void *arg)
 	while ((n = corio_stream_read(c->stream, buf, sizeof(buf))) > 0) {
 		preview(buf, (size_t)n, shown);
 		printf("Sending '%s'... back to %s\n", shown, who);
-		if (corio_stream_write(c->stream, buf, (size_t)n) < 0)
+		if ((n = corio_stream_write(c->stream, buf, (size_t)n)) < 0)
 			break;
 	}
-	printf("Connection from %s closed\n", who);
+	printf("Connection from %s %s\n", who, n == -ETIMEDOUT ? "timed out" : "closed");
 	return NULL; /* corio_serve closes the stream, flushing it first */
 }
 
@@ -72,16 +78,77 @@ static void *echo_server(void *arg)
 	corio_serve_options o = {
 		.stop_signals = (const int[]){SIGINT, SIGTERM, 0},
 		.grace_ns = 1000ull * 1000 * 1000, /* clients get a second, then are cut */
+		/* without these a client that never sends holds its task forever */
+		.idle_timeout_ns = a->idle_ns,
+		.read_timeout_ns = a->read_ns,
 	};
 	int err = corio_serve(lfd, handle_connection, &o);
 	corio_sock_close(lfd);
 	return err ? CORIO_ERR_PTR(err) : NULL;
 }
 
+static void usage(FILE *f)
+{
+	fputs("usage: echo_server [-i SECONDS] [-r SECONDS] [HOST [PORT]]\n"
+	      "Echo back what each client sends, one task per client, on HOST\n"
+	      "(default 127.0.0.1) and PORT (default 8000; 0 picks a free port,\n"
+	      "shown at start).  Ctrl-C stops the server gracefully.\n"
+	      "  -i, --idle-timeout SECONDS  drop a client when nothing moves for\n"
+	      "                              this long (default 60)\n"
+	      "  -r, --read-timeout SECONDS  drop a client when a read waits this\n"
+	      "                              long for data (default 60)\n"
+	      "  -h, --help                  show this help\n",
+	      f);
+}
+
+/* @s seconds (> 0, at most a day) in *@ns; -1 if @s is not such a number. */
+static int parse_timeout(const char *s, uint64_t *ns)
+{
+	char *end;
+	double secs = strtod(s, &end);
+	if (end == s || *end || !(secs > 0 && secs <= 86400))
+		return -1;
+	*ns = (uint64_t)(secs * (double)NS_PER_S);
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option longopts[] = {
+		{"idle-timeout", required_argument, NULL, 'i'},
+		{"read-timeout", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, "i:r:h", longopts, NULL)) != -1) {
+		if (opt == 'h')
+			return usage(stdout), 0;
+		uint64_t *to = opt == 'i' ? &a->idle_ns : opt == 'r' ? &a->read_ns : NULL;
+		if (!to)
+			return usage(stderr), 2;
+		if (parse_timeout(optarg, to)) {
+			fprintf(stderr, "echo_server: %s: not a number of seconds in (0, 86400]\n",
+				optarg);
+			return usage(stderr), 2;
+		}
+	}
+	if (argc - optind > 2)
+		return usage(stderr), 2;
+	if (optind < argc)
+		a->host = argv[optind];
+	if (optind + 1 < argc)
+		a->port = argv[optind + 1];
+	return -1; /* go on and serve */
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	struct args a = {argc > 1 ? argv[1] : "127.0.0.1", argc > 2 ? argv[2] : "8000"};
+	struct args a = {"127.0.0.1", "8000", 60 * NS_PER_S, 60 * NS_PER_S};
+	int status = parse_args(argc, argv, &a);
+	if (status >= 0)
+		return status;
 	void *res = NULL;
 	int err = corio_run(echo_server, &a, &res);
 	if (err || corio_is_err(res))

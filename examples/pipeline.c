@@ -16,6 +16,7 @@
 #include <corio.h>
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,8 +161,23 @@ static void *pipeline_main(void *arg)
 	return err ? CORIO_ERR_PTR(err) : NULL;
 }
 
-int main(void)
+static void usage(FILE *f)
 {
+	fputs("usage: pipeline\n"
+	      "Average the weights and heights of two school classes through a\n"
+	      "pipeline of tasks and channels, and print the averages by key.\n"
+	      "  -h, --help  show this help\n",
+	      f);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+	int opt = getopt_long(argc, argv, "h", longopts, NULL);
+	if (opt == 'h')
+		return usage(stdout), 0;
+	if (opt != -1 || optind < argc) /* it takes no arguments */
+		return usage(stderr), 2;
 	void *res = NULL;
 	int err = corio_run(pipeline_main, NULL, &res);
 	if (!err)

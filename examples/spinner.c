@@ -10,6 +10,7 @@
 #include <corio.h>
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,13 +60,38 @@ static void *supervisor(void *arg)
 	return answer;
 }
 
+static void usage(FILE *f)
+{
+	fputs("usage: spinner [SECONDS]\n"
+	      "Spin while a slow computation (a sleep of SECONDS, default 3, under\n"
+	      "an hour) runs in another task, then print its answer.\n"
+	      "  -h, --help  show this help\n",
+	      f);
+}
+
+/* The SECONDS argument (@n of them at @args), or -1 if it is not one
+ * number in [0, 3600). */
+static double parse_seconds(int n, char **args)
+{
+	if (n == 0)
+		return 3.0;
+	char *end;
+	double seconds = strtod(args[0], &end);
+	/* strtod would take "" as 0 and "1x" as 1; NaN fails the range check */
+	if (n > 1 || end == args[0] || *end || !(seconds >= 0 && seconds < 3600))
+		return -1;
+	return seconds;
+}
+
 int main(int argc, char **argv)
 {
-	double seconds = argc > 1 ? strtod(argv[1], NULL) : 3.0;
-	if (!(seconds >= 0 && seconds < 3600)) {
-		fprintf(stderr, "usage: %s [seconds]\n", argv[0]);
-		return 2;
-	}
+	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+	int opt = getopt_long(argc, argv, "h", longopts, NULL);
+	if (opt == 'h')
+		return usage(stdout), 0;
+	double seconds = opt == -1 ? parse_seconds(argc - optind, argv + optind) : -1;
+	if (seconds < 0)
+		return usage(stderr), 2;
 	void *result = NULL;
 	int err = corio_run(supervisor, &seconds, &result);
 	if (err || corio_is_err(result)) {

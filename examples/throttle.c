@@ -11,6 +11,8 @@
 #include <corio.h>
 
 #include <errno.h>
+#include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -96,10 +98,42 @@ static void *throttle_main(void *arg)
 	return err ? CORIO_ERR_PTR(err) : NULL;
 }
 
+static void usage(FILE *f)
+{
+	fputs("usage: throttle [SEED]\n"
+	      "Fetch 100 items (sleeps of 10-120 ms) in 100 tasks, at most 5 at\n"
+	      "once, and report each as it completes.  The same SEED (a number,\n"
+	      "default 2024) gives the same fetch times.\n"
+	      "  -h, --help  show this help\n",
+	      f);
+}
+
+/* The SEED argument (@n of them at @args) into *@seed; -1 if it is not a
+ * single number. */
+static int parse_seed(int n, char **args, unsigned *seed)
+{
+	if (n == 0)
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(args[0], &end, 0);
+	/* strtoul would take "" and "x" as 0 and "-1" as ULONG_MAX */
+	if (n > 1 || end == args[0] || *end || errno || args[0][0] == '-' || v > UINT_MAX)
+		return -1;
+	*seed = (unsigned)v;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0}};
 	static struct plan plan;
-	unsigned seed = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 0) : 2024;
+	unsigned seed = 2024;
+	int opt = getopt_long(argc, argv, "h", longopts, NULL);
+	if (opt == 'h')
+		return usage(stdout), 0;
+	if (opt != -1 || parse_seed(argc - optind, argv + optind, &seed))
+		return usage(stderr), 2;
 	for (int i = 0; i < ITEMS; i++) {
 		plan.f[i].id = i;
 		plan.f[i].ms = MIN_MS + (unsigned)rand_r(&seed) % (MAX_MS - MIN_MS + 1);
