@@ -128,7 +128,7 @@ static void ended(struct corio__listener *ls, int res)
 	}
 	if (res < 0 && res != -ECANCELED)
 		corio__waitq_wake_one(&ls->waiters, res); /* EMFILE & co: one at a time */
-	if (ls->waiters.head && !ls->paused)
+	if (ls->waiters.list.head && !ls->paused)
 		arm(ls);
 }
 
@@ -250,7 +250,7 @@ void corio__listener_pause(corio_loop *l, int lfd)
 	if (!ls)
 		return;
 	ls->paused = true;
-	if (!ls->waiters.head)
+	if (!ls->waiters.list.head)
 		cancel(ls);
 }
 

@@ -185,7 +185,7 @@ static bool reader_ready(const struct corio_stream *s)
 
 static void reader_wake(struct corio_stream *s)
 {
-	if (s->readers.head && reader_ready(s))
+	if (s->readers.list.head && reader_ready(s))
 		corio__waitq_wake_one(&s->readers, 0);
 }
 
@@ -255,7 +255,7 @@ static void ms_complete(struct corio__op *op, int res, uint32_t flags)
 			corio__stream_maybe_free(s);
 			return;
 		}
-		if (s->readers.head && rlen(s) < s->rmax && want_data(s, 0))
+		if (s->readers.list.head && rlen(s) < s->rmax && want_data(s, 0))
 			s->rerr = -ENOMEM;
 	}
 	reader_wake(s);
@@ -378,7 +378,7 @@ static void rdy_complete(struct corio__op *op, int res, uint32_t flags)
 			s->peer_gone = true;
 		/* feed the waiting reader until it is content or the
 		 * socket is empty; then wait for the next edge */
-		while (s->readers.head && !reader_ready(s)) {
+		while (s->readers.list.head && !reader_ready(s)) {
 			if (!pull(s)) {
 				rdy_arm(s);
 				break;
@@ -435,7 +435,7 @@ static int read_begin(struct corio_stream *s, uint64_t *deadline)
 {
 	if (!corio_self())
 		return -EPERM;
-	if (s->readers.head)
+	if (s->readers.list.head)
 		return -EBUSY;
 	if (s->lent_active) {
 		s->lent_active = false;

@@ -121,8 +121,8 @@ struct corio_task {
 	 * group holding the task, a gather or wait_any call), the task's links
 	 * in its group's lists, and the groups it owns (cancelled with it). */
 	struct corio__done_hook *done_hook;
-	corio_task *sib_prev, *sib_next;
-	struct corio_group *groups;
+	struct corio__node sib;    /* in its group's running or done list */
+	struct corio__list groups; /* corio_group, by their olink */
 };
 
 /* The backend seam.  Everything above speaks in ops; only the backend
@@ -329,7 +329,7 @@ int corio__await(corio_task *t, struct corio__wait *w, const bool *cancel_sent) 
 struct corio__job {
 	void (*run)(struct corio__job *j);  /* on a worker thread */
 	void (*done)(struct corio__job *j); /* on the loop thread, once */
-	struct corio__job *next, *prev;     /* queue links (private) */
+	struct corio__node link;            /* in one of the pool's lists (private) */
 	int res;   /* 0 once run() returned, -ECANCELED if it never ran */
 	int state; /* private */
 };

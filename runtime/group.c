@@ -6,7 +6,7 @@
  * task's stack before waking any joiner.
  *
  * A group's children sit on one of two lists, linked through the tasks'
- * sib_prev/sib_next fields:
+ * sib link:
  *
  *   spawn --> running --(fn returns: child_done)--> done queue
  *                                                      | corio_group_next()
@@ -29,10 +29,9 @@ struct corio_group {
 	struct corio__done_hook hook;  /* each child's done_hook points here */
 	corio_loop *loop;
 	corio_task *owner;             /* NULL: created outside tasks, or gone */
-	corio_group *oprev, *onext;    /* the owner's list of groups */
-	corio_task *running;           /* children whose fn has not returned */
-	corio_task *done_head;         /* finished, not yet handed out: FIFO */
-	corio_task *done_tail;
+	struct corio__node olink;      /* in the owner's list of groups */
+	struct corio__list running;    /* children whose fn has not returned */
+	struct corio__list done;       /* finished, not yet handed out: FIFO */
 	corio_task *waiter;            /* task suspended in next() or wait() */
 	int err;                       /* the first child failure, or 0 */
 	bool keep_going;               /* failures do not cancel siblings */
@@ -41,42 +40,30 @@ struct corio_group {
 
 /* ---- lists ---------------------------------------------------------- */
 
+static corio_task *sib_task(struct corio__node *n)
+{
+	return corio__list_entry(n, corio_task, sib);
+}
+
 static void running_push(corio_group *g, corio_task *t)
 {
-	t->sib_prev = NULL;
-	t->sib_next = g->running;
-	if (g->running)
-		g->running->sib_prev = t;
-	g->running = t;
+	corio__list_push_front(&g->running, &t->sib);
 }
 
 static void running_unlink(corio_group *g, corio_task *t)
 {
-	if (t->sib_prev)
-		t->sib_prev->sib_next = t->sib_next;
-	else
-		g->running = t->sib_next;
-	if (t->sib_next)
-		t->sib_next->sib_prev = t->sib_prev;
+	corio__list_remove(&g->running, &t->sib);
 }
 
 static void done_push(corio_group *g, corio_task *t)
 {
-	t->sib_next = NULL;
-	if (g->done_tail)
-		g->done_tail->sib_next = t;
-	else
-		g->done_head = t;
-	g->done_tail = t;
+	corio__list_push_back(&g->done, &t->sib);
 }
 
 /* Hand the oldest finished child over: it no longer belongs to @g. */
 static corio_task *done_pop(corio_group *g)
 {
-	corio_task *t = g->done_head;
-	g->done_head = t->sib_next;
-	if (!g->done_head)
-		g->done_tail = NULL;
+	corio_task *t = sib_task(corio__list_pop_front(&g->done));
 	t->done_hook = NULL;
 	return t;
 }
@@ -84,23 +71,14 @@ static corio_task *done_pop(corio_group *g)
 static void owner_link(corio_group *g, corio_task *owner)
 {
 	g->owner = owner;
-	g->oprev = NULL;
-	g->onext = owner->groups;
-	if (owner->groups)
-		owner->groups->oprev = g;
-	owner->groups = g;
+	corio__list_push_front(&owner->groups, &g->olink);
 }
 
 static void owner_unlink(corio_group *g)
 {
 	if (!g->owner)
 		return;
-	if (g->oprev)
-		g->oprev->onext = g->onext;
-	else
-		g->owner->groups = g->onext;
-	if (g->onext)
-		g->onext->oprev = g->oprev;
+	corio__list_remove(&g->owner->groups, &g->olink);
 	g->owner = NULL;
 }
 
@@ -126,16 +104,16 @@ static void child_done(struct corio__done_hook *h, corio_task *t)
 
 void corio__task_finished(corio_task *t)
 {
-	while (t->groups)
-		owner_unlink(t->groups);
+	while (!corio__list_empty(&t->groups))
+		owner_unlink(corio__container_of(t->groups.head, corio_group, olink));
 	if (t->done_hook)
 		t->done_hook->fn(t->done_hook, t);
 }
 
 void corio__groups_cancel(corio_task *owner)
 {
-	for (corio_group *g = owner->groups; g; g = g->onext)
-		corio_group_cancel(g);
+	for (struct corio__node *n = owner->groups.head; n; n = n->next)
+		corio_group_cancel(corio__container_of(n, corio_group, olink));
 }
 
 /* ---- groups --------------------------------------------------------- */
@@ -198,8 +176,8 @@ void corio_group_cancel(corio_group *g)
 	g->cancelled = true;
 	/* Cancelling never finishes a task on the spot, so the list holds
 	 * still while we walk it. */
-	for (corio_task *t = g->running; t; t = t->sib_next)
-		corio_cancel(t);
+	for (struct corio__node *n = g->running.head; n; n = n->next)
+		corio_cancel(sib_task(n));
 }
 
 struct group_wait {
@@ -232,15 +210,15 @@ corio_task *corio_group_next(corio_group *g)
 {
 	if (!g)
 		return NULL;
-	while (!g->done_head)
-		if (!g->running || wait_child(g))
+	while (corio__list_empty(&g->done))
+		if (corio__list_empty(&g->running) || wait_child(g))
 			return NULL;
 	return done_pop(g);
 }
 
 static void join_done(corio_group *g)
 {
-	while (g->done_head)
+	while (!corio__list_empty(&g->done))
 		corio_join(done_pop(g), NULL);
 }
 
@@ -250,7 +228,7 @@ int corio_group_wait(corio_group *g)
 		return -EINVAL;
 	for (;;) {
 		join_done(g);
-		if (!g->running)
+		if (corio__list_empty(&g->running))
 			return g->err;
 		int err = wait_child(g);
 		if (err)
@@ -262,8 +240,8 @@ int corio_group_wait(corio_group *g)
  * themselves when they finish. */
 static void detach_running(corio_group *g)
 {
-	while (g->running) {
-		corio_task *t = g->running;
+	while (!corio__list_empty(&g->running)) {
+		corio_task *t = sib_task(g->running.head);
 		running_unlink(g, t);
 		t->done_hook = NULL;
 		corio_detach(t);

@@ -33,13 +33,13 @@ enum { J_NEW, J_OVERFLOW, J_QUEUED, J_RUNNING, J_FINISHED, J_DONE };
 struct corio__pool {
 	pthread_mutex_t lock;
 	pthread_cond_t cv;              /* workers wait here for jobs */
-	struct corio__job *head, *tail; /* shared queue (lock) */
+	struct corio__list queue;       /* shared queue (lock) */
 	unsigned queued, cap;           /* its length and bound (lock) */
-	struct corio__job *finished;    /* run, not yet delivered: LIFO (lock) */
+	struct corio__list finished;    /* run, not yet delivered (lock) */
 	bool notify_armed;              /* an eventfd write is pending (lock) */
 	bool shutdown;                  /* workers must exit (lock) */
 	/* loop thread only */
-	struct corio__job *ov_head, *ov_tail; /* waiting for room in the queue */
+	struct corio__list overflow;    /* waiting for room in the queue */
 	corio_loop *loop;
 	pthread_t *threads;
 	unsigned nthreads;
@@ -53,30 +53,9 @@ struct corio__pool {
 
 /* ---- the shared queue (lock held) ----------------------------------- */
 
-static void q_unlink(struct corio__job **head, struct corio__job **tail,
-		     struct corio__job *j)
+static struct corio__job *job_of(struct corio__node *n)
 {
-	if (j->prev)
-		j->prev->next = j->next;
-	else
-		*head = j->next;
-	if (j->next)
-		j->next->prev = j->prev;
-	else
-		*tail = j->prev;
-	j->next = j->prev = NULL;
-}
-
-static void q_append(struct corio__job **head, struct corio__job **tail,
-		     struct corio__job *j)
-{
-	j->next = NULL;
-	j->prev = *tail;
-	if (*tail)
-		(*tail)->next = j;
-	else
-		*head = j;
-	*tail = j;
+	return corio__list_entry(n, struct corio__job, link);
 }
 
 /* ---- workers -------------------------------------------------------- */
@@ -86,8 +65,7 @@ static void q_append(struct corio__job **head, struct corio__job **tail,
 static bool finish_locked(struct corio__pool *p, struct corio__job *j)
 {
 	j->state = J_FINISHED;
-	j->next = p->finished;
-	p->finished = j;
+	corio__list_push_back(&p->finished, &j->link);
 	if (p->notify_armed)
 		return false;
 	p->notify_armed = true;
@@ -96,12 +74,11 @@ static bool finish_locked(struct corio__pool *p, struct corio__job *j)
 
 static struct corio__job *next_locked(struct corio__pool *p)
 {
-	while (!p->head && !p->shutdown)
+	while (corio__list_empty(&p->queue) && !p->shutdown)
 		pthread_cond_wait(&p->cv, &p->lock);
-	struct corio__job *j = p->head;
 	if (p->shutdown)
 		return NULL; /* what is still queued is cancelled by the loop */
-	q_unlink(&p->head, &p->tail, j);
+	struct corio__job *j = job_of(corio__list_pop_front(&p->queue));
 	p->queued--;
 	j->state = J_RUNNING;
 	return j;
@@ -158,14 +135,13 @@ static void arm_read(struct corio__pool *p)
 /* Move overflow jobs into the shared queue while it has room. */
 static void refill(struct corio__pool *p)
 {
-	if (!p->ov_head)
+	if (corio__list_empty(&p->overflow))
 		return;
 	pthread_mutex_lock(&p->lock);
 	bool moved = false;
-	while (p->ov_head && p->queued < p->cap) {
-		struct corio__job *j = p->ov_head;
-		q_unlink(&p->ov_head, &p->ov_tail, j);
-		q_append(&p->head, &p->tail, j);
+	while (!corio__list_empty(&p->overflow) && p->queued < p->cap) {
+		struct corio__job *j = job_of(corio__list_pop_front(&p->overflow));
+		corio__list_push_back(&p->queue, &j->link);
 		j->state = J_QUEUED;
 		p->queued++;
 		moved = true;
@@ -186,22 +162,14 @@ static void deliver(struct corio__pool *p, struct corio__job *j)
 static void drain(struct corio__pool *p)
 {
 	pthread_mutex_lock(&p->lock);
-	struct corio__job *j = p->finished, *fifo = NULL;
-	p->finished = NULL;
+	struct corio__list done = p->finished;
+	p->finished = (struct corio__list){0};
 	p->notify_armed = false; /* a worker finishing after this writes again */
 	pthread_mutex_unlock(&p->lock);
-	while (j) {
-		struct corio__job *n = j->next;
-		j->next = fifo;
-		fifo = j;
-		j = n;
-	}
 	refill(p);
-	while (fifo) {
-		j = fifo;
-		fifo = j->next;
-		deliver(p, j);
-	}
+	struct corio__node *n;
+	while ((n = corio__list_pop_front(&done)))
+		deliver(p, job_of(n));
 }
 
 static void pool_free(struct corio__pool *p)
@@ -320,12 +288,10 @@ void corio__offload_fini(corio_loop *l)
 		return;
 	stop_workers(p, p->nthreads);
 	drain(p);
-	while (p->ov_head || p->head) {
-		struct corio__job *j = p->ov_head ? p->ov_head : p->head;
-		if (p->ov_head)
-			q_unlink(&p->ov_head, &p->ov_tail, j);
-		else
-			q_unlink(&p->head, &p->tail, j);
+	struct corio__node *n;
+	while ((n = corio__list_pop_front(&p->overflow)) ||
+	       (n = corio__list_pop_front(&p->queue))) {
+		struct corio__job *j = job_of(n);
 		j->res = -ECANCELED;
 		deliver(p, j);
 	}
@@ -348,11 +314,11 @@ int corio__offload_submit(corio_loop *l, struct corio__job *j)
 	j->res = 0;
 	p->outstanding++;
 	arm_read(p);
-	if (!p->ov_head) {
+	if (corio__list_empty(&p->overflow)) {
 		pthread_mutex_lock(&p->lock);
 		bool room = p->queued < p->cap;
 		if (room) {
-			q_append(&p->head, &p->tail, j);
+			corio__list_push_back(&p->queue, &j->link);
 			j->state = J_QUEUED;
 			p->queued++;
 			pthread_cond_signal(&p->cv);
@@ -361,7 +327,7 @@ int corio__offload_submit(corio_loop *l, struct corio__job *j)
 		if (room)
 			return 0;
 	}
-	q_append(&p->ov_head, &p->ov_tail, j);
+	corio__list_push_back(&p->overflow, &j->link);
 	j->state = J_OVERFLOW;
 	return 0;
 }
@@ -374,9 +340,9 @@ bool corio__offload_cancel(corio_loop *l, struct corio__job *j)
 	bool removed = true;
 	pthread_mutex_lock(&p->lock); /* workers move state on: read it locked */
 	if (j->state == J_OVERFLOW) {
-		q_unlink(&p->ov_head, &p->ov_tail, j);
+		corio__list_remove(&p->overflow, &j->link);
 	} else if (j->state == J_QUEUED) {
-		q_unlink(&p->head, &p->tail, j);
+		corio__list_remove(&p->queue, &j->link);
 		p->queued--;
 	} else {
 		removed = false; /* running or finished: done() follows */

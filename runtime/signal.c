@@ -22,7 +22,7 @@ struct sigwaiter {
 	corio_task *task;
 	sigset_t set;
 	int signo; /* what woke it */
-	struct sigwaiter *next, *prev;
+	struct corio__node link; /* in the state's waiters */
 };
 
 struct corio__sigstate {
@@ -30,7 +30,7 @@ struct corio__sigstate {
 	int fd;                         /* the signalfd (non-blocking) */
 	sigset_t mask;                  /* what it takes: grows, never shrinks */
 	sigset_t pending;               /* read, not yet claimed by a waiter */
-	struct sigwaiter *head, *tail;  /* waiters, longest first */
+	struct corio__list waiters;     /* struct sigwaiter, longest first */
 	struct corio__op poll_op;       /* the loop's poll on fd */
 	bool inflight;
 	bool closing;                   /* the loop is being freed */
@@ -47,21 +47,15 @@ int corio_signal_block(const sigset_t *set)
 
 static void unlink_waiter(struct corio__sigstate *s, struct sigwaiter *w)
 {
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		s->head = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
-	else
-		s->tail = w->prev;
-	w->next = w->prev = NULL;
+	corio__list_remove(&s->waiters, &w->link);
 }
 
 /* Give @signo to the longest waiter for it, else keep it pending. */
 static void dispatch(struct corio__sigstate *s, int signo)
 {
-	for (struct sigwaiter *w = s->head; w; w = w->next) {
+	struct corio__node *n, *tmp;
+	corio__list_for_each_safe(n, tmp, &s->waiters) {
+		struct sigwaiter *w = corio__container_of(n, struct sigwaiter, link);
 		if (sigismember(&w->set, signo) == 1) {
 			unlink_waiter(s, w);
 			w->signo = signo;
@@ -93,7 +87,7 @@ static void poll_complete(struct corio__op *op, int res, uint32_t flags);
 
 static void arm(struct corio__sigstate *s)
 {
-	if (s->inflight || s->closing || !s->head)
+	if (s->inflight || s->closing || corio__list_empty(&s->waiters))
 		return;
 	s->poll_op = (struct corio__op){.code = CORIO__OP_POLL, .fd = s->fd,
 					.complete = poll_complete};
@@ -219,9 +213,7 @@ int corio_signal_wait(const sigset_t *set, int *signo)
 	int sig = take_pending(s, &w.set);
 	if (!sig) {
 		w.wait.interrupt = waiter_interrupt;
-		w.prev = s->tail;
-		*(s->tail ? &s->tail->next : &s->head) = &w;
-		s->tail = &w;
+		corio__list_push_back(&s->waiters, &w.link);
 		arm(s);
 		err = corio__suspend(&w.wait);
 		if (err)

@@ -23,18 +23,9 @@
 
 static void waitq_unlink(struct corio__waiter *w)
 {
-	struct corio__waitq *q = w->q;
-	if (!q)
+	if (!w->q)
 		return;
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		q->head = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
-	else
-		q->tail = w->prev;
-	w->prev = w->next = NULL;
+	corio__list_remove(&w->q->list, &w->link);
 	w->q = NULL;
 }
 
@@ -53,13 +44,7 @@ int corio__waitq_wait(struct corio__waitq *q, struct corio__waiter *w)
 	w->w.interrupt = waiter_interrupt;
 	w->task = corio__current();
 	w->q = q;
-	w->next = NULL;
-	w->prev = q->tail;
-	if (q->tail)
-		q->tail->next = w;
-	else
-		q->head = w;
-	q->tail = w;
+	corio__list_push_back(&q->list, &w->link);
 	return corio__suspend(&w->w);
 }
 
@@ -67,7 +52,7 @@ int corio__waitq_wait(struct corio__waitq *q, struct corio__waiter *w)
  * (a lock, a message), then wakes it with corio__wake(w->task, 0). */
 struct corio__waiter *corio__waitq_pop(struct corio__waitq *q)
 {
-	struct corio__waiter *w = q->head;
+	struct corio__waiter *w = corio__list_entry(q->list.head, struct corio__waiter, link);
 	if (!w)
 		return NULL;
 	/* queued implies suspended on this record: see corio__waitq_wait() */

@@ -142,7 +142,7 @@ void corio__task_entry(corio_task *t)
 	t->result = r;
 	t->state = CORIO__T_DONE;
 	l->live_tasks--;
-	if (t->done_hook || t->groups)
+	if (t->done_hook || !corio__list_empty(&t->groups))
 		corio__task_finished(t);
 	if (t->joiner)
 		corio__wake(t->joiner, 0);
@@ -347,7 +347,7 @@ void corio_cancel(corio_task *t)
 	if (!t || t->state == CORIO__T_DONE)
 		return;
 	t->cancelled = true;
-	if (t->groups)
+	if (!corio__list_empty(&t->groups))
 		corio__groups_cancel(t);
 	if (!corio__shielded_from(t, NULL))
 		corio__interrupt(t, -ECANCELED);

@@ -11,16 +11,10 @@
 #ifndef CORIO_LIST_H
 #define CORIO_LIST_H
 
+#include "corio/sync.h" /* struct corio__node and corio__list */
+
 #include <stdbool.h>
 #include <stddef.h>
-
-struct corio__node {
-	struct corio__node *prev, *next;
-};
-
-struct corio__list {
-	struct corio__node *head, *tail;
-};
 
 #define corio__container_of(ptr, type, member)                                         \
 	((type *)(void *)((char *)(ptr)-offsetof(type, member)))

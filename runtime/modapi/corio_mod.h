@@ -224,7 +224,7 @@ bool corio__loop_closing(const corio_loop *l) CORIO__HIDDEN;
 struct corio__waiter {
 	struct corio__wait w;        /* interrupt hook: unlink, wake with err */
 	corio_task *task;            /* the waiting task */
-	struct corio__waiter *prev, *next; /* neighbours in the queue */
+	struct corio__node link;     /* in the queue */
 	struct corio__waitq *q;      /* queue it is on, NULL once off it */
 	void *item;                  /* chan.c: the item to send or the buffer */
 };

@@ -143,11 +143,18 @@ CORIO_API int corio_wait_any(corio_task **tasks, size_t n);
 /* ------------------------------------------------------------------ */
 /* Primitives.  Fields are private: use the functions.                 */
 
-struct corio__waiter;
+/* Private: the intrusive list every part of corio uses (its functions
+ * are internal), here because primitives embed one. */
+struct corio__node {
+	struct corio__node *prev, *next;
+};
+struct corio__list {
+	struct corio__node *head, *tail;
+};
+
 /** A FIFO of tasks blocked on a primitive.  Private. */
 struct corio__waitq {
-	struct corio__waiter *head; /* private: the longest waiter */
-	struct corio__waiter *tail; /* private: the newest waiter */
+	struct corio__list list; /* private: waiters, the longest first */
 };
 
 /** A mutual-exclusion lock held by one task at a time. */
