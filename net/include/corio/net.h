@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * corio/net.h - sockets, buffered streams and servers (DESIGN.md section 9).
+ * corio/net.h - sockets, buffered streams and servers.
  * Socket calls are kernel ops driven by the loop: the calling task suspends
  * and the socket itself stays in blocking mode (on io_uring the ring does
  * the waiting; on epoll corio reads and writes with MSG_DONTWAIT, and only

@@ -10,8 +10,9 @@
  *
  * Buffers passed to a suspending call must stay valid until it returns;
  * it returns only once the kernel (or the worker thread) let go of them,
- * even when the task is cancelled or its deadline passes (the cancellation
- * invariant, DESIGN.md section 2).
+ * even when the task is cancelled or its deadline passes: the memory an op
+ * uses lives until its completion has come back, and an op that finished
+ * before a cancel took effect returns its real result.
  */
 #ifndef CORIO_IO_H
 #define CORIO_IO_H
@@ -99,14 +100,19 @@ CORIO_API ssize_t corio_pwritev(int fd, const struct iovec *iov, int iovcnt, off
 CORIO_API int corio_fsync(int fd, unsigned flags);
 
 /**
- * corio_close() - close @fd.  Always closes it: it is not a cancellation
- * point (a cancelled task closing its files must not leak them), and
- * outside a task it calls close(2) directly.  May suspend.
- * Prefer it to close(2) for any fd corio has waited on: tasks still
- * waiting on @fd get -ECANCELED, and the epoll backend drops its record
- * of the fd at once.  On io_uring the cancel is by open file: ops waiting
- * on a dup(2) of @fd end with -ECANCELED too.  (After a plain close(2) the epoll backend notices a
- * reused number by itself, with one extra system call, before it waits.)
+ * corio_close() - close @fd: THE way to close any fd corio may wait on
+ * (files, sockets, pipes, listeners), from a task, a callback or outside
+ * the loop.  First every op waiting on @fd ends: tasks blocked on it in
+ * corio_recv(), corio_send(), corio_poll(), corio_accept(), corio_read()
+ * and the like return -ECANCELED (or the bytes they had already moved);
+ * connections a listener had accepted but nobody claimed are closed; then
+ * @fd is closed, so the peer sees the end at once.  On io_uring the cancel
+ * is by open file: ops waiting on a dup(2) of @fd end too.  It is not a
+ * cancellation point (a cancelled task closing its files must not leak
+ * them).  From a task on io_uring it suspends for the ring's close;
+ * elsewhere it does not suspend.  Closing with close(2) an fd corio has
+ * waited on is a bug: waits on it may never end, and the epoll backend
+ * would take a reused number for the old file.
  * Return: 0, -EBADF, or an error the file reports on close (-EIO, NFS).
  */
 CORIO_API int corio_close(int fd);

@@ -103,8 +103,12 @@ CORIO_API int corio_loop_new(corio_loop **out, const corio_loop_options *opts);
  * released.  Return: 0, or -EBUSY if tasks are still alive (nothing is
  * freed then: cancel them, for instance with corio_loop_cancel_all(), and
  * run the loop again) or if called from inside the loop.
- * Deviation from DESIGN.md: returns int rather than void so that a leak is
- * an error the caller sees.
+ * It returns int, not void, so that a leak is an error the caller sees.
+ * Ops the backend still has in flight once every task is gone (those of
+ * the resolver and of listeners and streams, which it cancels) are waited
+ * for while they keep coming back; if none comes back for 5 seconds it
+ * returns -EBUSY and frees nothing they may still write to (call it
+ * again later).
  */
 CORIO_API int corio_loop_free(corio_loop *loop);
 
