@@ -112,7 +112,7 @@ struct corio_task {
 	void *arg;
 	void *result;
 	uint64_t id;
-	corio_task *all_prev, *all_next; /* the loop's list of unfreed tasks */
+	struct corio__node all;   /* in the loop's unfreed tasks, or its stack pool */
 	struct corio__stack stack;
 	uint64_t run_start; /* debug mode: when it was last resumed */
 	void *asan_fake;    /* ASan fake-stack handle while switched out */
@@ -186,8 +186,8 @@ struct corio_loop {
 	struct corio__runq runq;
 	struct corio__timer_heap timers;
 	uint32_t user_timers; /* pending corio_call_later/at timers */
-	corio_timer *handles; /* corio_timer handles not yet released */
-	corio_task *tasks;    /* every unfreed task */
+	struct corio__list handles; /* corio_timer handles not yet released */
+	struct corio__list tasks; /* every unfreed task, by its all link */
 	uint64_t live_tasks;  /* tasks not DONE */
 	uint64_t next_id;
 	struct corio__cb *cb_free; /* free callback records */
@@ -196,7 +196,7 @@ struct corio_loop {
 	bool guard_pages;
 	unsigned pool_max, pool_len;
 	size_t pool_map_size; /* mapping size of a default stack */
-	corio_task *pool; /* free default-size stacks, linked through all_next */
+	struct corio__list pool; /* free default-size stacks, by their all link */
 	struct corio__unmap {
 		char *map;
 		size_t size;

@@ -335,10 +335,12 @@ static void dump_tasks(corio_loop *l, const char *when)
 {
 	static const char *const names[] = {"ready", "running", "waiting", "done"};
 	fprintf(stderr, "corio: %" PRIu64 " task(s) alive %s:\n", l->live_tasks, when);
-	for (corio_task *t = l->tasks; t; t = t->all_next)
+	for (struct corio__node *n = l->tasks.head; n; n = n->next) {
+		corio_task *t = corio__container_of(n, corio_task, all);
 		if (t->state != CORIO__T_DONE)
 			fprintf(stderr, "corio:   '%s' %s%s\n", corio_task_name(t), names[t->state],
 				t->cancelled ? " (cancelled)" : "");
+	}
 }
 
 static void free_records(corio_loop *l)
@@ -412,8 +414,8 @@ int corio_loop_free(corio_loop *l)
 		return -EBUSY;
 	}
 	l->closing = true;
-	while (l->tasks) /* finished, never joined: their handles die here */
-		corio__task_free(l->tasks);
+	while (l->tasks.head) /* finished, never joined: their handles die here */
+		corio__task_free(corio__container_of(l->tasks.head, corio_task, all));
 	corio__stack_pool_drain(l);
 	corio__offload_fini(l); /* these cancel their loop-owned reads */
 	corio__signal_fini(l);
@@ -436,8 +438,10 @@ int corio_loop_free(corio_loop *l)
 
 void corio_loop_cancel_all(corio_loop *l)
 {
-	for (corio_task *t = l ? l->tasks : NULL; t; t = t->all_next)
-		corio_cancel(t);
+	struct corio__node *n, *tmp;
+	if (l)
+		corio__list_for_each_safe(n, tmp, &l->tasks)
+			corio_cancel(corio__container_of(n, corio_task, all));
 }
 
 /* ---- running -------------------------------------------------------- */
@@ -524,9 +528,12 @@ static void *main_wrapper(void *p)
 	m->result = m->fn(m->arg);
 	/* asyncio.run: whatever main left behind is cancelled once it ends */
 	corio_task *self = corio__current();
-	for (corio_task *t = self->loop->tasks; t; t = t->all_next)
+	struct corio__node *n, *tmp;
+	corio__list_for_each_safe(n, tmp, &self->loop->tasks) {
+		corio_task *t = corio__container_of(n, corio_task, all);
 		if (t != self)
 			corio_cancel(t);
+	}
 	return m->result;
 }
 

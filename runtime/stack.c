@@ -167,10 +167,10 @@ static void stack_unmap(corio_loop *loop, corio_task *t)
 int corio__stack_get(corio_loop *loop, size_t size, corio_task **out)
 {
 	size = round_up(size, page_size());
-	if (size == loop->stack_size && loop->pool) {
+	if (size == loop->stack_size && !corio__list_empty(&loop->pool)) {
 		/* every pooled stack has the default size: see corio__stack_put() */
-		corio_task *t = loop->pool;
-		loop->pool = t->all_next;
+		corio_task *t = corio__container_of(corio__list_pop_front(&loop->pool),
+						    corio_task, all);
 		loop->pool_len--;
 		struct corio__stack st = t->stack;
 		memset(t, 0, sizeof(*t));
@@ -190,8 +190,7 @@ void corio__stack_put(corio_loop *loop, corio_task *t)
 {
 	if (t->stack.map_size == loop->pool_map_size && !loop->closing &&
 	    loop->pool_len < loop->pool_max) {
-		t->all_next = loop->pool;
-		loop->pool = t;
+		corio__list_push_front(&loop->pool, &t->all);
 		loop->pool_len++;
 		return;
 	}
@@ -200,11 +199,9 @@ void corio__stack_put(corio_loop *loop, corio_task *t)
 
 void corio__stack_pool_drain(corio_loop *loop)
 {
-	while (loop->pool) {
-		corio_task *t = loop->pool;
-		loop->pool = t->all_next;
-		stack_unmap(loop, t);
-	}
+	struct corio__node *n;
+	while ((n = corio__list_pop_front(&loop->pool)))
+		stack_unmap(loop, corio__container_of(n, corio_task, all));
 	loop->pool_len = 0;
 	corio__stack_flush(loop);
 }

@@ -251,11 +251,7 @@ int corio_spawn_ex(corio_loop *loop, corio_task **out, corio_fn fn, void *arg,
 		snprintf(t->name, sizeof(t->name), "%s", o->name);
 	/* else named "task-<id>" on first use: formatting is most of a spawn */
 	t->sp = corio__stack_init_frame(t);
-	t->all_prev = NULL;
-	t->all_next = loop->tasks;
-	if (loop->tasks)
-		loop->tasks->all_prev = t;
-	loop->tasks = t;
+	corio__list_push_front(&loop->tasks, &t->all);
 	loop->live_tasks++;
 	t->state = CORIO__T_READY;
 	corio__runq_push(&loop->runq, &t->r);
@@ -274,12 +270,7 @@ int corio_spawn(corio_task **out, corio_fn fn, void *arg)
 void corio__task_free(corio_task *t)
 {
 	corio_loop *l = t->loop;
-	if (t->all_prev)
-		t->all_prev->all_next = t->all_next;
-	else
-		l->tasks = t->all_next;
-	if (t->all_next)
-		t->all_next->all_prev = t->all_prev;
+	corio__list_remove(&l->tasks, &t->all);
 	corio__stack_put(l, t);
 }
 

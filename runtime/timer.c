@@ -23,7 +23,7 @@ struct corio_timer {
 	void (*fn)(void *);
 	void *arg;
 	bool has_handle;             /* the user holds it: free on cancel */
-	corio_timer *hprev, *hnext; /* loop->handles list, if has_handle */
+	struct corio__node hlink; /* in loop->handles, if has_handle */
 };
 
 uint64_t corio__clock(void)
@@ -151,12 +151,7 @@ int64_t corio__timers_next(corio_loop *l)
 
 static void handle_unlink(corio_loop *l, corio_timer *t)
 {
-	if (t->hprev)
-		t->hprev->hnext = t->hnext;
-	else
-		l->handles = t->hnext;
-	if (t->hnext)
-		t->hnext->hprev = t->hprev;
+	corio__list_remove(&l->handles, &t->hlink);
 }
 
 void corio__timers_fini(corio_loop *l)
@@ -172,11 +167,9 @@ void corio__timers_fini(corio_loop *l)
 		if (!t->has_handle)
 			free(t);
 	}
-	while (l->handles) {
-		corio_timer *t = l->handles;
-		handle_unlink(l, t);
-		free(t);
-	}
+	struct corio__node *n;
+	while ((n = corio__list_pop_front(&l->handles)))
+		free(corio__container_of(n, corio_timer, hlink));
 	free(h->v);
 	memset(h, 0, sizeof(*h));
 }
@@ -201,10 +194,7 @@ int corio_call_at(corio_loop *l, uint64_t when_ns, void (*fn)(void *), void *arg
 	l->user_timers++;
 	if (out) {
 		t->has_handle = true;
-		t->hnext = l->handles;
-		if (l->handles)
-			l->handles->hprev = t;
-		l->handles = t;
+		corio__list_push_front(&l->handles, &t->hlink);
 		*out = t;
 	}
 	return 0;
