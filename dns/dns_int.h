@@ -57,7 +57,7 @@ struct corio__dns_req {
 	void (*start)(struct corio__dns_req *r);
 	/* Frees the record and any result it holds (the task is gone). */
 	void (*drop)(struct corio__dns_req *r);
-	struct corio__dns_req *qnext, *qprev; /* the throttle queue (QUEUED) */
+	struct corio__node qnode;      /* in dns->queue while QUEUED */
 	int status;                    /* ARES_* once done */
 	bool queued;                   /* waiting for a slot */
 	bool done;                     /* c-ares answered */
@@ -69,7 +69,7 @@ struct corio__dns_req {
 struct corio__dns_sock {
 	struct corio__op rd, wr;       /* POLLIN and POLLOUT polls */
 	struct corio__dns *dns;
-	struct corio__dns_sock *next;  /* in dns->socks, or dns->closed_socks */
+	struct corio__node node;       /* in dns->socks, or dns->closed_socks */
 	int fd;
 	bool want_rd, want_wr;         /* what c-ares asked for last */
 	bool rd_busy, wr_busy;         /* that poll is with the kernel */
@@ -94,15 +94,15 @@ struct corio__dns {
 	bool no_servers;               /* the channel has no server at all */
 	uint64_t min_try_ns;           /* shortest per-try timeout in effect */
 	/* sockets */
-	struct corio__dns_sock *socks; /* live records: c-ares has the fd open */
-	struct corio__dns_sock *closed_socks; /* closed, a poll not back yet */
+	struct corio__list socks;      /* live records: c-ares has the fd open */
+	struct corio__list closed_socks; /* closed, a poll not back yet */
 	uint64_t fd_reused;            /* an fd reopened while its old record
 					* waited: counted for the tests */
 	/* requests */
 	unsigned inflight;             /* handed to c-ares, abandoned included */
 	unsigned waiting;              /* of those, a task still waits for */
 	unsigned max_inflight;
-	struct corio__dns_req *q_head, *q_tail; /* QUEUED requests, FIFO */
+	struct corio__list queue;      /* QUEUED requests, FIFO */
 	bool pumping;                  /* starting queued requests */
 	/* the ares_timeout() timer */
 	corio_timer *timer;
@@ -123,6 +123,12 @@ void corio__dns_sock_state(void *data, ares_socket_t fd, int readable,
 			   int writable) CORIO__HIDDEN;
 int corio__dns_sock_created(ares_socket_t fd, int type, void *data) CORIO__HIDDEN;
 void corio__dns_sock_close(struct corio__dns_sock *s) CORIO__HIDDEN;
+
+/* The record on dns->socks or dns->closed_socks that @n links (NULL: NULL). */
+static inline struct corio__dns_sock *corio__dns_sock_of(struct corio__node *n)
+{
+	return corio__list_entry(n, struct corio__dns_sock, node);
+}
 
 /* name.c */
 int corio__dns_check_name(const char *name) CORIO__HIDDEN;

@@ -118,27 +118,13 @@ void corio__dns_timer_update(struct corio__dns *d)
 static void queue_push(struct corio__dns *d, struct corio__dns_req *r)
 {
 	r->queued = true;
-	r->qnext = NULL;
-	r->qprev = d->q_tail;
-	if (d->q_tail)
-		d->q_tail->qnext = r;
-	else
-		d->q_head = r;
-	d->q_tail = r;
+	corio__list_push_back(&d->queue, &r->qnode);
 }
 
 static void queue_remove(struct corio__dns *d, struct corio__dns_req *r)
 {
-	if (r->qprev)
-		r->qprev->qnext = r->qnext;
-	else
-		d->q_head = r->qnext;
-	if (r->qnext)
-		r->qnext->qprev = r->qprev;
-	else
-		d->q_tail = r->qprev;
+	corio__list_remove(&d->queue, &r->qnode);
 	r->queued = false;
-	r->qnext = r->qprev = NULL;
 }
 
 static void req_start(struct corio__dns *d, struct corio__dns_req *r)
@@ -155,8 +141,9 @@ static void pump(struct corio__dns *d)
 	if (d->pumping || d->closing)
 		return;
 	d->pumping = true;
-	while (d->q_head && d->inflight < d->max_inflight) {
-		struct corio__dns_req *r = d->q_head;
+	while (!corio__list_empty(&d->queue) && d->inflight < d->max_inflight) {
+		struct corio__dns_req *r =
+			corio__list_entry(d->queue.head, struct corio__dns_req, qnode);
 		queue_remove(d, r);
 		req_start(d, r);
 	}
@@ -211,7 +198,7 @@ int corio__dns_run(struct corio__dns *d, struct corio__dns_req *r)
 	r->dns = d;
 	r->task = corio_self();
 	r->wait.interrupt = req_interrupt;
-	if (!d->q_head && d->inflight < d->max_inflight) {
+	if (corio__list_empty(&d->queue) && d->inflight < d->max_inflight) {
 		req_start(d, r);
 		if (r->done)
 			return 0; /* numeric, /etc/hosts, or an immediate error */
@@ -403,7 +390,7 @@ static int dns_idle(corio_loop *l, struct corio__dns **out)
 	int err = dns_obtain(l, out);
 	if (err)
 		return err;
-	return (*out)->inflight || (*out)->q_head ? -EBUSY : 0;
+	return (*out)->inflight || !corio__list_empty(&(*out)->queue) ? -EBUSY : 0;
 }
 
 int corio_dns_set_options(corio_loop *l, const corio_dns_options *o)
@@ -460,11 +447,12 @@ static unsigned dns_drain(void *state)
 	if (!d->closing) {
 		d->closing = true;
 		channel_destroy(d);
-		while (d->socks) /* c-ares closes all it has; a safety net */
-			corio__dns_sock_close(d->socks);
+		/* c-ares closes all it has; a safety net */
+		while (!corio__list_empty(&d->socks))
+			corio__dns_sock_close(corio__dns_sock_of(d->socks.head));
 	}
 	unsigned n = 0;
-	for (struct corio__dns_sock *s = d->closed_socks; s; s = s->next)
+	for (struct corio__node *s = d->closed_socks.head; s; s = s->next)
 		n++;
 	return n;
 }

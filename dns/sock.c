@@ -22,28 +22,17 @@
 
 static struct corio__dns_sock *sock_find(struct corio__dns *d, int fd)
 {
-	for (struct corio__dns_sock *s = d->socks; s; s = s->next)
-		if (s->fd == fd)
-			return s;
+	for (struct corio__node *n = d->socks.head; n; n = n->next)
+		if (corio__dns_sock_of(n)->fd == fd)
+			return corio__dns_sock_of(n);
 	return NULL;
-}
-
-static void unlink_from(struct corio__dns_sock **list, struct corio__dns_sock *s)
-{
-	for (struct corio__dns_sock **pp = list; *pp; pp = &(*pp)->next) {
-		if (*pp == s) {
-			*pp = s->next;
-			break;
-		}
-	}
-	s->next = NULL;
 }
 
 static void sock_maybe_free(struct corio__dns_sock *s)
 {
 	if (!s->closed || s->rd_busy || s->wr_busy || s->in_process)
 		return;
-	unlink_from(&s->dns->closed_socks, s);
+	corio__list_remove(&s->dns->closed_socks, &s->node);
 	free(s);
 }
 
@@ -52,10 +41,9 @@ void corio__dns_sock_close(struct corio__dns_sock *s)
 {
 	struct corio__dns *d = s->dns;
 	corio_loop *l = d->loop;
-	unlink_from(&d->socks, s);
+	corio__list_remove(&d->socks, &s->node);
 	s->closed = true;
-	s->next = d->closed_socks;
-	d->closed_socks = s;
+	corio__list_push_front(&d->closed_socks, &s->node);
 	if (s->rd_busy)
 		corio__op_cancel(l, &s->rd);
 	if (s->wr_busy)
@@ -137,8 +125,8 @@ static void poll_done(struct corio__dns_sock *s, bool rd, int res)
  * socket still waits for a poll. */
 static void count_reuse(struct corio__dns *d, int fd)
 {
-	for (struct corio__dns_sock *c = d->closed_socks; c; c = c->next)
-		if (c->fd == fd) {
+	for (struct corio__node *n = d->closed_socks.head; n; n = n->next)
+		if (corio__dns_sock_of(n)->fd == fd) {
 			d->fd_reused++;
 			return;
 		}
@@ -159,8 +147,7 @@ void corio__dns_sock_state(void *data, ares_socket_t fd, int readable, int writa
 			return; /* unpolled: its queries end by timeout */
 		s->dns = d;
 		s->fd = fd;
-		s->next = d->socks;
-		d->socks = s;
+		corio__list_push_front(&d->socks, &s->node);
 		count_reuse(d, fd);
 	}
 	s->want_rd = readable != 0;
