@@ -130,6 +130,10 @@ static inline struct corio__dns_sock *corio__dns_sock_of(struct corio__node *n)
 	return corio__list_entry(n, struct corio__dns_sock, node);
 }
 
+/* servers.c: a non-empty server list as c-ares takes it (one allocation:
+ * free() it), or -EINVAL if any entry is malformed, or -ENOMEM. */
+int corio__dns_servers_parse(const char *csv, struct ares_addr_port_node **out) CORIO__HIDDEN;
+
 /* name.c */
 int corio__dns_check_name(const char *name) CORIO__HIDDEN;
 

@@ -278,6 +278,20 @@ static void channel_destroy(struct corio__dns *d)
 	}
 }
 
+/* Hand c-ares the servers asked for; none: it keeps resolv.conf's. */
+static int channel_servers(ares_channel ch, const char *csv)
+{
+	struct ares_addr_port_node *list;
+	if (!csv || !*csv)
+		return 0;
+	int err = corio__dns_servers_parse(csv, &list);
+	if (err)
+		return err;
+	int st = ares_set_servers_ports(ch, list);
+	free(list);
+	return st == ARES_SUCCESS ? 0 : st == ARES_ENOMEM ? -ENOMEM : CORIO_EDNS;
+}
+
 static int channel_build(struct corio__dns *d)
 {
 	pthread_once(&library_once, library_init);
@@ -292,12 +306,10 @@ static int channel_build(struct corio__dns *d)
 	if (st != ARES_SUCCESS)
 		return st == ARES_ENOMEM ? -ENOMEM : CORIO_EDNS;
 	ares_set_socket_callback(ch, corio__dns_sock_created, d);
-	if (servers && *servers) {
-		st = ares_set_servers_ports_csv(ch, servers);
-		if (st != ARES_SUCCESS) {
-			ares_destroy(ch);
-			return st == ARES_ENOMEM ? -ENOMEM : -EINVAL;
-		}
+	int err = channel_servers(ch, servers);
+	if (err) {
+		ares_destroy(ch);
+		return err;
 	}
 	d->ch = ch;
 	d->no_servers = servers && !*servers;
@@ -423,11 +435,24 @@ int corio_dns_set_options(corio_loop *l, const corio_dns_options *o)
 	return 0;
 }
 
+/* Refuse a malformed list before anything changes (the channel parses it
+ * again whenever it is built). */
+static int servers_check(const char *csv)
+{
+	struct ares_addr_port_node *list;
+	if (!csv || !*csv)
+		return 0;
+	int err = corio__dns_servers_parse(csv, &list);
+	if (!err)
+		free(list);
+	return err;
+}
+
 int corio_dns_set_servers(corio_loop *l, const char *csv)
 {
 	struct corio__dns *d;
-	int err = dns_idle(l, &d);
-	if (err)
+	int err = servers_check(csv);
+	if (err || (err = dns_idle(l, &d)))
 		return err;
 	char *servers = csv ? strdup(csv) : NULL;
 	if (csv && !servers)

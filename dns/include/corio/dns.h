@@ -14,7 +14,12 @@
  *
  * Servers come from /etc/resolv.conf, or from $CORIO_DNS_SERVERS, or from
  * corio_dns_set_servers() (strongest first: the call, the variable, the
- * file).  /etc/hosts is read before any server is asked.
+ * file).  /etc/hosts is read before any server is asked.  The variable
+ * takes the same list as corio_dns_set_servers() ("" counts as unset); if
+ * it is malformed, nothing falls back to resolv.conf: corio_getaddrinfo()
+ * of a name (numeric hosts still work), corio_getnameinfo(),
+ * corio_dns_query() and corio_dns_set_options() fail with -EINVAL until
+ * corio_dns_set_servers() overrides it.
  */
 #ifndef CORIO_DNS_H
 #define CORIO_DNS_H
@@ -73,11 +78,14 @@ CORIO_API int corio_dns_set_options(corio_loop *loop, const corio_dns_options *o
 /**
  * corio_dns_set_servers() - use these DNS servers for @loop, overriding
  * $CORIO_DNS_SERVERS and /etc/resolv.conf.  @csv is a comma-separated list
- * of "ip", "ip:port", "[ipv6]" or "[ipv6]:port" (the port defaults to 53);
+ * of "ipv4", "ipv4:port", "ipv6", "[ipv6]" or "[ipv6]:port": numeric
+ * addresses (dotted quads, no IPv6 scope), ports 1..65535 in decimal
+ * digits (default 53), no empty entry, no space;
  * "" means no server at all (only /etc/hosts and numeric hosts resolve;
  * other names fail with CORIO_ECONNECTION); NULL goes back to the
  * environment and resolv.conf.  Never suspends.
- * Return: 0; -EINVAL (malformed list, NULL @loop); -EBUSY while lookups of
+ * Return: 0; -EINVAL (malformed list, which changes nothing; NULL @loop;
+ * NULL @csv with $CORIO_DNS_SERVERS malformed); -EBUSY while lookups of
  * @loop are in flight; -ENOMEM; CORIO_EDNS.
  */
 CORIO_API int corio_dns_set_servers(corio_loop *loop, const char *csv);
@@ -108,7 +116,8 @@ CORIO_API int corio_dns_set_servers(corio_loop *loop, const char *csv);
  * (empty, over 253 bytes, a label over 63, an empty label, or a NUL byte
  * written as "\000"; checked before any I/O); CORIO_ENOSERVICE;
  * CORIO_EFAMILY (unknown family, or a numeric host of the other family);
- * -EINVAL (bad flags, NULL @res, both @node and @service NULL);
+ * -EINVAL (bad flags, NULL @res, both @node and @service NULL, a name
+ * to look up with $CORIO_DNS_SERVERS malformed);
  * -ESOCKTNOSUPPORT; -ENOMEM; -ECANCELED; -ETIMEDOUT; -EPERM outside a
  * task.
  */
@@ -137,8 +146,8 @@ CORIO_API void corio_freeaddrinfo(struct addrinfo *res);
  * "no name": the numeric form, or CORIO_ENOTFOUND with NI_NAMEREQD.)
  * Return: 0; CORIO_ENOTFOUND (no name and NI_NAMEREQD); CORIO_ECONNECTION
  * (NI_NAMEREQD, no name in /etc/hosts, no server configured); CORIO_EFAMILY
- * (not AF_INET/AF_INET6); -EINVAL
- * (bad flags or length, both buffers NULL); -EOVERFLOW (a buffer is too
+ * (not AF_INET/AF_INET6); -EINVAL (bad flags or length, both buffers
+ * NULL, $CORIO_DNS_SERVERS malformed); -EOVERFLOW (a buffer is too
  * small); -ENOMEM; -ECANCELED; -ETIMEDOUT; -EPERM outside a task.
  */
 CORIO_API int corio_getnameinfo(const struct sockaddr *sa, socklen_t len, char *host,
@@ -167,7 +176,8 @@ enum corio_dns_type {
  * Return: 0; CORIO_ENOTFOUND (NXDOMAIN); CORIO_ENODATA (no record of that
  * type); CORIO_ETIMEOUT; CORIO_ESERVFAIL; CORIO_EREFUSED; CORIO_EFORMERR;
  * CORIO_ECONNECTION; CORIO_EBADNAME (as corio_getaddrinfo()); -EINVAL
- * (@type not in 1..65535, NULL pointers); -ENOMEM; -ECANCELED;
+ * (@type not in 1..65535, NULL pointers, $CORIO_DNS_SERVERS malformed);
+ * -ENOMEM; -ECANCELED;
  * -ETIMEDOUT; -EPERM outside a task.
  */
 CORIO_API int corio_dns_query(const char *name, int type, unsigned char **answer,

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/dns_config.c - the dns suite, continued: the server lists that
+ * corio_dns_set_servers() and $CORIO_DNS_SERVERS accept and refuse (read
+ * back from the c-ares channel, white box), and the errors a lookup gives
+ * when the server is there but will not help.
+ */
+#include "dns_int.h" /* white box: the channel's server list */
+#include "dns_test.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- server lists ---------------------------------------------------------- */
+
+/* The current loop's servers as c-ares holds them: "a:port,[v6]:port". */
+static void servers_now(char *out, size_t outlen)
+{
+	struct corio__dns *d = corio__dns_find(corio_current_loop());
+	struct ares_addr_port_node *list = NULL;
+	cr_assert(d && d->ch, "no channel");
+	cr_assert_eq(ares_get_servers_ports(d->ch, &list), ARES_SUCCESS);
+	out[0] = 0;
+	for (struct ares_addr_port_node *p = list; p; p = p->next) {
+		char a[INET6_ADDRSTRLEN], one[INET6_ADDRSTRLEN + 16];
+		inet_ntop(p->family, &p->addr, a, sizeof(a));
+		const char *fmt = p->family == AF_INET6 ? "%s[%s]:%d" : "%s%s:%d";
+		snprintf(one, sizeof(one), fmt, out[0] ? "," : "", a, p->udp_port);
+		strncat(out, one, outlen - strlen(out) - 1);
+	}
+	ares_free_data(list);
+}
+
+/* Each list, and what c-ares must then hold (NULL: refused, -EINVAL). */
+static const struct {
+	const char *csv, *servers;
+} server_lists[] = {
+	{"127.0.0.1", "127.0.0.1:53"},
+	{"127.0.0.1:5353", "127.0.0.1:5353"},
+	{"192.0.2.1:1,192.0.2.2:65535", "192.0.2.1:1,192.0.2.2:65535"},
+	{"::1", "[::1]:53"},
+	{"2001:db8::1:53", "[2001:db8::1:53]:53"}, /* an address, not a port */
+	{"::ffff:192.0.2.1", "[::ffff:192.0.2.1]:53"},
+	{"[::1]", "[::1]:53"},
+	{"[2001:db8::1]:5353", "[2001:db8::1]:5353"},
+	{"[::1]:53,127.0.0.1,2001:db8::2", "[::1]:53,127.0.0.1:53,[2001:db8::2]:53"},
+	/* ports: 1..65535, digits only */
+	{"127.0.0.1:99999", NULL},
+	{"127.0.0.1:65536", NULL},
+	{"127.0.0.1:0", NULL},
+	{"127.0.0.1:", NULL},
+	{"127.0.0.1:5a", NULL},
+	{"127.0.0.1:+53", NULL},
+	{"127.0.0.1:-1", NULL},
+	{"127.0.0.1:0000053", NULL},
+	{"1.2.3.4:53:53", NULL},
+	/* brackets: around an IPv6 address, closed, then nothing or a port */
+	{"[::1", NULL},
+	{"[::1]:", NULL},
+	{"[::1]x", NULL},
+	{"[::1]:99999", NULL},
+	{"::1]", NULL},
+	{"[127.0.0.1]:53", NULL},
+	{"[]", NULL},
+	{"[]:53", NULL},
+	{"[[::1]]", NULL},
+	/* empty entries and junk */
+	{"127.0.0.1,", NULL},
+	{",127.0.0.1", NULL},
+	{"127.0.0.1,,::1", NULL},
+	{",", NULL},
+	{"127.0.0.1, ::1", NULL},
+	{" 127.0.0.1", NULL},
+	{"127.0.0.1 ", NULL},
+	{"not-an-ip", NULL},
+	{"localhost:53", NULL},
+	{"127.1", NULL},
+	{"256.0.0.1", NULL},
+	{"0x7f.0.0.1", NULL},
+	{"fe80::1%lo", NULL},
+	{"2001:db8:0:0:0:0:0:0:1", NULL},
+};
+
+static void *server_lists_main(void *arg)
+{
+	(void)arg;
+	corio_loop *l = corio_current_loop();
+	const char *before = "192.0.2.53:5300";
+	char got[256];
+	for (size_t i = 0; i < sizeof(server_lists) / sizeof(server_lists[0]); i++) {
+		const char *csv = server_lists[i].csv, *want = server_lists[i].servers;
+		cr_assert_eq(corio_dns_set_servers(l, before), 0);
+		int err = corio_dns_set_servers(l, csv);
+		servers_now(got, sizeof(got));
+		if (want) {
+			cr_assert_eq(err, 0, "'%s': %s", csv, corio_strerror(err));
+			cr_assert_str_eq(got, want, "'%s'", csv);
+		} else {
+			cr_assert_eq(err, -EINVAL, "'%s' was taken as %s", csv, got);
+			cr_assert_str_eq(got, before, "'%s' changed the servers", csv);
+		}
+	}
+	/* a name long enough to overrun any buffer an entry is copied to */
+	char long_entry[600];
+	memset(long_entry, '1', sizeof(long_entry) - 1);
+	long_entry[sizeof(long_entry) - 1] = 0;
+	cr_assert_eq(corio_dns_set_servers(l, long_entry), -EINVAL);
+	/* "" is no server at all: only numeric hosts and /etc/hosts */
+	cr_assert_eq(corio_dns_set_servers(l, ""), 0);
+	cr_assert(corio__dns_find(l)->no_servers);
+	return NULL;
+}
+
+Test(dns, server_lists_are_checked_entry_by_entry)
+{
+	dns_run(server_lists_main, NULL);
+}
+
+/* $CORIO_DNS_SERVERS malformed: the first lookup that needs the servers
+ * (and corio_dns_set_options()) says so; corio_dns_set_servers() still
+ * overrides it. */
+static void *bad_env_main(void *arg)
+{
+	(void)arg;
+	corio_loop *l = corio_current_loop();
+	char got[64];
+	int err = resolve("v4.corio.test", AF_INET, got, sizeof(got));
+	cr_assert_eq(err, -EINVAL, "lookup with a malformed $CORIO_DNS_SERVERS: %s",
+		     corio_strerror(err));
+	cr_assert_eq(corio_dns_set_options(l, NULL), -EINVAL);
+	cr_assert_eq(corio_dns_set_servers(l, dnsmasq.server), 0);
+	cr_assert_eq(resolve("v4.corio.test", AF_INET, got, sizeof(got)), 0);
+	cr_assert_str_eq(got, "192.0.2.4");
+	cr_assert_eq(corio_dns_set_servers(l, NULL), -EINVAL, "back to the variable");
+	return NULL;
+}
+
+Test(dns, malformed_corio_dns_servers_fails_the_first_lookup)
+{
+	NEED_DNSMASQ();
+	/* c-ares alone took the port modulo 65536: dnsmasq's, here */
+	char bad[48];
+	snprintf(bad, sizeof(bad), "127.0.0.1:%d", dnsmasq.port + 65536);
+	cr_assert_eq(setenv("CORIO_DNS_SERVERS", bad, 1), 0);
+	dns_run(bad_env_main, NULL);
+}
