@@ -57,12 +57,23 @@ struct corio__dns_req {
 	void (*start)(struct corio__dns_req *r);
 	/* Frees the record and any result it holds (the task is gone). */
 	void (*drop)(struct corio__dns_req *r);
-	struct corio__node qnode;      /* in dns->queue while QUEUED */
+	/* The name asked about, for refused.c; the caller's: read only while
+	 * it waits.  NULL: no answer is matched to this request. */
+	const char *name;
+	struct corio__node node;       /* in dns->queue while QUEUED, then in
+					* dns->started until c-ares answers */
+	uint64_t refused_by;           /* bit i: server i answered REFUSED */
 	int status;                    /* ARES_* once done */
 	bool queued;                   /* waiting for a slot */
 	bool done;                     /* c-ares answered */
 	bool abandoned;                /* the task left; free on answer */
 };
+
+/* The request on dns->queue or dns->started that @n links. */
+static inline struct corio__dns_req *corio__dns_req_of(struct corio__node *n)
+{
+	return corio__list_entry(n, struct corio__dns_req, node);
+}
 
 /* A socket c-ares opened.  The loop polls it with heap ops owned by this
  * record; the record outlives the fd until both ops are back. */
@@ -92,6 +103,8 @@ struct corio__dns {
 	unsigned char *nl_buf;         /* room for a batch of its replies */
 	bool servers_set;              /* servers (possibly "") came from the API */
 	bool no_servers;               /* the channel has no server at all */
+	struct ares_addr_port_node *ares_servers; /* the channel's, in its order
+					* (refused.c), or NULL */
 	uint64_t min_try_ns;           /* shortest per-try timeout in effect */
 	/* sockets */
 	struct corio__list socks;      /* live records: c-ares has the fd open */
@@ -103,6 +116,7 @@ struct corio__dns {
 	unsigned waiting;              /* of those, a task still waits for */
 	unsigned max_inflight;
 	struct corio__list queue;      /* QUEUED requests, FIFO */
+	struct corio__list started;    /* handed to c-ares, not answered yet */
 	bool pumping;                  /* starting queued requests */
 	/* the ares_timeout() timer */
 	corio_timer *timer;
@@ -118,7 +132,9 @@ void corio__dns_finish(struct corio__dns_req *r, int status) CORIO__HIDDEN;
 int corio__dns_error(const struct corio__dns *d, int ares_status) CORIO__HIDDEN;
 void corio__dns_timer_update(struct corio__dns *d) CORIO__HIDDEN;
 
-/* sock.c: the c-ares socket callbacks */
+/* sock.c: the c-ares socket callbacks, and the socket functions c-ares
+ * uses instead of its own (they show refused.c the answers it reads) */
+extern const struct ares_socket_functions corio__dns_sock_funcs CORIO__HIDDEN;
 void corio__dns_sock_state(void *data, ares_socket_t fd, int readable,
 			   int writable) CORIO__HIDDEN;
 int corio__dns_sock_created(ares_socket_t fd, int type, void *data) CORIO__HIDDEN;
@@ -129,6 +145,17 @@ static inline struct corio__dns_sock *corio__dns_sock_of(struct corio__node *n)
 {
 	return corio__list_entry(n, struct corio__dns_sock, node);
 }
+
+/* refused.c: c-ares 1.18 reports a lookup that every server refused as
+ * ARES_ECONNREFUSED, as if none could be reached; the answers it reads
+ * over UDP tell the two apart. */
+void corio__dns_refused_setup(struct corio__dns *d) CORIO__HIDDEN;
+void corio__dns_refused_reset(struct corio__dns *d) CORIO__HIDDEN;
+void corio__dns_answer_seen(struct corio__dns *d, const unsigned char *buf, size_t len,
+			    const struct sockaddr *from) CORIO__HIDDEN;
+/* The corio code for finished request @r (corio__dns_error(), refusals
+ * counted). */
+int corio__dns_req_error(const struct corio__dns_req *r) CORIO__HIDDEN;
 
 /* servers.c: a non-empty server list as c-ares takes it (one allocation:
  * free() it), or -EINVAL if any entry is malformed, or -ENOMEM. */

@@ -6,7 +6,8 @@
  * (start or queue, suspend, wake, abandon), the throttle that keeps a burst
  * of lookups from overrunning the server, the loop timer that follows
  * ares_timeout(), and the mapping of c-ares status codes to corio's.
- * The sockets c-ares opens are polled by sock.c.
+ * The sockets c-ares opens are polled by sock.c; refused.c tells refusals
+ * from unreachable servers.
  */
 #include "dns_int.h"
 
@@ -118,12 +119,12 @@ void corio__dns_timer_update(struct corio__dns *d)
 static void queue_push(struct corio__dns *d, struct corio__dns_req *r)
 {
 	r->queued = true;
-	corio__list_push_back(&d->queue, &r->qnode);
+	corio__list_push_back(&d->queue, &r->node);
 }
 
 static void queue_remove(struct corio__dns *d, struct corio__dns_req *r)
 {
-	corio__list_remove(&d->queue, &r->qnode);
+	corio__list_remove(&d->queue, &r->node);
 	r->queued = false;
 }
 
@@ -131,6 +132,7 @@ static void req_start(struct corio__dns *d, struct corio__dns_req *r)
 {
 	d->inflight++;
 	d->waiting++;
+	corio__list_push_back(&d->started, &r->node);
 	r->start(r); /* may call corio__dns_finish() before it returns */
 }
 
@@ -142,8 +144,7 @@ static void pump(struct corio__dns *d)
 		return;
 	d->pumping = true;
 	while (!corio__list_empty(&d->queue) && d->inflight < d->max_inflight) {
-		struct corio__dns_req *r =
-			corio__list_entry(d->queue.head, struct corio__dns_req, qnode);
+		struct corio__dns_req *r = corio__dns_req_of(d->queue.head);
 		queue_remove(d, r);
 		req_start(d, r);
 	}
@@ -156,6 +157,7 @@ void corio__dns_finish(struct corio__dns_req *r, int status)
 	struct corio__dns *d = r->dns;
 	r->status = status;
 	r->done = true;
+	corio__list_remove(&d->started, &r->node);
 	d->inflight--;
 	if (r->abandoned) {
 		r->drop(r);
@@ -276,6 +278,7 @@ static void channel_destroy(struct corio__dns *d)
 		d->ch = NULL;
 		ares_destroy(ch);
 	}
+	corio__dns_refused_reset(d);
 }
 
 /* Hand c-ares the servers asked for; none: it keeps resolv.conf's. */
@@ -306,12 +309,14 @@ static int channel_build(struct corio__dns *d)
 	if (st != ARES_SUCCESS)
 		return st == ARES_ENOMEM ? -ENOMEM : CORIO_EDNS;
 	ares_set_socket_callback(ch, corio__dns_sock_created, d);
+	ares_set_socket_functions(ch, &corio__dns_sock_funcs, d);
 	int err = channel_servers(ch, servers);
 	if (err) {
 		ares_destroy(ch);
 		return err;
 	}
 	d->ch = ch;
+	corio__dns_refused_setup(d);
 	d->no_servers = servers && !*servers;
 	d->min_try_ns = channel_min_try(ch);
 	d->max_inflight = d->opts.max_inflight ? d->opts.max_inflight : DEFAULT_MAX_INFLIGHT;

@@ -147,3 +147,76 @@ Test(dns, malformed_corio_dns_servers_fails_the_first_lookup)
 	cr_assert_eq(setenv("CORIO_DNS_SERVERS", bad, 1), 0);
 	dns_run(bad_env_main, NULL);
 }
+
+/* ---- servers that will not help ------------------------------------------- */
+
+struct refusers {
+	struct t_dnsmasq a, b;
+};
+
+/* Two dnsmasqs that refuse every name but ok.corio.test. */
+static void refusers_start(struct refusers *r)
+{
+	const char *const records[] = {"--host-record=ok.corio.test,192.0.2.7", NULL};
+	int err = t_dnsmasq_start_refusing(&r->a, records);
+	if (!err)
+		err = t_dnsmasq_start_refusing(&r->b, records);
+	if (err)
+		t_dnsmasq_stop(&r->a);
+	cr_assert_eq(err, 0, "dnsmasq did not start: %s", strerror(-err));
+}
+
+static void refusers_stop(struct refusers *r)
+{
+	t_dnsmasq_stop(&r->a);
+	t_dnsmasq_stop(&r->b);
+}
+
+/* Point the current loop at @csv, with short timeouts. */
+static void use_servers(const char *csv)
+{
+	corio_loop *l = corio_current_loop();
+	corio_dns_options o = {.timeout_ms = 2000, .tries = 2, .no_search = 1};
+	cr_assert_eq(corio_dns_set_options(l, &o), 0);
+	cr_assert_eq(corio_dns_set_servers(l, csv), 0);
+}
+
+static void *refused_main(void *arg)
+{
+	struct refusers *r = arg;
+	char csv[80], got[64];
+	unsigned char *ans;
+	size_t len;
+	snprintf(csv, sizeof(csv), "%s,%s", r->a.server, r->b.server);
+	use_servers(csv);
+	/* the fixture answers: these servers are reachable */
+	cr_assert_eq(resolve("ok.corio.test", AF_INET, got, sizeof(got)), 0);
+	cr_assert_str_eq(got, "192.0.2.7");
+	int err = resolve("refused.corio.test", AF_UNSPEC, got, sizeof(got));
+	cr_assert_eq(err, CORIO_EREFUSED, "%s", corio_strerror(err));
+	cr_assert_eq(resolve("refused.corio.test", AF_INET6, got, sizeof(got)),
+		     CORIO_EREFUSED);
+	err = corio_dns_query("refused.corio.test", CORIO_DNS_MX, &ans, &len);
+	cr_assert_eq(err, CORIO_EREFUSED, "%s", corio_strerror(err));
+	cr_assert_str_eq(corio_strerror(CORIO_EREFUSED), "DNS server refused the query");
+	/* refused by one, the other unreachable (discard port, nobody there) */
+	snprintf(csv, sizeof(csv), "%s,127.0.0.1:9", r->a.server);
+	use_servers(csv);
+	err = resolve("refused.corio.test", AF_INET, got, sizeof(got));
+	cr_assert_eq(err, CORIO_ECONNECTION, "%s", corio_strerror(err));
+	/* one server refusing is no answer: the next one is asked */
+	snprintf(csv, sizeof(csv), "%s,%s", r->a.server, dnsmasq.server);
+	use_servers(csv);
+	cr_assert_eq(resolve("v4.corio.test", AF_INET, got, sizeof(got)), 0);
+	cr_assert_str_eq(got, "192.0.2.4");
+	return NULL;
+}
+
+Test(dns, every_server_refusing_is_erefused)
+{
+	NEED_DNSMASQ();
+	struct refusers r;
+	refusers_start(&r);
+	dns_run(refused_main, &r);
+	refusers_stop(&r);
+}

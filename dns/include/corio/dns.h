@@ -111,8 +111,9 @@ CORIO_API int corio_dns_set_servers(corio_loop *loop, const char *csv);
  *           with corio_freeaddrinfo().
  * Return: 0; CORIO_ENOTFOUND (no such name, or AI_NUMERICHOST and @node is
  * not numeric); CORIO_ENODATA (the name has no address of that family);
- * CORIO_ETIMEOUT; CORIO_ESERVFAIL; CORIO_EREFUSED; CORIO_ECONNECTION (no
- * server reachable, or none configured); CORIO_EBADRESP; CORIO_EBADNAME
+ * CORIO_ETIMEOUT; CORIO_ESERVFAIL; CORIO_EREFUSED (every server refused
+ * the query); CORIO_ECONNECTION (no server could be reached, or those that
+ * could refused, or none is configured); CORIO_EBADRESP; CORIO_EBADNAME
  * (empty, over 253 bytes, a label over 63, an empty label, or a NUL byte
  * written as "\000"; checked before any I/O); CORIO_ENOSERVICE;
  * CORIO_EFAMILY (unknown family, or a numeric host of the other family);
@@ -175,7 +176,8 @@ enum corio_dns_type {
  * @len:    receives its length.
  * Return: 0; CORIO_ENOTFOUND (NXDOMAIN); CORIO_ENODATA (no record of that
  * type); CORIO_ETIMEOUT; CORIO_ESERVFAIL; CORIO_EREFUSED; CORIO_EFORMERR;
- * CORIO_ECONNECTION; CORIO_EBADNAME (as corio_getaddrinfo()); -EINVAL
+ * CORIO_ECONNECTION (both as corio_getaddrinfo()); CORIO_EBADNAME (as
+ * corio_getaddrinfo()); -EINVAL
  * (@type not in 1..65535, NULL pointers, $CORIO_DNS_SERVERS malformed);
  * -ENOMEM; -ECANCELED;
  * -ETIMEDOUT; -EPERM outside a task.
