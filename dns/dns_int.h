@@ -123,6 +123,20 @@ struct corio__dns {
 	uint64_t timer_when;
 };
 
+/* errors.c: gives corio_strerror() the text of the codes of corio/dns.h,
+ * the block -5099..-5001.  A file whose public calls can return one of
+ * them says CORIO__DNS_ERRORS_AT_LOAD once: a static link that pulls the
+ * file in then registers the text before main(), and so before any of
+ * those codes can reach the caller. */
+#define CORIO__DNS_ERR_FIRST (-5099)
+#define CORIO__DNS_ERR_LAST (-5001)
+void corio__dns_errors_register(void) CORIO__HIDDEN;
+#define CORIO__DNS_ERRORS_AT_LOAD                                                      \
+	__attribute__((constructor)) static void dns_errors_at_load(void)              \
+	{                                                                              \
+		corio__dns_errors_register();                                          \
+	}
+
 /* resolver.c */
 /* The loop's resolver if one was made, else NULL (tests, white box). */
 struct corio__dns *corio__dns_find(corio_loop *l) CORIO__HIDDEN;

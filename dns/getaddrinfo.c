@@ -18,6 +18,8 @@
 #include <string.h>
 #include <strings.h>
 
+CORIO__DNS_ERRORS_AT_LOAD
+
 #define KNOWN_FLAGS                                                                    \
 	(AI_PASSIVE | AI_CANONNAME | AI_NUMERICHOST | AI_NUMERICSERV | AI_V4MAPPED |   \
 	 AI_ALL | AI_ADDRCONFIG)

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+CORIO__DNS_ERRORS_AT_LOAD
+
 #define CLASS_IN 1
 
 struct query_req {

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+CORIO__DNS_ERRORS_AT_LOAD
+
 /* Lookups in flight: an AF_UNSPEC lookup is two queries, and 128 answers
  * fit the default 208 KiB socket receive buffer (ours and the server's)
  * with room to spare; beyond that, bursts overflow it and the lost

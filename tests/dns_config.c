@@ -220,3 +220,55 @@ Test(dns, every_server_refusing_is_erefused)
 	dns_run(refused_main, &r);
 	refusers_stop(&r);
 }
+
+/* ---- error codes and their text ------------------------------------------- */
+
+static const char *test_text(int err)
+{
+	return err == -6001 ? "Test code one" : NULL;
+}
+
+Test(dns, strerror_knows_the_codes_a_module_registers)
+{
+	const char *(*fn)(int) = test_text;
+	cr_assert_eq(corio__strerror_register(-6009, -6001, fn), 0);
+	cr_assert_str_eq(corio_strerror(-6001), "Test code one");
+	cr_assert_not_null(strstr(corio_strerror(-6002), "Unknown error"), "no text");
+	cr_assert_eq(corio__strerror_register(-6009, -6001, fn), 0, "again: a no-op");
+	cr_assert_eq(corio__strerror_register(-6005, -6000, fn), -EEXIST);
+	cr_assert_eq(corio__strerror_register(-5050, -5050, fn), -EEXIST, "dns's block");
+	cr_assert_eq(corio__strerror_register(-100, -1, fn), -EINVAL, "errno range");
+	cr_assert_eq(corio__strerror_register(-6101, -6109, fn), -EINVAL, "lo > hi");
+	cr_assert_eq(corio__strerror_register(-6101, -6101, NULL), -EINVAL);
+	int err = 0;
+	for (int i = 0; i < 64 && !err; i++)
+		err = corio__strerror_register(-7000 - i, -7000 - i, fn);
+	cr_assert_eq(err, -ENOSPC, "the table is bounded");
+	cr_assert_str_eq(corio_strerror(-6001), "Test code one");
+	cr_assert_str_eq(corio_strerror(-ETIMEDOUT), "Connection timed out");
+}
+
+Test(dns, every_dns_code_has_its_text)
+{
+	static const struct {
+		int err;
+		const char *text;
+	} codes[] = {
+		{CORIO_ENOTFOUND, "Name does not resolve"},
+		{CORIO_ENODATA, "Name has no records of the requested type"},
+		{CORIO_ETIMEOUT, "DNS server did not answer in time"},
+		{CORIO_ESERVFAIL, "DNS server failed to complete the lookup"},
+		{CORIO_EBADNAME, "Malformed domain name"},
+		{CORIO_EREFUSED, "DNS server refused the query"},
+		{CORIO_EFORMERR, "DNS server could not parse the query"},
+		{CORIO_EBADRESP, "Malformed reply from the DNS server"},
+		{CORIO_ENOSERVICE, "Unknown service name"},
+		{CORIO_EFAMILY, "Address family not supported for this lookup"},
+		{CORIO_ECONNECTION, "Could not reach any DNS server"},
+		{CORIO_EDNS, "DNS resolver error"},
+	};
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		cr_assert_lt(codes[i].err, -4096, "outside the errno range");
+		cr_assert_str_eq(corio_strerror(codes[i].err), codes[i].text);
+	}
+}

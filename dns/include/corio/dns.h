@@ -6,11 +6,15 @@
  * POSIX (getaddrinfo, getnameinfo) so that code can switch with one line,
  * and add raw record queries with parsers for MX, TXT, SRV and CNAME.
  *
- * Errors are negative: errno values, or corio's own name-lookup codes from
- * corio/runtime.h (CORIO_ENOTFOUND, CORIO_ETIMEOUT, ...), never EAI_*.
- * corio_strerror() explains each.  A lookup whose task is cancelled or
- * times out returns at once (-ECANCELED, -ETIMEDOUT); the query itself is
- * abandoned inside the resolver and its answer freed when it arrives.
+ * Errors are negative: errno values, or the name-lookup codes declared
+ * below (CORIO_ENOTFOUND, CORIO_ETIMEOUT, ...), never EAI_*.
+ * corio_strerror() explains each.  (The codes used to be declared in
+ * corio/runtime.h: code that includes only that header and uses them must
+ * now include <corio/dns.h>, or <corio.h>, which includes both.)
+ *
+ * A lookup whose task is cancelled or times out returns at once
+ * (-ECANCELED, -ETIMEDOUT); the query itself is abandoned inside the
+ * resolver and its answer freed when it arrives.
  *
  * Servers come from /etc/resolv.conf, or from $CORIO_DNS_SERVERS, or from
  * corio_dns_set_servers() (strongest first: the call, the variable, the
@@ -38,6 +42,25 @@ extern "C" {
  * macros for the prototypes below. */
 struct addrinfo;
 struct sockaddr;
+
+/*
+ * The name-lookup codes.  They lie in -5099..-5001: below -4096, outside
+ * the errno range, and never colliding with glibc's EAI_* values.
+ */
+enum corio_error {
+	CORIO_ENOTFOUND = -5001,  /**< the name does not exist (NXDOMAIN) */
+	CORIO_ENODATA = -5002,    /**< the name has no records of that type */
+	CORIO_ETIMEOUT = -5003,   /**< no DNS server answered in time */
+	CORIO_ESERVFAIL = -5004,  /**< the server failed (SERVFAIL) */
+	CORIO_EBADNAME = -5005,   /**< malformed name: empty, too long, NUL */
+	CORIO_EREFUSED = -5006,   /**< every server refused the query */
+	CORIO_EFORMERR = -5007,   /**< the server could not parse the query */
+	CORIO_EBADRESP = -5008,   /**< malformed reply */
+	CORIO_ENOSERVICE = -5009, /**< unknown service name */
+	CORIO_EFAMILY = -5010,    /**< address family not supported */
+	CORIO_ECONNECTION = -5011, /**< could not reach any server */
+	CORIO_EDNS = -5012,       /**< any other resolver failure */
+};
 
 /** Per-loop resolver options (corio_dns_set_options()).  Zero-initialise:
  *  {0} means the system's settings and corio's defaults. */
