@@ -2,8 +2,9 @@
 /*
  * tests/dns_config.c - the dns suite, continued: the server lists that
  * corio_dns_set_servers() and $CORIO_DNS_SERVERS accept and refuse (read
- * back from the c-ares channel, white box), and the errors a lookup gives
- * when the server is there but will not help.
+ * back from the c-ares channel, white box), the errors a lookup gives
+ * when the servers are there but will not help, and the text
+ * corio_strerror() gives dns's codes through the runtime's registry.
  */
 #include "dns_int.h" /* white box: the channel's server list */
 #include "dns_test.h"
