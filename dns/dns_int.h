@@ -57,19 +57,30 @@ struct corio__dns_req {
 	void (*start)(struct corio__dns_req *r);
 	/* Frees the record and any result it holds (the task is gone). */
 	void (*drop)(struct corio__dns_req *r);
-	struct corio__dns_req *qnext, *qprev; /* the throttle queue (QUEUED) */
+	/* The name asked about, for refused.c; the caller's: read only while
+	 * it waits.  NULL: no answer is matched to this request. */
+	const char *name;
+	struct corio__node node;       /* in dns->queue while QUEUED, then in
+					* dns->started until c-ares answers */
+	uint64_t refused_by;           /* bit i: server i answered REFUSED */
 	int status;                    /* ARES_* once done */
 	bool queued;                   /* waiting for a slot */
 	bool done;                     /* c-ares answered */
 	bool abandoned;                /* the task left; free on answer */
 };
 
+/* The request on dns->queue or dns->started that @n links. */
+static inline struct corio__dns_req *corio__dns_req_of(struct corio__node *n)
+{
+	return corio__list_entry(n, struct corio__dns_req, node);
+}
+
 /* A socket c-ares opened.  The loop polls it with heap ops owned by this
  * record; the record outlives the fd until both ops are back. */
 struct corio__dns_sock {
 	struct corio__op rd, wr;       /* POLLIN and POLLOUT polls */
 	struct corio__dns *dns;
-	struct corio__dns_sock *next;  /* in dns->socks, or dns->closed_socks */
+	struct corio__node node;       /* in dns->socks, or dns->closed_socks */
 	int fd;
 	bool want_rd, want_wr;         /* what c-ares asked for last */
 	bool rd_busy, wr_busy;         /* that poll is with the kernel */
@@ -92,22 +103,39 @@ struct corio__dns {
 	unsigned char *nl_buf;         /* room for a batch of its replies */
 	bool servers_set;              /* servers (possibly "") came from the API */
 	bool no_servers;               /* the channel has no server at all */
+	struct ares_addr_port_node *ares_servers; /* the channel's, in its order
+					* (refused.c), or NULL */
 	uint64_t min_try_ns;           /* shortest per-try timeout in effect */
 	/* sockets */
-	struct corio__dns_sock *socks; /* live records: c-ares has the fd open */
-	struct corio__dns_sock *closed_socks; /* closed, a poll not back yet */
+	struct corio__list socks;      /* live records: c-ares has the fd open */
+	struct corio__list closed_socks; /* closed, a poll not back yet */
 	uint64_t fd_reused;            /* an fd reopened while its old record
 					* waited: counted for the tests */
 	/* requests */
 	unsigned inflight;             /* handed to c-ares, abandoned included */
 	unsigned waiting;              /* of those, a task still waits for */
 	unsigned max_inflight;
-	struct corio__dns_req *q_head, *q_tail; /* QUEUED requests, FIFO */
+	struct corio__list queue;      /* QUEUED requests, FIFO */
+	struct corio__list started;    /* handed to c-ares, not answered yet */
 	bool pumping;                  /* starting queued requests */
 	/* the ares_timeout() timer */
 	corio_timer *timer;
 	uint64_t timer_when;
 };
+
+/* errors.c: gives corio_strerror() the text of the codes of corio/dns.h,
+ * the block -5099..-5001.  A file whose public calls can return one of
+ * them says CORIO__DNS_ERRORS_AT_LOAD once: a static link that pulls the
+ * file in then registers the text before main(), and so before any of
+ * those codes can reach the caller. */
+#define CORIO__DNS_ERR_FIRST (-5099)
+#define CORIO__DNS_ERR_LAST (-5001)
+void corio__dns_errors_register(void) CORIO__HIDDEN;
+#define CORIO__DNS_ERRORS_AT_LOAD                                                      \
+	__attribute__((constructor)) static void dns_errors_at_load(void)              \
+	{                                                                              \
+		corio__dns_errors_register();                                          \
+	}
 
 /* resolver.c */
 /* The loop's resolver if one was made, else NULL (tests, white box). */
@@ -118,11 +146,34 @@ void corio__dns_finish(struct corio__dns_req *r, int status) CORIO__HIDDEN;
 int corio__dns_error(const struct corio__dns *d, int ares_status) CORIO__HIDDEN;
 void corio__dns_timer_update(struct corio__dns *d) CORIO__HIDDEN;
 
-/* sock.c: the c-ares socket callbacks */
+/* sock.c: the c-ares socket callbacks, and the socket functions c-ares
+ * uses instead of its own (they show refused.c the answers it reads) */
+extern const struct ares_socket_functions corio__dns_sock_funcs CORIO__HIDDEN;
 void corio__dns_sock_state(void *data, ares_socket_t fd, int readable,
 			   int writable) CORIO__HIDDEN;
 int corio__dns_sock_created(ares_socket_t fd, int type, void *data) CORIO__HIDDEN;
 void corio__dns_sock_close(struct corio__dns_sock *s) CORIO__HIDDEN;
+
+/* The record on dns->socks or dns->closed_socks that @n links (NULL: NULL). */
+static inline struct corio__dns_sock *corio__dns_sock_of(struct corio__node *n)
+{
+	return corio__list_entry(n, struct corio__dns_sock, node);
+}
+
+/* refused.c: c-ares 1.18 reports a lookup that every server refused as
+ * ARES_ECONNREFUSED, as if none could be reached; the answers it reads
+ * over UDP tell the two apart. */
+void corio__dns_refused_setup(struct corio__dns *d) CORIO__HIDDEN;
+void corio__dns_refused_reset(struct corio__dns *d) CORIO__HIDDEN;
+void corio__dns_answer_seen(struct corio__dns *d, const unsigned char *buf, size_t len,
+			    const struct sockaddr *from) CORIO__HIDDEN;
+/* The corio code for finished request @r (corio__dns_error(), refusals
+ * counted). */
+int corio__dns_req_error(const struct corio__dns_req *r) CORIO__HIDDEN;
+
+/* servers.c: a non-empty server list as c-ares takes it (one allocation:
+ * free() it), or -EINVAL if any entry is malformed, or -ENOMEM. */
+int corio__dns_servers_parse(const char *csv, struct ares_addr_port_node **out) CORIO__HIDDEN;
 
 /* name.c */
 int corio__dns_check_name(const char *name) CORIO__HIDDEN;

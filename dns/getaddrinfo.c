@@ -18,6 +18,8 @@
 #include <string.h>
 #include <strings.h>
 
+CORIO__DNS_ERRORS_AT_LOAD
+
 #define KNOWN_FLAGS                                                                    \
 	(AI_PASSIVE | AI_CANONNAME | AI_NUMERICHOST | AI_NUMERICSERV | AI_V4MAPPED |   \
 	 AI_ALL | AI_ADDRCONFIG)
@@ -371,6 +373,7 @@ static int ask_servers(struct corio__dns *d, const char *node, int family,
 	g->r.start = gai_start;
 	g->r.drop = gai_drop;
 	g->node = node;
+	g->r.name = node;
 	g->hints.ai_family = family;
 	g->hints.ai_flags = ARES_AI_NOSORT; /* sort.c orders them, cheaper */
 	int err = corio__dns_run(d, &g->r);
@@ -379,7 +382,7 @@ static int ask_servers(struct corio__dns *d, const char *node, int family,
 	if (g->r.status == ARES_SUCCESS)
 		err = from_ares(g->ai, node, out);
 	else
-		err = corio__dns_error(d, g->r.status);
+		err = corio__dns_req_error(&g->r);
 	gai_drop(&g->r);
 	return err;
 }

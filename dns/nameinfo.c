@@ -15,6 +15,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+CORIO__DNS_ERRORS_AT_LOAD
+
 #define KNOWN_FLAGS (NI_NUMERICHOST | NI_NUMERICSERV | NI_NAMEREQD | NI_NOFQDN | NI_DGRAM)
 
 struct gni_req {

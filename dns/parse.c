@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+CORIO__DNS_ERRORS_AT_LOAD
+
 #define HEADER_LEN 12
 #define RR_FIXED_LEN 10 /* type, class, ttl, rdlength */
 #define TYPE_CNAME 5

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+CORIO__DNS_ERRORS_AT_LOAD
+
 #define CLASS_IN 1
 
 struct query_req {
@@ -58,7 +60,7 @@ static int run(struct corio__dns *d, struct query_req *q, unsigned char **answer
 	int err = corio__dns_run(d, &q->r);
 	if (err)
 		return err; /* interrupted: q is the resolver's now */
-	err = corio__dns_error(d, q->r.status);
+	err = corio__dns_req_error(&q->r);
 	if (!err) {
 		*answer = q->buf;
 		*len = q->len;
@@ -89,6 +91,7 @@ int corio_dns_query(const char *name, int type, unsigned char **answer, size_t *
 	q->r.start = query_start;
 	q->r.drop = query_drop;
 	q->name = name;
+	q->r.name = name;
 	q->type = type;
 	return run(d, q, answer, len);
 }

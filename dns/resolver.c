@@ -6,7 +6,8 @@
  * (start or queue, suspend, wake, abandon), the throttle that keeps a burst
  * of lookups from overrunning the server, the loop timer that follows
  * ares_timeout(), and the mapping of c-ares status codes to corio's.
- * The sockets c-ares opens are polled by sock.c.
+ * The sockets c-ares opens are polled by sock.c; refused.c tells refusals
+ * from unreachable servers.
  */
 #include "dns_int.h"
 
@@ -15,6 +16,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+CORIO__DNS_ERRORS_AT_LOAD
 
 /* Lookups in flight: an AF_UNSPEC lookup is two queries, and 128 answers
  * fit the default 208 KiB socket receive buffer (ours and the server's)
@@ -118,33 +121,20 @@ void corio__dns_timer_update(struct corio__dns *d)
 static void queue_push(struct corio__dns *d, struct corio__dns_req *r)
 {
 	r->queued = true;
-	r->qnext = NULL;
-	r->qprev = d->q_tail;
-	if (d->q_tail)
-		d->q_tail->qnext = r;
-	else
-		d->q_head = r;
-	d->q_tail = r;
+	corio__list_push_back(&d->queue, &r->node);
 }
 
 static void queue_remove(struct corio__dns *d, struct corio__dns_req *r)
 {
-	if (r->qprev)
-		r->qprev->qnext = r->qnext;
-	else
-		d->q_head = r->qnext;
-	if (r->qnext)
-		r->qnext->qprev = r->qprev;
-	else
-		d->q_tail = r->qprev;
+	corio__list_remove(&d->queue, &r->node);
 	r->queued = false;
-	r->qnext = r->qprev = NULL;
 }
 
 static void req_start(struct corio__dns *d, struct corio__dns_req *r)
 {
 	d->inflight++;
 	d->waiting++;
+	corio__list_push_back(&d->started, &r->node);
 	r->start(r); /* may call corio__dns_finish() before it returns */
 }
 
@@ -155,8 +145,8 @@ static void pump(struct corio__dns *d)
 	if (d->pumping || d->closing)
 		return;
 	d->pumping = true;
-	while (d->q_head && d->inflight < d->max_inflight) {
-		struct corio__dns_req *r = d->q_head;
+	while (!corio__list_empty(&d->queue) && d->inflight < d->max_inflight) {
+		struct corio__dns_req *r = corio__dns_req_of(d->queue.head);
 		queue_remove(d, r);
 		req_start(d, r);
 	}
@@ -169,6 +159,7 @@ void corio__dns_finish(struct corio__dns_req *r, int status)
 	struct corio__dns *d = r->dns;
 	r->status = status;
 	r->done = true;
+	corio__list_remove(&d->started, &r->node);
 	d->inflight--;
 	if (r->abandoned) {
 		r->drop(r);
@@ -211,7 +202,7 @@ int corio__dns_run(struct corio__dns *d, struct corio__dns_req *r)
 	r->dns = d;
 	r->task = corio_self();
 	r->wait.interrupt = req_interrupt;
-	if (!d->q_head && d->inflight < d->max_inflight) {
+	if (corio__list_empty(&d->queue) && d->inflight < d->max_inflight) {
 		req_start(d, r);
 		if (r->done)
 			return 0; /* numeric, /etc/hosts, or an immediate error */
@@ -289,6 +280,21 @@ static void channel_destroy(struct corio__dns *d)
 		d->ch = NULL;
 		ares_destroy(ch);
 	}
+	corio__dns_refused_reset(d);
+}
+
+/* Hand c-ares the servers asked for; none: it keeps resolv.conf's. */
+static int channel_servers(ares_channel ch, const char *csv)
+{
+	struct ares_addr_port_node *list;
+	if (!csv || !*csv)
+		return 0;
+	int err = corio__dns_servers_parse(csv, &list);
+	if (err)
+		return err;
+	int st = ares_set_servers_ports(ch, list);
+	free(list);
+	return st == ARES_SUCCESS ? 0 : st == ARES_ENOMEM ? -ENOMEM : CORIO_EDNS;
 }
 
 static int channel_build(struct corio__dns *d)
@@ -305,14 +311,14 @@ static int channel_build(struct corio__dns *d)
 	if (st != ARES_SUCCESS)
 		return st == ARES_ENOMEM ? -ENOMEM : CORIO_EDNS;
 	ares_set_socket_callback(ch, corio__dns_sock_created, d);
-	if (servers && *servers) {
-		st = ares_set_servers_ports_csv(ch, servers);
-		if (st != ARES_SUCCESS) {
-			ares_destroy(ch);
-			return st == ARES_ENOMEM ? -ENOMEM : -EINVAL;
-		}
+	ares_set_socket_functions(ch, &corio__dns_sock_funcs, d);
+	int err = channel_servers(ch, servers);
+	if (err) {
+		ares_destroy(ch);
+		return err;
 	}
 	d->ch = ch;
+	corio__dns_refused_setup(d);
 	d->no_servers = servers && !*servers;
 	d->min_try_ns = channel_min_try(ch);
 	d->max_inflight = d->opts.max_inflight ? d->opts.max_inflight : DEFAULT_MAX_INFLIGHT;
@@ -403,7 +409,7 @@ static int dns_idle(corio_loop *l, struct corio__dns **out)
 	int err = dns_obtain(l, out);
 	if (err)
 		return err;
-	return (*out)->inflight || (*out)->q_head ? -EBUSY : 0;
+	return (*out)->inflight || !corio__list_empty(&(*out)->queue) ? -EBUSY : 0;
 }
 
 int corio_dns_set_options(corio_loop *l, const corio_dns_options *o)
@@ -436,11 +442,24 @@ int corio_dns_set_options(corio_loop *l, const corio_dns_options *o)
 	return 0;
 }
 
+/* Refuse a malformed list before anything changes (the channel parses it
+ * again whenever it is built). */
+static int servers_check(const char *csv)
+{
+	struct ares_addr_port_node *list;
+	if (!csv || !*csv)
+		return 0;
+	int err = corio__dns_servers_parse(csv, &list);
+	if (!err)
+		free(list);
+	return err;
+}
+
 int corio_dns_set_servers(corio_loop *l, const char *csv)
 {
 	struct corio__dns *d;
-	int err = dns_idle(l, &d);
-	if (err)
+	int err = servers_check(csv);
+	if (err || (err = dns_idle(l, &d)))
 		return err;
 	char *servers = csv ? strdup(csv) : NULL;
 	if (csv && !servers)
@@ -460,11 +479,12 @@ static unsigned dns_drain(void *state)
 	if (!d->closing) {
 		d->closing = true;
 		channel_destroy(d);
-		while (d->socks) /* c-ares closes all it has; a safety net */
-			corio__dns_sock_close(d->socks);
+		/* c-ares closes all it has; a safety net */
+		while (!corio__list_empty(&d->socks))
+			corio__dns_sock_close(corio__dns_sock_of(d->socks.head));
 	}
 	unsigned n = 0;
-	for (struct corio__dns_sock *s = d->closed_socks; s; s = s->next)
+	for (struct corio__node *s = d->closed_socks.head; s; s = s->next)
 		n++;
 	return n;
 }

@@ -12,38 +12,36 @@
  * record, not at an fd: a closed record leaves the live list at once, its
  * polls are cancelled, and it is freed only when both have come back; the
  * new socket gets a record of its own.
+ *
+ * c-ares also does its socket calls through the functions at the end of
+ * this file, which do what its own would and show refused.c each UDP
+ * answer it reads.
  */
 #include "dns_int.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 static struct corio__dns_sock *sock_find(struct corio__dns *d, int fd)
 {
-	for (struct corio__dns_sock *s = d->socks; s; s = s->next)
-		if (s->fd == fd)
-			return s;
+	for (struct corio__node *n = d->socks.head; n; n = n->next)
+		if (corio__dns_sock_of(n)->fd == fd)
+			return corio__dns_sock_of(n);
 	return NULL;
-}
-
-static void unlink_from(struct corio__dns_sock **list, struct corio__dns_sock *s)
-{
-	for (struct corio__dns_sock **pp = list; *pp; pp = &(*pp)->next) {
-		if (*pp == s) {
-			*pp = s->next;
-			break;
-		}
-	}
-	s->next = NULL;
 }
 
 static void sock_maybe_free(struct corio__dns_sock *s)
 {
 	if (!s->closed || s->rd_busy || s->wr_busy || s->in_process)
 		return;
-	unlink_from(&s->dns->closed_socks, s);
+	corio__list_remove(&s->dns->closed_socks, &s->node);
 	free(s);
 }
 
@@ -52,10 +50,9 @@ void corio__dns_sock_close(struct corio__dns_sock *s)
 {
 	struct corio__dns *d = s->dns;
 	corio_loop *l = d->loop;
-	unlink_from(&d->socks, s);
+	corio__list_remove(&d->socks, &s->node);
 	s->closed = true;
-	s->next = d->closed_socks;
-	d->closed_socks = s;
+	corio__list_push_front(&d->closed_socks, &s->node);
 	if (s->rd_busy)
 		corio__op_cancel(l, &s->rd);
 	if (s->wr_busy)
@@ -137,8 +134,8 @@ static void poll_done(struct corio__dns_sock *s, bool rd, int res)
  * socket still waits for a poll. */
 static void count_reuse(struct corio__dns *d, int fd)
 {
-	for (struct corio__dns_sock *c = d->closed_socks; c; c = c->next)
-		if (c->fd == fd) {
+	for (struct corio__node *n = d->closed_socks.head; n; n = n->next)
+		if (corio__dns_sock_of(n)->fd == fd) {
 			d->fd_reused++;
 			return;
 		}
@@ -159,8 +156,7 @@ void corio__dns_sock_state(void *data, ares_socket_t fd, int readable, int writa
 			return; /* unpolled: its queries end by timeout */
 		s->dns = d;
 		s->fd = fd;
-		s->next = d->socks;
-		d->socks = s;
+		corio__list_push_front(&d->socks, &s->node);
 		count_reuse(d, fd);
 	}
 	s->want_rd = readable != 0;
@@ -179,3 +175,58 @@ int corio__dns_sock_created(ares_socket_t fd, int type, void *data)
 		corio__dns_sock_close(s);
 	return ARES_SUCCESS;
 }
+
+/* ---- the socket calls c-ares makes ----------------------------------------- */
+
+/* As c-ares sets its own up: non-blocking, close-on-exec, no Nagle. */
+static ares_socket_t sock_open(int af, int type, int protocol, void *data)
+{
+	(void)data;
+	int fd = socket(af, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol), one = 1;
+	if (fd < 0)
+		return ARES_SOCKET_BAD;
+	if (type == SOCK_STREAM)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+static int sock_close_fd(ares_socket_t fd, void *data)
+{
+	(void)data;
+	return close(fd);
+}
+
+static int sock_connect(ares_socket_t fd, const struct sockaddr *sa, ares_socklen_t len,
+			void *data)
+{
+	(void)data;
+	return connect(fd, sa, len);
+}
+
+/* c-ares reads UDP with an address to check, TCP without. */
+static ares_ssize_t sock_recvfrom(ares_socket_t fd, void *buf, size_t len, int flags,
+				  struct sockaddr *from, ares_socklen_t *fromlen,
+				  void *data)
+{
+	ssize_t n = recvfrom(fd, buf, len, flags, from, fromlen);
+	if (n > 0 && from)
+		corio__dns_answer_seen(data, buf, (size_t)n, from);
+	return n;
+}
+
+/* No SIGPIPE from a server that closed its end of a TCP connection. */
+static ares_ssize_t sock_sendv(ares_socket_t fd, const struct iovec *iov, int n,
+			       void *data)
+{
+	(void)data;
+	struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n};
+	return sendmsg(fd, &m, MSG_NOSIGNAL);
+}
+
+const struct ares_socket_functions corio__dns_sock_funcs = {
+	.asocket = sock_open,
+	.aclose = sock_close_fd,
+	.aconnect = sock_connect,
+	.arecvfrom = sock_recvfrom,
+	.asendv = sock_sendv,
+};

@@ -6,7 +6,8 @@
  * cancellation and deadlines in the middle of a lookup, ten thousand
  * lookups at once, names rejected before any packet leaves, fd reuse.
  * tests/dns_records.c has reverse lookups, MX/TXT/SRV/CNAME and hosts
- * files; both link into the one dns suite.
+ * files, tests/dns_config.c server lists and error codes; all three link
+ * into the one dns suite.
  */
 #include "dns_int.h" /* white box: the fd-reuse counter */
 #include "dns_test.h"

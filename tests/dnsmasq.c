@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,18 +88,21 @@ static void child(const struct t_dnsmasq *d, char **argv, pid_t parent)
 	_exit(127);
 }
 
-static int spawn(struct t_dnsmasq *d, const char *const *records)
+static int spawn(struct t_dnsmasq *d, const char *const *records, bool refuse)
 {
 	static char fixed[][32] = {"-k", "--conf-file=/dev/null", "--user=root",
-				   "--no-resolv", "--no-hosts", "--local=/#/",
+				   "--no-resolv", "--no-hosts",
 				   "--listen-address=127.0.0.1", "--bind-interfaces",
 				   "--log-facility=-"};
+	static char local_all[] = "--local=/#/";
 	char port[32], pid[96];
 	char *argv[MAX_ARGS];
 	int n = 0;
 	argv[n++] = (char *)t_dnsmasq_path();
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		argv[n++] = fixed[i];
+	if (!refuse)
+		argv[n++] = local_all;
 	snprintf(port, sizeof(port), "--port=%d", d->port);
 	snprintf(pid, sizeof(pid), "--pid-file=%s/pid", d->dir);
 	argv[n++] = port;
@@ -144,7 +148,7 @@ static int wait_ready(struct t_dnsmasq *d)
 	return -ETIMEDOUT;
 }
 
-int t_dnsmasq_start(struct t_dnsmasq *d, const char *const *records)
+static int start(struct t_dnsmasq *d, const char *const *records, bool refuse)
 {
 	memset(d, 0, sizeof(*d));
 	if (!t_dnsmasq_path())
@@ -161,7 +165,7 @@ int t_dnsmasq_start(struct t_dnsmasq *d, const char *const *records)
 		d->port = free_port();
 		if (d->port < 0)
 			continue; /* taken between the two binds: try another */
-		err = spawn(d, records);
+		err = spawn(d, records, refuse);
 		if (!err)
 			err = wait_ready(d);
 		if (err == -ETIMEDOUT)
@@ -175,6 +179,16 @@ int t_dnsmasq_start(struct t_dnsmasq *d, const char *const *records)
 	}
 	snprintf(d->server, sizeof(d->server), "127.0.0.1:%d", d->port);
 	return 0;
+}
+
+int t_dnsmasq_start(struct t_dnsmasq *d, const char *const *records)
+{
+	return start(d, records, false);
+}
+
+int t_dnsmasq_start_refusing(struct t_dnsmasq *d, const char *const *records)
+{
+	return start(d, records, true);
 }
 
 void t_dnsmasq_stop(struct t_dnsmasq *d)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dnsmasq.h - a test fixture: a private dnsmasq (Debian's dnsmasq-base)
- * answering only from the records it is given, on a free loopback port,
- * killed when the fixture stops (or when the test process dies).
+ * answering only from the records it is given (and NXDOMAIN or REFUSED to
+ * the rest), on a free loopback port, killed when the fixture stops (or
+ * when the test process dies).
  */
 #ifndef CORIO_TEST_DNSMASQ_H
 #define CORIO_TEST_DNSMASQ_H
@@ -26,6 +27,12 @@ const char *t_dnsmasq_path(void);
  * Returns once it accepts connections.  0, or a negative errno.
  */
 int t_dnsmasq_start(struct t_dnsmasq *d, const char *const *records);
+
+/*
+ * The same with no --local=/#/ and no upstream server: dnsmasq (2.90)
+ * answers REFUSED to every name @records does not cover.
+ */
+int t_dnsmasq_start_refusing(struct t_dnsmasq *d, const char *const *records);
 
 /* Stop it and remove its files.  Safe on a fixture that never started. */
 void t_dnsmasq_stop(struct t_dnsmasq *d);

@@ -4,8 +4,8 @@
  * real files in a temp dir (it must never truncate its own source), every
  * example's --help and its answer to an unknown option, and the two
  * servers on a loopback ephemeral port dropping clients that stay silent
- * or trickle.  tests/meson.build builds the programs as example-NAME and
- * says where in CORIO_EXAMPLES_DIR.  No corio loop here: plain syscalls.
+ * or trickle.  tests/meson.build says where examples/ built the programs
+ * (CORIO_EXAMPLES_DIR).  No corio loop here: plain syscalls.
  */
 #include "util.h"
 
@@ -42,7 +42,7 @@ static char *bin(const char *name)
 	const char *dir = getenv("CORIO_EXAMPLES_DIR");
 	cr_assert_not_null(dir, "CORIO_EXAMPLES_DIR unset: run this through meson test");
 	char *p;
-	cr_assert_geq(asprintf(&p, "%s/example-%s", dir, name), 0);
+	cr_assert_geq(asprintf(&p, "%s/%s", dir, name), 0);
 	return p;
 }
 

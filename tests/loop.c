@@ -162,8 +162,7 @@ Test(loop, strerror_knows_errno_and_corio_codes)
 	cr_assert_str_eq(corio_strerror(-ECANCELED), "Operation canceled");
 	cr_assert_str_eq(corio_strerror(-ETIMEDOUT), "Connection timed out");
 	cr_assert_str_eq(corio_strerror(0), "Success");
-	cr_assert_str_eq(corio_strerror(CORIO_ENOTFOUND), "Name does not resolve");
-	cr_assert_str_eq(corio_strerror(CORIO_EBADNAME), "Malformed domain name");
+	/* the name-lookup codes' text comes with dns/: tests/dns.c */
 	cr_assert_not_null(strstr(corio_strerror(-99999), "Unknown error"));
 	cr_assert_lt(CORIO_ENOTFOUND, -4096, "outside the errno range");
 	void *p = CORIO_ERR_PTR(CORIO_ETIMEOUT);

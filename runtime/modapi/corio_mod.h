@@ -261,4 +261,18 @@ int corio__module_attach(corio_loop *l, const struct corio__module *m,
 /* The state attached for @m, or NULL. */
 void *corio__module_state(const corio_loop *l, const struct corio__module *m) CORIO__HIDDEN;
 
+/* ---- text for modules' own error codes -------------------------------- */
+
+/* A module whose calls return codes of its own (below -4095, outside the
+ * errno range; dns: CORIO_ENOTFOUND, ...) gives corio_strerror() their
+ * text, so that the runtime never names them: @fn(err) for each err in
+ * @lo..@hi, NULL where it has none.  Register before any such code can
+ * reach the user (dns does it at load time).  Thread-safe; a range stays
+ * registered for good.
+ * Return: 0 (also if @lo..@hi is there already with @fn); -EINVAL (@hi
+ * above -4096, @lo above @hi, NULL @fn); -EEXIST (overlaps another
+ * range); -ENOSPC (CORIO__MAX_ERROR_RANGES registered). */
+#define CORIO__MAX_ERROR_RANGES 8
+int corio__strerror_register(int lo, int hi, const char *(*fn)(int err)) CORIO__HIDDEN;
+
 #endif /* CORIO_MOD_H */

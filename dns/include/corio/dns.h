@@ -6,15 +6,24 @@
  * POSIX (getaddrinfo, getnameinfo) so that code can switch with one line,
  * and add raw record queries with parsers for MX, TXT, SRV and CNAME.
  *
- * Errors are negative: errno values, or corio's own name-lookup codes from
- * corio/runtime.h (CORIO_ENOTFOUND, CORIO_ETIMEOUT, ...), never EAI_*.
- * corio_strerror() explains each.  A lookup whose task is cancelled or
- * times out returns at once (-ECANCELED, -ETIMEDOUT); the query itself is
- * abandoned inside the resolver and its answer freed when it arrives.
+ * Errors are negative: errno values, or the name-lookup codes declared
+ * below (CORIO_ENOTFOUND, CORIO_ETIMEOUT, ...), never EAI_*.
+ * corio_strerror() explains each.  (The codes used to be declared in
+ * corio/runtime.h: code that includes only that header and uses them must
+ * now include <corio/dns.h>, or <corio.h>, which includes both.)
+ *
+ * A lookup whose task is cancelled or times out returns at once
+ * (-ECANCELED, -ETIMEDOUT); the query itself is abandoned inside the
+ * resolver and its answer freed when it arrives.
  *
  * Servers come from /etc/resolv.conf, or from $CORIO_DNS_SERVERS, or from
  * corio_dns_set_servers() (strongest first: the call, the variable, the
- * file).  /etc/hosts is read before any server is asked.
+ * file).  /etc/hosts is read before any server is asked.  The variable
+ * takes the same list as corio_dns_set_servers() ("" counts as unset); if
+ * it is malformed, nothing falls back to resolv.conf: corio_getaddrinfo()
+ * of a name (numeric hosts still work), corio_getnameinfo(),
+ * corio_dns_query() and corio_dns_set_options() fail with -EINVAL until
+ * corio_dns_set_servers() overrides it.
  */
 #ifndef CORIO_DNS_H
 #define CORIO_DNS_H
@@ -33,6 +42,25 @@ extern "C" {
  * macros for the prototypes below. */
 struct addrinfo;
 struct sockaddr;
+
+/*
+ * The name-lookup codes.  They lie in -5099..-5001: below -4096, outside
+ * the errno range, and never colliding with glibc's EAI_* values.
+ */
+enum corio_error {
+	CORIO_ENOTFOUND = -5001,  /**< the name does not exist (NXDOMAIN) */
+	CORIO_ENODATA = -5002,    /**< the name has no records of that type */
+	CORIO_ETIMEOUT = -5003,   /**< no DNS server answered in time */
+	CORIO_ESERVFAIL = -5004,  /**< the server failed (SERVFAIL) */
+	CORIO_EBADNAME = -5005,   /**< malformed name: empty, too long, NUL */
+	CORIO_EREFUSED = -5006,   /**< every server refused the query */
+	CORIO_EFORMERR = -5007,   /**< the server could not parse the query */
+	CORIO_EBADRESP = -5008,   /**< malformed reply */
+	CORIO_ENOSERVICE = -5009, /**< unknown service name */
+	CORIO_EFAMILY = -5010,    /**< address family not supported */
+	CORIO_ECONNECTION = -5011, /**< could not reach any server */
+	CORIO_EDNS = -5012,       /**< any other resolver failure */
+};
 
 /** Per-loop resolver options (corio_dns_set_options()).  Zero-initialise:
  *  {0} means the system's settings and corio's defaults. */
@@ -73,11 +101,14 @@ CORIO_API int corio_dns_set_options(corio_loop *loop, const corio_dns_options *o
 /**
  * corio_dns_set_servers() - use these DNS servers for @loop, overriding
  * $CORIO_DNS_SERVERS and /etc/resolv.conf.  @csv is a comma-separated list
- * of "ip", "ip:port", "[ipv6]" or "[ipv6]:port" (the port defaults to 53);
+ * of "ipv4", "ipv4:port", "ipv6", "[ipv6]" or "[ipv6]:port": numeric
+ * addresses (dotted quads, no IPv6 scope), ports 1..65535 in decimal
+ * digits (default 53), no empty entry, no space;
  * "" means no server at all (only /etc/hosts and numeric hosts resolve;
  * other names fail with CORIO_ECONNECTION); NULL goes back to the
  * environment and resolv.conf.  Never suspends.
- * Return: 0; -EINVAL (malformed list, NULL @loop); -EBUSY while lookups of
+ * Return: 0; -EINVAL (malformed list, which changes nothing; NULL @loop;
+ * NULL @csv with $CORIO_DNS_SERVERS malformed); -EBUSY while lookups of
  * @loop are in flight; -ENOMEM; CORIO_EDNS.
  */
 CORIO_API int corio_dns_set_servers(corio_loop *loop, const char *csv);
@@ -103,12 +134,14 @@ CORIO_API int corio_dns_set_servers(corio_loop *loop, const char *csv);
  *           with corio_freeaddrinfo().
  * Return: 0; CORIO_ENOTFOUND (no such name, or AI_NUMERICHOST and @node is
  * not numeric); CORIO_ENODATA (the name has no address of that family);
- * CORIO_ETIMEOUT; CORIO_ESERVFAIL; CORIO_EREFUSED; CORIO_ECONNECTION (no
- * server reachable, or none configured); CORIO_EBADRESP; CORIO_EBADNAME
+ * CORIO_ETIMEOUT; CORIO_ESERVFAIL; CORIO_EREFUSED (every server refused
+ * the query); CORIO_ECONNECTION (no server could be reached, or those that
+ * could refused, or none is configured); CORIO_EBADRESP; CORIO_EBADNAME
  * (empty, over 253 bytes, a label over 63, an empty label, or a NUL byte
  * written as "\000"; checked before any I/O); CORIO_ENOSERVICE;
  * CORIO_EFAMILY (unknown family, or a numeric host of the other family);
- * -EINVAL (bad flags, NULL @res, both @node and @service NULL);
+ * -EINVAL (bad flags, NULL @res, both @node and @service NULL, a name
+ * to look up with $CORIO_DNS_SERVERS malformed);
  * -ESOCKTNOSUPPORT; -ENOMEM; -ECANCELED; -ETIMEDOUT; -EPERM outside a
  * task.
  */
@@ -137,8 +170,8 @@ CORIO_API void corio_freeaddrinfo(struct addrinfo *res);
  * "no name": the numeric form, or CORIO_ENOTFOUND with NI_NAMEREQD.)
  * Return: 0; CORIO_ENOTFOUND (no name and NI_NAMEREQD); CORIO_ECONNECTION
  * (NI_NAMEREQD, no name in /etc/hosts, no server configured); CORIO_EFAMILY
- * (not AF_INET/AF_INET6); -EINVAL
- * (bad flags or length, both buffers NULL); -EOVERFLOW (a buffer is too
+ * (not AF_INET/AF_INET6); -EINVAL (bad flags or length, both buffers
+ * NULL, $CORIO_DNS_SERVERS malformed); -EOVERFLOW (a buffer is too
  * small); -ENOMEM; -ECANCELED; -ETIMEDOUT; -EPERM outside a task.
  */
 CORIO_API int corio_getnameinfo(const struct sockaddr *sa, socklen_t len, char *host,
@@ -166,8 +199,10 @@ enum corio_dns_type {
  * @len:    receives its length.
  * Return: 0; CORIO_ENOTFOUND (NXDOMAIN); CORIO_ENODATA (no record of that
  * type); CORIO_ETIMEOUT; CORIO_ESERVFAIL; CORIO_EREFUSED; CORIO_EFORMERR;
- * CORIO_ECONNECTION; CORIO_EBADNAME (as corio_getaddrinfo()); -EINVAL
- * (@type not in 1..65535, NULL pointers); -ENOMEM; -ECANCELED;
+ * CORIO_ECONNECTION (both as corio_getaddrinfo()); CORIO_EBADNAME (as
+ * corio_getaddrinfo()); -EINVAL
+ * (@type not in 1..65535, NULL pointers, $CORIO_DNS_SERVERS malformed);
+ * -ENOMEM; -ECANCELED;
  * -ETIMEDOUT; -EPERM outside a task.
  */
 CORIO_API int corio_dns_query(const char *name, int type, unsigned char **answer,

@@ -352,24 +352,7 @@ CORIO_API ssize_t corio_write(int fd, const void *buf, size_t n);
 /* ------------------------------------------------------------------ */
 /* Errors                                                              */
 
-/*
- * corio's own error codes, for name lookups.  They lie below -4096, outside
- * the errno range, and never collide with glibc's EAI_* values.
- */
-enum corio_error {
-	CORIO_ENOTFOUND = -5001,  /**< the name does not exist (NXDOMAIN) */
-	CORIO_ENODATA = -5002,    /**< the name has no records of that type */
-	CORIO_ETIMEOUT = -5003,   /**< no DNS server answered in time */
-	CORIO_ESERVFAIL = -5004,  /**< the server failed (SERVFAIL) */
-	CORIO_EBADNAME = -5005,   /**< malformed name: empty, too long, NUL */
-	CORIO_EREFUSED = -5006,   /**< the server refused the query */
-	CORIO_EFORMERR = -5007,   /**< the server could not parse the query */
-	CORIO_EBADRESP = -5008,   /**< malformed reply */
-	CORIO_ENOSERVICE = -5009, /**< unknown service name */
-	CORIO_EFAMILY = -5010,    /**< address family not supported */
-	CORIO_ECONNECTION = -5011, /**< could not reach any server */
-	CORIO_EDNS = -5012,       /**< any other resolver failure */
-};
+/* Name-lookup codes (CORIO_ENOTFOUND, ...) are dns's: see corio/dns.h. */
 
 /** corio_strerror() - text for any code corio returns: negative errno
  *  values and corio's own codes.  Never NULL; thread-safe. */
