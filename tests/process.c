@@ -133,7 +133,8 @@ static void *cat_main(void *arg)
 	 * no tick and one stall as long as the transfer.  The margins are for
 	 * sanitizers and loaded machines (time spent waiting for a CPU is
 	 * already left out of max_gap: see ticker()). */
-	cr_assert_geq(ticks.n, 5u, "%u ticks in %lu ms", ticks.n, (unsigned long)(took / MS));
+	/* a fast machine moves 10 MiB in a few ms: ask for ticks, not a rate */
+	cr_assert_geq(ticks.n, 2u, "%u ticks in %lu ms", ticks.n, (unsigned long)(took / MS));
 	cr_assert_lt(ticks.max_gap, took / 2 + 250 * MS, "the loop stalled for %lu of %lu ms",
 		     (unsigned long)(ticks.max_gap / MS), (unsigned long)(took / MS));
 	corio_process_free(p);
