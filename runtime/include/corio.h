@@ -11,5 +11,6 @@
 #include <corio/io.h>
 #include <corio/net.h>
 #include <corio/dns.h>
+#include <corio/http.h>
 
 #endif
