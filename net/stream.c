@@ -553,7 +553,7 @@ static ssize_t stream_read_exactly(corio_stream *s, void *buf, size_t n)
 
 /* Hand out @len bytes at rhead as a line that stays put until the next
  * read call. */
-static ssize_t lend(struct corio_stream *s, char **line, size_t len)
+static ssize_t lend(struct corio_stream *s, const char **line, size_t len)
 {
 	*line = s->rbuf + s->rhead;
 	s->lent_active = true;
@@ -571,7 +571,7 @@ static char *find(struct corio_stream *s, const char *delim, size_t dlen, size_t
 	return memmem(s->rbuf + s->rhead + from, lim - from, delim, dlen);
 }
 
-static ssize_t stream_read_until(corio_stream *s, const char *delim, char **line)
+static ssize_t stream_read_until(corio_stream *s, const char *delim, const char **line)
 {
 	if (!delim || !*delim || !line)
 		return -EINVAL;
@@ -615,7 +615,7 @@ ssize_t corio_stream_read_exactly(corio_stream *s, void *buf, size_t n)
 	return corio__stream_leave(s, stream_read_exactly(s, buf, n));
 }
 
-ssize_t corio_stream_read_until(corio_stream *s, const char *delim, char **line)
+ssize_t corio_stream_read_until(corio_stream *s, const char *delim, const char **line)
 {
 	if (!s)
 		return -EINVAL;
@@ -623,7 +623,7 @@ ssize_t corio_stream_read_until(corio_stream *s, const char *delim, char **line)
 	return corio__stream_leave(s, stream_read_until(s, delim, line));
 }
 
-ssize_t corio_stream_readline(corio_stream *s, char **line)
+ssize_t corio_stream_readline(corio_stream *s, const char **line)
 {
 	return corio_stream_read_until(s, "\n", line);
 }

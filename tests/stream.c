@@ -91,12 +91,12 @@ static void *lines_main(void *arg)
 	cr_assert_eq(corio_spawn(&t, lines_peer, &b), 0);
 	const char *want[] = {"alpha\n", "beta\n", "gamma\n", "tail-without-newline"};
 	for (int i = 0; i < 4; i++) {
-		char *line;
+		const char *line;
 		ssize_t n = corio_stream_readline(s, &line);
 		cr_assert_eq(n, (ssize_t)strlen(want[i]), "line %d: %zd", i, n);
 		cr_assert_eq(memcmp(line, want[i], (size_t)n), 0);
 	}
-	char *line;
+	const char *line;
 	cr_assert_eq(corio_stream_readline(s, &line), 0, "end of stream");
 	cr_assert_eq(corio_join(t, NULL), 0);
 	cr_assert_eq(corio_stream_close(s), 0);
@@ -120,7 +120,7 @@ static void *delim_main(void *arg)
 	tcp_pair(&a, &b);
 	corio_stream *s = stream(a, arg, (corio_stream_options){0});
 	send_str(b, "GET / HTTP/1.0\r\nHost: x\r\n\r\nbody");
-	char *line;
+	const char *line;
 	cr_assert_eq(corio_stream_read_until(s, "\r\n", &line), 16);
 	cr_assert_eq(memcmp(line, "GET / HTTP/1.0\r\n", 16), 0);
 	cr_assert_eq(corio_stream_read_until(s, "\r\n", &line), 9);
@@ -147,7 +147,7 @@ static void *lent_main(void *arg)
 	tcp_pair(&a, &b);
 	corio_stream *s = stream(a, arg, (corio_stream_options){0});
 	send_str(b, "first line\n");
-	char *line;
+	const char *line;
 	cr_assert_eq(corio_stream_readline(s, &line), 11);
 	static char junk[48 * 1024];
 	memset(junk, 'j', sizeof(junk));
@@ -176,7 +176,7 @@ static void *too_long_main(void *arg)
 	memset(big, 'x', sizeof(big));
 	cr_assert_eq(corio_send_all(b, big, sizeof(big), 0), (ssize_t)sizeof(big));
 	send_str(b, "\nshort\n");
-	char *line;
+	const char *line;
 	cr_assert_eq(corio_stream_readline(s, &line), -EMSGSIZE);
 	cr_assert_geq(corio_stream_buffered(s), 1024, "the data is kept");
 	/* the caller can still take the over-long line and go on */
@@ -214,7 +214,7 @@ static void *limit_edge_main(void *arg)
 	tcp_pair(&a, &b);
 	corio_stream *s = stream(a, arg, (corio_stream_options){.limit = 16});
 	send_str(b, "fifteen-chars!!\n" "sixteen-chars!!!\n");
-	char *line;
+	const char *line;
 	cr_assert_eq(corio_stream_readline(s, &line), 16, "a line of exactly the limit");
 	cr_assert_eq(corio_stream_readline(s, &line), -EMSGSIZE, "one byte over");
 	corio_stream_close(s);
@@ -801,7 +801,7 @@ struct woken {
 static void *woken_reader(void *arg)
 {
 	struct woken *w = arg;
-	char *line;
+	const char *line;
 	w->started = 1;
 	w->res = corio_stream_readline(w->s, &line);
 	return NULL;
@@ -963,7 +963,7 @@ static void *slowloris_main(void *arg)
 	corio_task *t;
 	cr_assert_eq(corio_spawn(&t, trickle, &b), 0);
 	uint64_t t0 = t_clock();
-	char *line;
+	const char *line;
 	/* a byte every 20 ms keeps the idle timer happy, not the read timer */
 	cr_assert_eq(corio_stream_readline(s, &line), -ETIMEDOUT);
 	uint64_t took = t_clock() - t0;

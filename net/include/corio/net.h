@@ -243,17 +243,19 @@ CORIO_API ssize_t corio_stream_read_exactly(corio_stream *s, void *buf, size_t n
  * corio_stream_read_until() - read up to and including the delimiter
  * @delim (a non-empty C string).  *@line points into the stream's buffer
  * and stays valid until the next call on the stream; it is not
- * NUL-terminated.  At end of stream a last piece without delimiter is
+ * NUL-terminated, and it is the stream's memory: never free() it (hence
+ * const).  At end of stream a last piece without delimiter is
  * returned as is (check its end).  Suspends.
  * Return: the line's length, delimiter included; 0 at end of stream;
  * -EMSGSIZE if no delimiter came within the stream's limit (the data stays
  * buffered: corio_stream_read() gets it); -EINVAL (empty @delim);
  * -ECANCELED, -ETIMEDOUT (nothing consumed); or the connection's error.
  */
-CORIO_API ssize_t corio_stream_read_until(corio_stream *s, const char *delim, char **line);
+CORIO_API ssize_t corio_stream_read_until(corio_stream *s, const char *delim,
+					  const char **line);
 
 /** corio_stream_readline() - corio_stream_read_until(@s, "\n", @line). */
-CORIO_API ssize_t corio_stream_readline(corio_stream *s, char **line);
+CORIO_API ssize_t corio_stream_readline(corio_stream *s, const char **line);
 
 /**
  * corio_stream_write() - queue @n bytes from @buf (copied: @buf is free
