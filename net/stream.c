@@ -429,14 +429,12 @@ static int fetch(struct corio_stream *s, size_t need, uint64_t deadline)
 	return err ? err : read_wait(s, deadline);
 }
 
-/* Every read call starts here: the previous line may go, one reader at a
- * time, a cancellation point, and the call's own deadline. */
+/* Every read call starts here (holding the reading side): the previous
+ * line may go, a cancellation point, and the call's own deadline. */
 static int read_begin(struct corio_stream *s, uint64_t *deadline)
 {
 	if (!corio_self())
 		return -EPERM;
-	if (s->readers.head)
-		return -EBUSY;
 	if (s->lent_active) {
 		s->lent_active = false;
 		free(s->lent);
@@ -603,24 +601,24 @@ ssize_t corio_stream_read(corio_stream *s, void *buf, size_t n)
 {
 	if (!s)
 		return -EINVAL;
-	corio__stream_enter(s);
-	return corio__stream_leave(s, stream_read(s, buf, n));
+	int err = corio__stream_take(s, &s->reading);
+	return err ? err : corio__stream_give(s, &s->reading, stream_read(s, buf, n));
 }
 
 ssize_t corio_stream_read_exactly(corio_stream *s, void *buf, size_t n)
 {
 	if (!s)
 		return -EINVAL;
-	corio__stream_enter(s);
-	return corio__stream_leave(s, stream_read_exactly(s, buf, n));
+	int err = corio__stream_take(s, &s->reading);
+	return err ? err : corio__stream_give(s, &s->reading, stream_read_exactly(s, buf, n));
 }
 
 ssize_t corio_stream_read_until(corio_stream *s, const char *delim, const char **line)
 {
 	if (!s)
 		return -EINVAL;
-	corio__stream_enter(s);
-	return corio__stream_leave(s, stream_read_until(s, delim, line));
+	int err = corio__stream_take(s, &s->reading);
+	return err ? err : corio__stream_give(s, &s->reading, stream_read_until(s, delim, line));
 }
 
 ssize_t corio_stream_readline(corio_stream *s, const char **line)

@@ -176,8 +176,8 @@ ssize_t corio_stream_writev(corio_stream *s, const struct iovec *iov, int cnt)
 {
 	if (!s)
 		return -EINVAL;
-	corio__stream_enter(s);
-	return corio__stream_leave(s, stream_writev(s, iov, cnt));
+	int err = corio__stream_take(s, &s->writing);
+	return err ? err : corio__stream_give(s, &s->writing, stream_writev(s, iov, cnt));
 }
 
 ssize_t corio_stream_write(corio_stream *s, const void *buf, size_t n)

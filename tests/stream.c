@@ -440,6 +440,134 @@ Test(stream, second_reader_gets_ebusy)
 	t_run(busy_main, &(struct sc){0}, NULL);
 }
 
+/* One reader and one writer at a time, whatever state the first is in:
+ * waiting, or woken by a completion but not yet run.  The intruder yields
+ * every turn, so it runs ahead of a task that the turn's completions have
+ * just woken; each of its calls must get -EBUSY, and must neither take
+ * the first one's bytes nor restart its call. */
+struct intruder {
+	corio_stream *s;
+	const ssize_t *first; /* the first task's result: 1 while it runs */
+	bool write;
+	int tries;
+	ssize_t bad; /* the first result other than -EBUSY, or 0 */
+};
+
+static void *intrude(void *arg)
+{
+	struct intruder *in = arg;
+	while (*in->first == 1) {
+		char c = 'B';
+		corio_scope sc; /* with the guard missing, the call would wait */
+		corio_timeout_push(&sc, corio_now() + 200 * MS);
+		ssize_t r = in->write ? corio_stream_write(in->s, &c, 1)
+				      : corio_stream_read(in->s, &c, 1);
+		corio_timeout_pop(&sc);
+		if (r != -EBUSY && !in->bad)
+			in->bad = r ? r : -1;
+		in->tries++;
+		corio_yield();
+	}
+	return NULL;
+}
+
+static void join_soon(corio_task *t);
+
+static void *second_reader_main(void *arg)
+{
+	int a, b;
+	tcp_pair(&a, &b);
+	corio_stream *s = stream(a, arg, (corio_stream_options){0});
+	struct reader r = {.s = s, .n = 8, .exactly = 1, .res = 1};
+	corio_task *t, *u;
+	cr_assert_eq(corio_spawn(&t, reader_task, &r), 0);
+	cr_assert_eq(corio_sleep(2 * MS), 0); /* it waits now */
+	struct intruder in = {.s = s, .first = &r.res};
+	cr_assert_eq(corio_spawn(&u, intrude, &in), 0);
+	send_str(b, "abcd");
+	cr_assert_eq(corio_sleep(5 * MS), 0);
+	send_str(b, "efgh");
+	join_soon(t);
+	join_soon(u);
+	cr_assert_eq(r.res, 8, "%s", corio_strerror((int)r.res));
+	cr_assert_eq(memcmp(r.buf, "abcdefgh", 8), 0, "no byte lost or taken");
+	cr_assert_gt(in.tries, 0);
+	cr_assert_eq(in.bad, 0, "the second reader got %zd", in.bad);
+	corio_stream_close(s);
+	close(b);
+	return NULL;
+}
+
+Test(stream, second_reader_gets_ebusy_while_the_first_is_woken_not_run)
+{
+	t_run(second_reader_main, &(struct sc){0}, NULL);
+}
+
+Test(stream, plain_second_reader_gets_ebusy_while_the_first_is_woken_not_run)
+{
+	t_run(second_reader_main, &(struct sc){1}, NULL);
+}
+
+struct big_write {
+	corio_stream *s;
+	size_t n;
+	ssize_t res;
+};
+
+static void *big_writer(void *arg)
+{
+	struct big_write *w = arg;
+	char *buf = malloc(w->n);
+	memset(buf, 'A', w->n);
+	w->res = corio_stream_write(w->s, buf, w->n);
+	free(buf);
+	return NULL;
+}
+
+static void small_buffers(int fd);
+
+static void *second_writer_main(void *arg)
+{
+	int a, b;
+	tcp_pair(&a, &b);
+	small_buffers(a);
+	small_buffers(b);
+	corio_stream *s = stream(a, arg, (corio_stream_options){.high_water = 16 * 1024});
+	struct big_write w = {.s = s, .n = 1 << 20, .res = 1};
+	corio_task *t, *u;
+	cr_assert_eq(corio_spawn(&t, big_writer, &w), 0);
+	cr_assert_eq(corio_sleep(5 * MS), 0); /* blocked at the high-water mark */
+	struct intruder in = {.s = s, .first = &w.res, .write = true};
+	cr_assert_eq(corio_spawn(&u, intrude, &in), 0);
+	static char buf[65536];
+	size_t got = 0;
+	while (got < w.n) {
+		ssize_t n = corio_recv(b, buf, sizeof(buf) < w.n - got ? sizeof(buf) : w.n - got, 0);
+		cr_assert_gt(n, 0);
+		for (ssize_t i = 0; i < n; i++)
+			cr_assert_eq(buf[i], 'A', "byte %zu is not the first writer's", got + (size_t)i);
+		got += (size_t)n;
+	}
+	join_soon(t);
+	join_soon(u);
+	cr_assert_eq(w.res, (ssize_t)w.n);
+	cr_assert_gt(in.tries, 0);
+	cr_assert_eq(in.bad, 0, "the second writer got %zd", in.bad);
+	corio_close(b);
+	corio_stream_close(s);
+	return NULL;
+}
+
+Test(stream, second_writer_gets_ebusy_while_the_first_is_blocked_or_woken)
+{
+	t_run(second_writer_main, &(struct sc){0}, NULL);
+}
+
+Test(stream, plain_second_writer_gets_ebusy_while_the_first_is_blocked_or_woken)
+{
+	t_run(second_writer_main, &(struct sc){1}, NULL);
+}
+
 /* ---- half-close, resets, closing ----------------------------------------- */
 
 /* Join @t, giving it 5 s: a task that hangs is cancelled and reaped, and

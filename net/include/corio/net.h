@@ -183,8 +183,16 @@ CORIO_API int corio_sock_close(int fd);
 /* ------------------------------------------------------------------ */
 /* Streams                                                             */
 
-/** A buffered byte stream over a connected socket (asyncio's reader and
- *  writer in one).  One task may read and one may write at a time. */
+/**
+ * A buffered byte stream over a connected socket (asyncio's reader and
+ * writer in one).  One task reads and one task writes at a time: a read
+ * call (read, read_exactly, read_until, readline) holds the reading side
+ * from entry to return, whatever it is doing (waiting for data, woken and
+ * not yet run, copying), and a second read call meanwhile fails at once
+ * with -EBUSY, consuming nothing; likewise write and writev for the
+ * writing side, so one task's bytes never interleave with another's.
+ * flush, shutdown and close may be called by any task.
+ */
 typedef struct corio_stream corio_stream;
 
 /** Stream options.  Zero-initialise: {0} means the defaults. */
@@ -223,7 +231,7 @@ CORIO_API int corio_stream_new(corio_stream **out, int fd, const corio_stream_op
  * data only when nothing is buffered.  Suspends.
  * Return: bytes read (>= 1), 0 at end of stream, -ECANCELED, -ETIMEDOUT
  * (a scope, or the stream's read/idle timeout), -EBUSY (another task is
- * reading), or the connection's error (-ECONNRESET, ...) once buffered
+ * inside a read call on @s, waiting or not), or the connection's error (-ECONNRESET, ...) once buffered
  * data has been read.  An interrupted read loses nothing: data that
  * arrives later is kept for the next call.
  */
@@ -264,7 +272,8 @@ CORIO_API ssize_t corio_stream_readline(corio_stream *s, const char **line);
  * stays bounded by about twice that.  Never short.  Suspends.
  * Return: @n; -EPIPE/-ECONNRESET (an earlier send failed: the connection
  * is broken and buffered data is dropped); -ECANCELED, -ETIMEDOUT (a
- * prefix of @buf may have been queued and will still be sent).
+ * prefix of @buf may have been queued and will still be sent); -EBUSY
+ * (another task is inside a write on @s: nothing was queued).
  */
 CORIO_API ssize_t corio_stream_write(corio_stream *s, const void *buf, size_t n);
 
