@@ -141,7 +141,8 @@ static int rop_arm(struct corio_stream *s, size_t need)
 		if (err)
 			return err;
 		size_t room = s->rcap - s->rtail;
-		s->rop.code = CORIO__OP_RECV;
+		s->rop.code = s->sock ? CORIO__OP_RECV : CORIO__OP_READ;
+		s->rop.off = (uint64_t)-1;
 		s->rop.buf = s->rbuf + s->rtail;
 		s->rop.len = room > INT_MAX ? INT_MAX : (uint32_t)room;
 		s->rop.complete = plain_complete;
@@ -628,6 +629,17 @@ ssize_t corio_stream_readline(corio_stream *s, const char **line)
 
 /* ---- lifecycle -------------------------------------------------------- */
 
+/* 1 for a socket, 0 for another file (a pipe, a tty), -EBADF.  Decided
+ * once: a stream keeps its fd for life. */
+static int is_socket(int fd)
+{
+	int type;
+	socklen_t len = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0)
+		return 1;
+	return errno == EBADF ? -EBADF : 0;
+}
+
 int corio_stream_new(corio_stream **out, int fd, const corio_stream_options *o)
 {
 	static const corio_stream_options defaults;
@@ -643,6 +655,9 @@ int corio_stream_new(corio_stream **out, int fd, const corio_stream_options *o)
 	r.low_water = o->low_water ? o->low_water : r.high_water / 4;
 	if (r.low_water > r.high_water)
 		return -EINVAL;
+	int sock = is_socket(fd);
+	if (sock < 0)
+		return sock;
 	struct corio__net *n = corio__net_get(l);
 	struct corio_stream *s = n ? calloc(1, sizeof(*s)) : NULL;
 	if (!s)
@@ -651,8 +666,9 @@ int corio_stream_new(corio_stream **out, int fd, const corio_stream_options *o)
 	s->net = n;
 	s->fd = fd;
 	s->o = r;
-	s->ms = n->ms_recv && !r.plain;
-	s->rdy = n->ready_recv && !r.plain;
+	s->sock = sock;
+	s->ms = sock && n->ms_recv && !r.plain;
+	s->rdy = sock && n->ready_recv && !r.plain;
 	s->rmax = r.limit > DEFAULT_LIMIT ? r.limit : DEFAULT_LIMIT;
 	s->next = n->streams;
 	if (n->streams)

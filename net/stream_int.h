@@ -41,6 +41,7 @@ struct corio_stream {
 	corio_loop *loop;
 	struct corio__net *net;
 	int fd;
+	bool sock;              /* a socket: RECV/SEND ops, else READ/WRITE */
 	bool ms;                /* multishot receive with provided buffers */
 	bool rdy;               /* epoll: edge-only poll, then recv (stream.c) */
 	bool drained;           /* rdy: the last recv found the socket empty */

@@ -11,6 +11,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -1130,6 +1131,89 @@ Test(stream, slowloris_gets_the_read_timeout_silence_the_idle_timeout)
 Test(stream, plain_slowloris_gets_the_read_timeout)
 {
 	t_run(slowloris_main, &(struct sc){1}, NULL);
+}
+
+/* ---- streams over pipes ------------------------------------------------------ */
+
+/* Our end @which of a new child's pipe, made the stream's alone: a dup of
+ * it, and the process's own copy closed. */
+static int child_end(corio_process *p, int which)
+{
+	int fd = fcntl(corio_process_fd(p, which), F_DUPFD_CLOEXEC, 0);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(corio_process_close_fd(p, which), 0);
+	return fd;
+}
+
+static void *child_lines_main(void *arg)
+{
+	char *argv[] = {"/bin/sh", "-c", "printf 'a\\nb\\nc\\n'", NULL};
+	corio_process_options po = {.stdio = {0, CORIO_STDIO_PIPE, 0}};
+	corio_process *p;
+	cr_assert_eq(corio_process_spawn(&p, argv, &po), 0);
+	corio_stream *s = stream(child_end(p, 1), arg, (corio_stream_options){0});
+	const char *want[] = {"a\n", "b\n", "c\n"};
+	for (int i = 0; i < 3; i++) {
+		const char *line;
+		ssize_t n = corio_stream_readline(s, &line);
+		cr_assert_eq(n, 2, "line %d: %s", i, corio_strerror((int)n));
+		cr_assert_eq(memcmp(line, want[i], 2), 0);
+	}
+	const char *line;
+	cr_assert_eq(corio_stream_readline(s, &line), 0, "end of stream");
+	int st;
+	cr_assert_eq(corio_process_wait(p, &st), 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	cr_assert_eq(corio_stream_close(s), 0);
+	corio_process_free(p);
+	return NULL;
+}
+
+Test(stream, reads_a_childs_stdout_line_by_line, .timeout = 20)
+{
+	t_run(child_lines_main, &(struct sc){0}, NULL);
+}
+
+Test(stream, plain_reads_a_childs_stdout_line_by_line, .timeout = 20)
+{
+	t_run(child_lines_main, &(struct sc){1}, NULL);
+}
+
+static void *child_stdin_main(void *arg)
+{
+	char *argv[] = {"wc", "-c", NULL};
+	corio_process_options po = {.stdio = {CORIO_STDIO_PIPE, CORIO_STDIO_PIPE, 0}};
+	corio_process *p;
+	cr_assert_eq(corio_process_spawn(&p, argv, &po), 0);
+	/* more than a pipe holds, in a small high-water mark: backpressure */
+	corio_stream *in = stream(child_end(p, 0), arg, (corio_stream_options){.high_water = 4096});
+	corio_stream *out = stream(child_end(p, 1), arg, (corio_stream_options){0});
+	static char buf[300000];
+	memset(buf, 'x', sizeof(buf));
+	for (size_t off = 0; off < sizeof(buf); off += 10000)
+		cr_assert_eq(corio_stream_write(in, buf + off, 10000), 10000);
+	cr_assert_eq(corio_stream_close(in), 0, "flushed and closed: the child sees EOF");
+	const char *line;
+	ssize_t n = corio_stream_readline(out, &line);
+	cr_assert_gt(n, 0, "%s", corio_strerror((int)n));
+	cr_assert_eq(strtol(line, NULL, 10), (long)sizeof(buf), "%.*s", (int)n, line);
+	cr_assert_eq(corio_stream_readline(out, &line), 0);
+	int st;
+	cr_assert_eq(corio_process_wait(p, &st), 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	cr_assert_eq(corio_stream_close(out), 0);
+	corio_process_free(p);
+	return NULL;
+}
+
+Test(stream, writes_a_childs_stdin, .timeout = 20)
+{
+	t_run(child_stdin_main, &(struct sc){0}, NULL);
+}
+
+Test(stream, plain_writes_a_childs_stdin, .timeout = 20)
+{
+	t_run(child_stdin_main, &(struct sc){1}, NULL);
 }
 
 /* ---- idle streams ----------------------------------------------------------- */

@@ -217,12 +217,20 @@ typedef struct corio_stream_options {
 } corio_stream_options;
 
 /**
- * corio_stream_new() - wrap the connected socket @fd (which the stream
- * then owns and corio_stream_close() closes) in a stream.  No buffer is
- * allocated until data flows: an idle stream costs a few hundred bytes;
- * with provided buffers a stream waiting for data pins no receive buffer.
- * Return: 0, -EINVAL (@fd < 0, low_water > high_water), -ENOMEM, -EPERM
- * outside a loop.  Does not suspend.
+ * corio_stream_new() - wrap @fd (which the stream then owns and
+ * corio_stream_close() closes) in a stream: a connected socket, or any
+ * other file corio can wait on, such as a pipe to or from a child process
+ * (corio_process_fd(): read its output line by line) or a tty.  Sockets
+ * are read and written with recv/send, other files with read/write; on
+ * those the stream always takes the plain path (one read op at a time into
+ * its own buffer: io_uring's multishot receive takes sockets only), and
+ * corio_stream_shutdown() gives -ENOTSOCK.  Writing to a pipe whose reader
+ * has gone raises SIGPIPE, as write(2) does, unless it is ignored.  No
+ * buffer is allocated until data flows: an idle stream costs a few hundred
+ * bytes; with provided buffers a socket stream waiting for data pins no
+ * receive buffer.
+ * Return: 0, -EINVAL (@fd < 0, low_water > high_water), -EBADF, -ENOMEM,
+ * -EPERM outside a loop.  Does not suspend.
  */
 CORIO_API int corio_stream_new(corio_stream **out, int fd, const corio_stream_options *o);
 
