@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -30,11 +29,11 @@ static size_t rlen(const struct corio_stream *s)
 	return s->rtail - s->rhead;
 }
 
-/* Does data reach the stream by copy (multishot's provided buffers, or
- * epoll's readiness receive), rather than by a recv into rbuf? */
+/* Does data reach the stream by copy (multishot's provided buffers),
+ * rather than by a receive into rbuf? */
 static bool copies(const struct corio_stream *s)
 {
-	return s->ms || s->rdy;
+	return s->ms;
 }
 
 /* May rbuf move?  Not while the plain recv writes into it. */
@@ -152,22 +151,15 @@ static int rop_arm(struct corio_stream *s, size_t need)
 	return 0;
 }
 
-static void rdy_arm(struct corio_stream *s);
-static int pull(struct corio_stream *s);
-
 /* A reader needs data (@need bytes buffered in all, plain path): get a
  * receive into the kernel unless one is there or can bring nothing.
- * 1 when data (or EOF, or an error) came at once: look again. */
+ * The one buffered receive path serves both backends: multishot with the
+ * loop's buffer group where the backend has one; else (a kernel before
+ * 5.19, a pipe or tty, plain streams) one receive at a time into rbuf. */
 static int want_data(struct corio_stream *s, size_t need)
 {
 	if (s->eof || s->rerr || s->rstate != NET_IDLE)
 		return 0;
-	if (s->rdy) {
-		if (!s->drained && pull(s))
-			return 1;
-		rdy_arm(s);
-		return 0;
-	}
 	if (s->ms && !corio__net_bufs_ready(s->net))
 		s->ms = false;
 	size_t more = need > rlen(s) ? need - rlen(s) : 1;
@@ -293,102 +285,6 @@ static void plain_complete(struct corio__op *op, int res, uint32_t flags)
 	reader_wake(s);
 }
 
-/* ---- epoll: the readiness receive ---------------------------------------- */
-
-/*
- * On epoll a stream waits for readability with an edge-only poll, which
- * holds no buffer, then takes what the socket has with a non-blocking
- * recv: straight into a waiting reader's buffer, or into rbuf, made room
- * for only now.  So idle streams pin no memory here either.  'drained'
- * records that the last recv came back short or empty: the socket had no
- * more then, so the next wait needs no recv first and an edge must come
- * with anything new.
- */
-static void rdy_complete(struct corio__op *op, int res, uint32_t flags);
-
-static void rdy_arm(struct corio_stream *s)
-{
-	memset(&s->rop, 0, sizeof(s->rop));
-	s->rop.code = CORIO__OP_POLL;
-	s->rop.fd = s->fd;
-	/* The first wait is a plain poll: the backend then checks that its
-	 * record for the number is this socket's (the number may have been
-	 * some other file's, closed with close(2)); edge-only polls trust it. */
-	s->rop.u.poll_mask = POLLIN | POLLRDHUP | (s->edge_ok ? CORIO__POLL_EDGE : 0);
-	s->edge_ok = true;
-	s->rop.complete = rdy_complete;
-	s->rstate = NET_ARMED;
-	corio__net_submit(s->net, &s->rop);
-}
-
-/* One non-blocking recv.  1 if it changed anything (data, EOF, error),
- * 0 if the socket had nothing. */
-static int pull(struct corio_stream *s)
-{
-	/* a reader's own buffer is set only while rbuf is empty */
-	bool direct = s->dst != NULL;
-	if (!direct) {
-		int err = rbuf_reserve(s, RBUF_MIN);
-		if (err) {
-			s->rerr = err;
-			return 1;
-		}
-	}
-	char *p = direct ? s->dst + s->dst_got : s->rbuf + s->rtail;
-	size_t cap = direct ? s->dst_len - s->dst_got : s->rcap - s->rtail;
-	ssize_t r;
-	do
-		r = recv(s->fd, p, cap, MSG_DONTWAIT);
-	while (r < 0 && errno == EINTR);
-	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-		s->drained = true;
-		return 0;
-	}
-	if (r <= 0) {
-		if (r == 0)
-			s->eof = true;
-		else
-			s->rerr = -errno;
-		return 1;
-	}
-	/* short: the socket had no more, unless the peer's FIN (or an
-	 * error) waits behind the data, which no new edge would announce */
-	s->drained = (size_t)r < cap && !s->peer_gone;
-	s->rgot_data = true;
-	s->rprogress = corio__now(s->loop);
-	if (direct)
-		s->dst_got += (size_t)r;
-	else
-		s->rtail += (size_t)r;
-	return 1;
-}
-
-static void rdy_complete(struct corio__op *op, int res, uint32_t flags)
-{
-	(void)flags;
-	struct corio_stream *s = rop_ended(op);
-	if (!s)
-		return;
-	if (res == -ECANCELED)
-		return;
-	if (res < 0) {
-		s->rerr = res;
-	} else {
-		s->drained = false;
-		if (res & (POLLRDHUP | POLLHUP | POLLERR))
-			s->peer_gone = true;
-		/* feed the waiting reader until it is content or the
-		 * socket is empty; then wait for the next edge */
-		while (s->readers.head && !reader_ready(s)) {
-			if (!pull(s)) {
-				rdy_arm(s);
-				break;
-			}
-		}
-	}
-	reader_wake(s);
-}
-
 /* ---- waiting ------------------------------------------------------------ */
 
 /* Wait in @q under the call's deadline and the idle timeout.  0 means
@@ -425,8 +321,6 @@ static int fetch(struct corio_stream *s, size_t need, uint64_t deadline)
 	if (s->orphan) /* a woken reader that lost the stream meanwhile */
 		return -ECANCELED;
 	int err = want_data(s, need);
-	if (err > 0)
-		return 0;
 	return err ? err : read_wait(s, deadline);
 }
 
@@ -668,7 +562,6 @@ int corio_stream_new(corio_stream **out, int fd, const corio_stream_options *o)
 	s->o = r;
 	s->sock = sock;
 	s->ms = sock && n->ms_recv && !r.plain;
-	s->rdy = sock && n->ready_recv && !r.plain;
 	s->rmax = r.limit > DEFAULT_LIMIT ? r.limit : DEFAULT_LIMIT;
 	s->next = n->streams;
 	if (n->streams)

@@ -43,10 +43,6 @@ struct corio_stream {
 	int fd;
 	bool sock;              /* a socket: RECV/SEND ops, else READ/WRITE */
 	bool ms;                /* multishot receive with provided buffers */
-	bool rdy;               /* epoll: edge-only poll, then recv (stream.c) */
-	bool drained;           /* rdy: the last recv found the socket empty */
-	bool peer_gone;         /* rdy: an edge said FIN, hang-up or error */
-	bool edge_ok;           /* rdy: a first plain poll vouched for the fd */
 	bool orphan;            /* closed: freed once no op or caller is left */
 	unsigned users;         /* tasks inside a read or write call */
 	bool reading;           /* a task is inside a read call (one at a time) */
