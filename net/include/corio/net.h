@@ -100,8 +100,11 @@ CORIO_API int corio_sock_port(int fd);
  * On io_uring kernels with multishot accept, one long-lived accept per
  * listener keeps accepting into a short queue that this call serves; the
  * queue stops the kernel (the backlog holds connections) once a few dozen
- * are waiting unclaimed.  Such a listener must be closed with
- * corio_sock_close(), which also closes the connections still queued.
+ * are waiting unclaimed.  A listener, like every fd corio waits on, must
+ * be closed with corio_close() (io.h), which also closes the connections
+ * still queued: the listener's record is found by fd number, with no
+ * system call, so a number closed with plain close(2) and reused would
+ * still find the old record.
  * The new socket is blocking and close-on-exec.  Suspends.
  * Return: the new socket; -ECANCELED, -ETIMEDOUT; -EMFILE/-ENFILE (out of
  * descriptors: the connection stays in the backlog, try again later); or
@@ -184,8 +187,8 @@ CORIO_API int corio_sock_close(int fd);
 /* Streams                                                             */
 
 /**
- * A buffered byte stream over a connected socket (asyncio's reader and
- * writer in one).  One task reads and one task writes at a time: a read
+ * A buffered byte stream over a connected socket or a pipe (asyncio's
+ * reader and writer in one).  One task reads and one task writes at a time: a read
  * call (read, read_exactly, read_until, readline) holds the reading side
  * from entry to return, whatever it is doing (waiting for data, woken and
  * not yet run, copying), and a second read call meanwhile fails at once

@@ -102,11 +102,14 @@ CORIO_API int corio_fsync(int fd, unsigned flags);
  * corio_close() - close @fd.  Always closes it: it is not a cancellation
  * point (a cancelled task closing its files must not leak them), and
  * outside a task it calls close(2) directly.  May suspend.
- * Prefer it to close(2) for any fd corio has waited on: tasks still
- * waiting on @fd get -ECANCELED, and the epoll backend drops its record
- * of the fd at once.  On io_uring the cancel is by open file: ops waiting
- * on a dup(2) of @fd end with -ECANCELED too.  (After a plain close(2) the epoll backend notices a
- * reused number by itself, with one extra system call, before it waits.)
+ * It is THE close path for any fd corio has waited on (or made a stream
+ * or listener of): tasks still waiting on @fd get -ECANCELED, and the
+ * backend and the modules drop what they keep for the number.  On
+ * io_uring the cancel is by open file: ops waiting on a dup(2) of @fd end
+ * with -ECANCELED too.  Closing such an fd with plain close(2) and then
+ * reusing its number is a bug in the caller: the epoll backend and net's
+ * listeners trust their records (no system call per wait to check them)
+ * and would go on treating the new file as the old one.
  * Return: 0, -EBADF, or an error the file reports on close (-EIO, NFS).
  */
 CORIO_API int corio_close(int fd);
