@@ -39,7 +39,7 @@ struct corio__net {
 	bool ms_recv;      /* multishot receive with provided buffers */
 	unsigned inflight; /* net-owned ops whose final CQE is pending */
 	bool draining;     /* the loop is being freed: ops were cancelled */
-	struct corio_stream *streams; /* open streams (teardown closes them) */
+	struct corio__list streams; /* open streams (teardown closes them) */
 	/* counters, for tests and debug */
 	uint64_t enobufs;  /* multishot receives ended by an empty ring */
 };

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 
 #define DEFAULT_LIMIT ((size_t)64 * 1024)
@@ -563,10 +562,7 @@ int corio_stream_new(corio_stream **out, int fd, const corio_stream_options *o)
 	s->sock = sock;
 	s->ms = sock && n->ms_recv && !r.plain;
 	s->rmax = r.limit > DEFAULT_LIMIT ? r.limit : DEFAULT_LIMIT;
-	s->next = n->streams;
-	if (n->streams)
-		n->streams->prev = s;
-	n->streams = s;
+	corio__list_push_back(&n->streams, &s->node);
 	*out = s;
 	return 0;
 }
@@ -581,18 +577,14 @@ void corio__stream_maybe_free(struct corio_stream *s)
 	free(s);
 }
 
-/* Close the socket and let go: ops still in the kernel are cancelled,
- * tasks waiting in a read or write get -ECANCELED, and the record is
- * freed by the last of the final completions and those callers. */
-static void orphan(struct corio_stream *s)
+/* Close the fd and let go: ops still in the kernel are cancelled, tasks
+ * waiting in a read or write get -ECANCELED, and the record is freed by
+ * the last of the final completions and those callers.  The close is
+ * corio_close(), the one close path (it may suspend on io_uring: the
+ * caller holds the record meanwhile).  Its result, or 0. */
+static int orphan(struct corio_stream *s)
 {
-	struct corio__net *n = s->net;
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		n->streams = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+	corio__list_remove(&s->net->streams, &s->node);
 	s->orphan = true;
 	s->dst = NULL;
 	if (s->rstate == NET_ARMED) {
@@ -605,10 +597,11 @@ static void orphan(struct corio_stream *s)
 	}
 	corio__waitq_wake_all(&s->readers, -ECANCELED);
 	corio__waitq_wake_all(&s->writers, -ECANCELED);
-	corio__fd_closing(s->loop, s->fd);
-	close(s->fd); /* the kernel's ops hold the socket until they end */
+	int fd = s->fd;
 	s->fd = -1;
+	int err = corio_close(fd); /* the kernel's ops hold the file until they end */
 	corio__stream_maybe_free(s);
+	return err;
 }
 
 int corio_stream_close(corio_stream *s)
@@ -618,14 +611,16 @@ int corio_stream_close(corio_stream *s)
 	int err = 0;
 	if (corio_self() && (corio__stream_wpending(s) || s->wstate != NET_IDLE))
 		err = corio_stream_flush(s);
-	orphan(s);
-	return err;
+	corio__stream_enter(s);
+	int cerr = orphan(s);
+	return corio__stream_leave(s, err ? err : cerr);
 }
 
+/* At loop teardown, outside any task: corio_close() does not suspend. */
 void corio__streams_fini(struct corio__net *n)
 {
-	while (n->streams)
-		orphan(n->streams);
+	while (!corio__list_empty(&n->streams))
+		orphan(corio__list_entry(n->streams.head, struct corio_stream, node));
 }
 
 int corio_stream_fd(const corio_stream *s)

@@ -49,7 +49,7 @@ struct corio_stream {
 	bool writing;           /* a task is inside a write call (one at a time) */
 	corio_stream_options o; /* defaults filled in */
 	size_t rmax;            /* multishot: pause receiving with this much buffered */
-	struct corio_stream *prev, *next; /* the loop's open streams */
+	struct corio__node node; /* on the loop's open streams (net->streams) */
 
 	/* reading */
 	char *rbuf;

@@ -304,10 +304,11 @@ CORIO_API int corio_stream_shutdown(corio_stream *s);
 
 /**
  * corio_stream_close() - flush, cancel what is still in flight on the
- * socket, close it and free the stream.  Always frees @s, even when the
- * flush fails or the task is cancelled (then unsent data is dropped).
- * Suspends while flushing (put it under a timeout scope to bound that).
- * Return: 0, or the flush error.  NULL is ignored.
+ * fd, close it with corio_close() and free the stream.  Always frees @s,
+ * even when the flush fails or the task is cancelled (then unsent data is
+ * dropped).  Suspends while flushing (put it under a timeout scope to
+ * bound that).  Return: 0, the flush error, or else the close error.
+ * NULL is ignored.
  */
 CORIO_API int corio_stream_close(corio_stream *s);
 
