@@ -619,15 +619,21 @@ static int multi_recv(struct corio__ep_fd *r, struct corio__op *op, unsigned *bi
 }
 
 /*
- * Serve multishot @op on @r: a completion per buffer filled, made now
- * (the op belongs to a heap record, not to a task that may not have
- * suspended yet), until the fd would block (EP_WAIT) or a final result.
+ * Serve multishot @op on @r after an edge with events @m (0: a kick, no
+ * edge): a completion per buffer filled, made now (the op belongs to a
+ * heap record, not to a task that may not have suspended yet), until the
+ * fd would block (EP_WAIT) or a final result.  A short receive after an
+ * edge means the socket is empty: any later data brings its own edge, so
+ * the receive that would only say EAGAIN is skipped (one system call per
+ * message saved), unless the edge said the peer is gone (the FIN behind
+ * the data brings no edge of its own) or this is a kick.
  * The owner copies the data out and recycles the buffer in the
  * completion, and may cancel the op there (backpressure): the op is then
  * off its list, its final -ECANCELED queued, and this stops.
  */
-static int multi_now(struct corio__ep_fd *r, struct corio__op *op)
+static int multi_now(struct corio__ep_fd *r, struct corio__op *op, uint32_t m)
 {
+	bool to_end = !m || (m & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
 	for (;;) {
 		unsigned bid;
 		int res = multi_recv(r, op, &bid);
@@ -636,7 +642,7 @@ static int multi_now(struct corio__ep_fd *r, struct corio__op *op)
 		op->complete(op, res,
 			     CORIO__CQE_F_BUFFER | CORIO__CQE_F_MORE |
 				     (bid << CORIO__CQE_BUFFER_SHIFT));
-		if (!op->ep_fd)
+		if (!op->ep_fd || (!to_end && (unsigned)res < op->u.net.bg->bufsize))
 			return EP_WAIT;
 	}
 }
@@ -651,7 +657,7 @@ static void kick(struct corio__epoll *e, struct corio__ep_fd *r)
 	corio__list_push_back(&e->kick, &r->kick);
 }
 
-static void serve(corio_loop *l, struct corio__ep_fd *r, int dir);
+static void serve(corio_loop *l, struct corio__ep_fd *r, int dir, uint32_t m);
 
 static void kicks_run(corio_loop *l)
 {
@@ -660,7 +666,7 @@ static void kicks_run(corio_loop *l)
 	while ((n = corio__list_pop_front(&e->kick))) {
 		struct corio__ep_fd *r = corio__list_entry(n, struct corio__ep_fd, kick);
 		r->kicked = false;
-		serve(l, r, 0);
+		serve(l, r, 0, 0);
 	}
 }
 
@@ -805,12 +811,13 @@ static void epoll_cancel(corio_loop *l, struct corio__op *op)
 	/* else: already on the completion list */
 }
 
-/* Try waiting @op again after an edge; true if it finished. */
-static bool retry_one(corio_loop *l, struct corio__op *op)
+/* Try waiting @op again after an edge with events @m (0: none known);
+ * true if it finished. */
+static bool retry_one(corio_loop *l, struct corio__op *op, uint32_t m)
 {
 	struct corio__epoll *e = E(l);
 	struct corio__ep_fd *r = op->ep_fd;
-	int res = multishot(op) ? multi_now(r, op) : attempt(r, op);
+	int res = multishot(op) ? multi_now(r, op, m) : attempt(r, op);
 	if (res == EP_RETRY && op->ep_dir != 2) {
 		/* a Unix backlog is full: no edge will say when it is not */
 		unpark(e, op);
@@ -826,7 +833,7 @@ static bool retry_one(corio_loop *l, struct corio__op *op)
 
 /* An edge on @r for direction @dir: its takers in order until one would
  * block again; every poll among them looks, whatever the takers do. */
-static void serve(corio_loop *l, struct corio__ep_fd *r, int dir)
+static void serve(corio_loop *l, struct corio__ep_fd *r, int dir, uint32_t m)
 {
 	bool blocked = false;
 	for (struct corio__op *op = r->wait[dir].head, *next; op; op = next) {
@@ -834,18 +841,18 @@ static void serve(corio_loop *l, struct corio__ep_fd *r, int dir)
 		bool taker = consumes(op);
 		if (taker && blocked)
 			continue;
-		if (!retry_one(l, op) && taker)
+		if (!retry_one(l, op, m) && taker)
 			blocked = true;
 	}
 }
 
 /* A write edge for the both-ways POLL ops among the readers. */
-static void serve_poll_out(corio_loop *l, struct corio__ep_fd *r)
+static void serve_poll_out(corio_loop *l, struct corio__ep_fd *r, uint32_t m)
 {
 	for (struct corio__op *op = r->wait[0].head, *next; op && r->both; op = next) {
 		next = op->ep_next;
 		if (polls_out_too(op))
-			retry_one(l, op);
+			retry_one(l, op, m);
 	}
 }
 
@@ -859,11 +866,11 @@ static void dispatch(corio_loop *l, struct epoll_event *ev)
 	struct corio__ep_fd *r = e->fds[fd];
 	uint32_t m = ev->events;
 	if (m & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-		serve(l, r, 0);
+		serve(l, r, 0, m);
 	if (m & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
-		serve(l, r, 1);
+		serve(l, r, 1, m);
 		if (r->both)
-			serve_poll_out(l, r);
+			serve_poll_out(l, r, m);
 	}
 }
 
@@ -913,7 +920,7 @@ static int epoll_poll(corio_loop *l, int64_t timeout_ns)
 		dispatch(l, &evs[i]);
 	for (struct corio__op *op = e->retry.head, *next; op; op = next) {
 		next = op->ep_next;
-		retry_one(l, op);
+		retry_one(l, op, 0);
 	}
 	kicks_run(l);
 	deliver(e);
