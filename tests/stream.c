@@ -1169,12 +1169,12 @@ static void *child_lines_main(void *arg)
 	return NULL;
 }
 
-Test(stream, reads_a_childs_stdout_line_by_line, .timeout = 20)
+Test(stream, reads_a_childs_stdout_line_by_line)
 {
 	t_run(child_lines_main, &(struct sc){0}, NULL);
 }
 
-Test(stream, plain_reads_a_childs_stdout_line_by_line, .timeout = 20)
+Test(stream, plain_reads_a_childs_stdout_line_by_line)
 {
 	t_run(child_lines_main, &(struct sc){1}, NULL);
 }
@@ -1206,12 +1206,12 @@ static void *child_stdin_main(void *arg)
 	return NULL;
 }
 
-Test(stream, writes_a_childs_stdin, .timeout = 20)
+Test(stream, writes_a_childs_stdin)
 {
 	t_run(child_stdin_main, &(struct sc){0}, NULL);
 }
 
-Test(stream, plain_writes_a_childs_stdin, .timeout = 20)
+Test(stream, plain_writes_a_childs_stdin)
 {
 	t_run(child_stdin_main, &(struct sc){1}, NULL);
 }
