@@ -260,7 +260,7 @@ static ssize_t answer(corio_stream *s, struct index *ix, char *query)
 /* The query without its line end; NULL to end the session: end of
  * stream, an empty line, a control character (Ctrl-C or Ctrl-D from
  * telnet) or bytes that are not text. */
-static char *query_of(char *line, ssize_t n)
+static char *query_of(const char *line, ssize_t n)
 {
 	if (n <= 0 || line[n - 1] != '\n')
 		return NULL;
@@ -283,7 +283,7 @@ static void *finder(void *arg)
 		snprintf(who, sizeof(who), "%s:%s", host, serv);
 	ssize_t n = 0;
 	for (;;) {
-		char *line = NULL;
+		const char *line;
 		if (corio_stream_write(c->stream, "?> ", 3) < 0 || corio_stream_flush(c->stream))
 			break;
 		n = corio_stream_readline(c->stream, &line);

@@ -5,7 +5,7 @@
  * long-lived multishot accept and a queue of accepted descriptors nobody
  * has claimed yet.  Tasks in corio_accept() take from the queue or wait in
  * FIFO order.  The record is freed only when its accept is not in the
- * kernel (NET_IDLE): after corio_sock_close() or at loop teardown it is
+ * kernel (NET_IDLE): after corio_close() or at loop teardown it is
  * orphaned, its accept cancelled, and the final completion frees it.
  *
  *   IDLE --arm--> ARMED --cancel--> CANCELLING
@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* Once this many accepted connections wait unclaimed, the kernel's accept
@@ -28,7 +27,6 @@
 struct corio__listener {
 	struct corio__net *net;
 	int fd;
-	ino_t ino;            /* the socket's identity: spots a reused fd number */
 	struct corio__op op;  /* the multishot accept */
 	uint8_t state;        /* enum corio__net_op_state */
 	bool paused;          /* don't re-arm until the next corio_accept() */
@@ -182,7 +180,7 @@ static int slot_for(struct corio__net *n, int fd)
 	return 0;
 }
 
-static int create(struct corio__net *n, int fd, ino_t ino, struct corio__listener **out)
+static int create(struct corio__net *n, int fd, struct corio__listener **out)
 {
 	int on = 0;
 	socklen_t len = sizeof(on);
@@ -198,31 +196,23 @@ static int create(struct corio__net *n, int fd, ino_t ino, struct corio__listene
 		return -ENOMEM;
 	ls->net = n;
 	ls->fd = fd;
-	ls->ino = ino;
 	n->lst[fd] = ls;
 	*out = ls;
 	return 0;
 }
 
-/* The record for @fd, made on first use.  The inode check catches a
- * listener closed with plain close(2) whose number was reused. */
+/* The record for @fd, made on first use (which checks that @fd is a
+ * listening socket).  A record is trusted, with no system call: the
+ * listener's fd is closed through corio_close(), whose fd_closing hook
+ * lets the record go, so a reused number finds none (net.h). */
 static int lookup(struct corio__net *n, int fd, struct corio__listener **out)
 {
-	struct stat st;
-	if (fstat(fd, &st))
-		return -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -ENOTSOCK;
 	struct corio__listener *ls = fd < n->lst_cap ? n->lst[fd] : NULL;
-	if (ls && ls->ino != st.st_ino) {
-		orphan(ls);
-		ls = NULL;
-	}
 	if (ls) {
 		*out = ls;
 		return 0;
 	}
-	return create(n, fd, st.st_ino, out);
+	return create(n, fd, out);
 }
 
 int corio__listener_accept(struct corio__net *n, int lfd)

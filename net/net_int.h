@@ -37,10 +37,9 @@ struct corio__net {
 	/* features, cleared if the kernel turns them down at run time */
 	bool ms_accept;    /* multishot accept */
 	bool ms_recv;      /* multishot receive with provided buffers */
-	bool ready_recv;   /* epoll: streams wait for readiness, then recv */
 	unsigned inflight; /* net-owned ops whose final CQE is pending */
 	bool draining;     /* the loop is being freed: ops were cancelled */
-	struct corio_stream *streams; /* open streams (teardown closes them) */
+	struct corio__list streams; /* open streams (teardown closes them) */
 	/* counters, for tests and debug */
 	uint64_t enobufs;  /* multishot receives ended by an empty ring */
 };

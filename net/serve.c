@@ -25,7 +25,7 @@
 struct conn {
 	corio_conn c;
 	corio_task *task;
-	struct conn *prev, *next;
+	struct corio__node node; /* on the server's running handlers */
 };
 
 struct corio_server {
@@ -40,7 +40,7 @@ struct corio_server {
 	corio_task *acceptor;
 	corio_task *sigtask;
 	sigset_t sigs;        /* the stop signals */
-	struct conn *conns;      /* running handlers */
+	struct corio__list conns; /* running handlers */
 	corio_serve_stats st;
 	struct corio__waitq runner; /* corio_server_run() waiting */
 	struct corio__waitq slot;   /* the acceptor waiting for room */
@@ -48,23 +48,13 @@ struct corio_server {
 
 /* ---- connections -------------------------------------------------------- */
 
-static void conn_unlink(corio_server *s, struct conn *c)
-{
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-}
-
 static void *conn_main(void *arg)
 {
 	struct conn *c = arg;
 	corio_server *s = c->c.server;
 	s->handler(&c->c);
 	corio_stream_close(c->c.stream); /* flushes unless we were cancelled */
-	conn_unlink(s, c);
+	corio__list_remove(&s->conns, &c->node);
 	free(c);
 	s->st.active--;
 	corio__waitq_wake_one(&s->slot, 0);
@@ -97,10 +87,7 @@ static int conn_start(corio_server *s, int fd, const struct sockaddr_storage *pe
 		return err;
 	}
 	corio_detach(c->task); /* it unlinks itself before it ends */
-	c->next = s->conns;
-	if (s->conns)
-		s->conns->prev = c;
-	s->conns = c;
+	corio__list_push_back(&s->conns, &c->node);
 	if (++s->st.active > s->st.peak)
 		s->st.peak = s->st.active;
 	s->st.accepted++;
@@ -276,7 +263,9 @@ static void wind_down(corio_server *s, bool graceful)
 				break; /* the grace period is over, or we are cancelled */
 		}
 	}
-	for (struct conn *c = s->conns; c; c = c->next) {
+	struct corio__node *n, *tmp;
+	corio__list_for_each_safe(n, tmp, &s->conns) {
+		struct conn *c = corio__list_entry(n, struct conn, node);
 		corio_cancel(c->task);
 		s->st.cancelled++;
 	}

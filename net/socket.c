@@ -60,7 +60,6 @@ struct corio__net *corio__net_get(corio_loop *l)
 	unsigned caps = corio__loop_caps(l);
 	n->ms_accept = !plain && (caps & CORIO__CAP_ACCEPT_MULTI);
 	n->ms_recv = !plain && (caps & CORIO__CAP_RECV_MULTI);
-	n->ready_recv = !plain && (caps & CORIO__CAP_EDGE_POLL);
 	if (corio__module_attach(l, &net_module, n)) {
 		free(n);
 		return NULL;

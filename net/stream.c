@@ -13,11 +13,9 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 
 #define DEFAULT_LIMIT ((size_t)64 * 1024)
@@ -30,11 +28,11 @@ static size_t rlen(const struct corio_stream *s)
 	return s->rtail - s->rhead;
 }
 
-/* Does data reach the stream by copy (multishot's provided buffers, or
- * epoll's readiness receive), rather than by a recv into rbuf? */
+/* Does data reach the stream by copy (multishot's provided buffers),
+ * rather than by a receive into rbuf? */
 static bool copies(const struct corio_stream *s)
 {
-	return s->ms || s->rdy;
+	return s->ms;
 }
 
 /* May rbuf move?  Not while the plain recv writes into it. */
@@ -141,7 +139,8 @@ static int rop_arm(struct corio_stream *s, size_t need)
 		if (err)
 			return err;
 		size_t room = s->rcap - s->rtail;
-		s->rop.code = CORIO__OP_RECV;
+		s->rop.code = s->sock ? CORIO__OP_RECV : CORIO__OP_READ;
+		s->rop.off = (uint64_t)-1;
 		s->rop.buf = s->rbuf + s->rtail;
 		s->rop.len = room > INT_MAX ? INT_MAX : (uint32_t)room;
 		s->rop.complete = plain_complete;
@@ -151,22 +150,15 @@ static int rop_arm(struct corio_stream *s, size_t need)
 	return 0;
 }
 
-static void rdy_arm(struct corio_stream *s);
-static int pull(struct corio_stream *s);
-
 /* A reader needs data (@need bytes buffered in all, plain path): get a
  * receive into the kernel unless one is there or can bring nothing.
- * 1 when data (or EOF, or an error) came at once: look again. */
+ * The one buffered receive path serves both backends: multishot with the
+ * loop's buffer group where the backend has one; else (a kernel before
+ * 5.19, a pipe or tty, plain streams) one receive at a time into rbuf. */
 static int want_data(struct corio_stream *s, size_t need)
 {
 	if (s->eof || s->rerr || s->rstate != NET_IDLE)
 		return 0;
-	if (s->rdy) {
-		if (!s->drained && pull(s))
-			return 1;
-		rdy_arm(s);
-		return 0;
-	}
 	if (s->ms && !corio__net_bufs_ready(s->net))
 		s->ms = false;
 	size_t more = need > rlen(s) ? need - rlen(s) : 1;
@@ -292,102 +284,6 @@ static void plain_complete(struct corio__op *op, int res, uint32_t flags)
 	reader_wake(s);
 }
 
-/* ---- epoll: the readiness receive ---------------------------------------- */
-
-/*
- * On epoll a stream waits for readability with an edge-only poll, which
- * holds no buffer, then takes what the socket has with a non-blocking
- * recv: straight into a waiting reader's buffer, or into rbuf, made room
- * for only now.  So idle streams pin no memory here either.  'drained'
- * records that the last recv came back short or empty: the socket had no
- * more then, so the next wait needs no recv first and an edge must come
- * with anything new.
- */
-static void rdy_complete(struct corio__op *op, int res, uint32_t flags);
-
-static void rdy_arm(struct corio_stream *s)
-{
-	memset(&s->rop, 0, sizeof(s->rop));
-	s->rop.code = CORIO__OP_POLL;
-	s->rop.fd = s->fd;
-	/* The first wait is a plain poll: the backend then checks that its
-	 * record for the number is this socket's (the number may have been
-	 * some other file's, closed with close(2)); edge-only polls trust it. */
-	s->rop.u.poll_mask = POLLIN | POLLRDHUP | (s->edge_ok ? CORIO__POLL_EDGE : 0);
-	s->edge_ok = true;
-	s->rop.complete = rdy_complete;
-	s->rstate = NET_ARMED;
-	corio__net_submit(s->net, &s->rop);
-}
-
-/* One non-blocking recv.  1 if it changed anything (data, EOF, error),
- * 0 if the socket had nothing. */
-static int pull(struct corio_stream *s)
-{
-	/* a reader's own buffer is set only while rbuf is empty */
-	bool direct = s->dst != NULL;
-	if (!direct) {
-		int err = rbuf_reserve(s, RBUF_MIN);
-		if (err) {
-			s->rerr = err;
-			return 1;
-		}
-	}
-	char *p = direct ? s->dst + s->dst_got : s->rbuf + s->rtail;
-	size_t cap = direct ? s->dst_len - s->dst_got : s->rcap - s->rtail;
-	ssize_t r;
-	do
-		r = recv(s->fd, p, cap, MSG_DONTWAIT);
-	while (r < 0 && errno == EINTR);
-	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-		s->drained = true;
-		return 0;
-	}
-	if (r <= 0) {
-		if (r == 0)
-			s->eof = true;
-		else
-			s->rerr = -errno;
-		return 1;
-	}
-	/* short: the socket had no more, unless the peer's FIN (or an
-	 * error) waits behind the data, which no new edge would announce */
-	s->drained = (size_t)r < cap && !s->peer_gone;
-	s->rgot_data = true;
-	s->rprogress = corio__now(s->loop);
-	if (direct)
-		s->dst_got += (size_t)r;
-	else
-		s->rtail += (size_t)r;
-	return 1;
-}
-
-static void rdy_complete(struct corio__op *op, int res, uint32_t flags)
-{
-	(void)flags;
-	struct corio_stream *s = rop_ended(op);
-	if (!s)
-		return;
-	if (res == -ECANCELED)
-		return;
-	if (res < 0) {
-		s->rerr = res;
-	} else {
-		s->drained = false;
-		if (res & (POLLRDHUP | POLLHUP | POLLERR))
-			s->peer_gone = true;
-		/* feed the waiting reader until it is content or the
-		 * socket is empty; then wait for the next edge */
-		while (s->readers.list.head && !reader_ready(s)) {
-			if (!pull(s)) {
-				rdy_arm(s);
-				break;
-			}
-		}
-	}
-	reader_wake(s);
-}
-
 /* ---- waiting ------------------------------------------------------------ */
 
 /* Wait in @q under the call's deadline and the idle timeout.  0 means
@@ -424,19 +320,15 @@ static int fetch(struct corio_stream *s, size_t need, uint64_t deadline)
 	if (s->orphan) /* a woken reader that lost the stream meanwhile */
 		return -ECANCELED;
 	int err = want_data(s, need);
-	if (err > 0)
-		return 0;
 	return err ? err : read_wait(s, deadline);
 }
 
-/* Every read call starts here: the previous line may go, one reader at a
- * time, a cancellation point, and the call's own deadline. */
+/* Every read call starts here (holding the reading side): the previous
+ * line may go, a cancellation point, and the call's own deadline. */
 static int read_begin(struct corio_stream *s, uint64_t *deadline)
 {
 	if (!corio_self())
 		return -EPERM;
-	if (s->readers.list.head)
-		return -EBUSY;
 	if (s->lent_active) {
 		s->lent_active = false;
 		free(s->lent);
@@ -553,7 +445,7 @@ static ssize_t stream_read_exactly(corio_stream *s, void *buf, size_t n)
 
 /* Hand out @len bytes at rhead as a line that stays put until the next
  * read call. */
-static ssize_t lend(struct corio_stream *s, char **line, size_t len)
+static ssize_t lend(struct corio_stream *s, const char **line, size_t len)
 {
 	*line = s->rbuf + s->rhead;
 	s->lent_active = true;
@@ -571,7 +463,7 @@ static char *find(struct corio_stream *s, const char *delim, size_t dlen, size_t
 	return memmem(s->rbuf + s->rhead + from, lim - from, delim, dlen);
 }
 
-static ssize_t stream_read_until(corio_stream *s, const char *delim, char **line)
+static ssize_t stream_read_until(corio_stream *s, const char *delim, const char **line)
 {
 	if (!delim || !*delim || !line)
 		return -EINVAL;
@@ -603,32 +495,43 @@ ssize_t corio_stream_read(corio_stream *s, void *buf, size_t n)
 {
 	if (!s)
 		return -EINVAL;
-	corio__stream_enter(s);
-	return corio__stream_leave(s, stream_read(s, buf, n));
+	int err = corio__stream_take(s, &s->reading);
+	return err ? err : corio__stream_give(s, &s->reading, stream_read(s, buf, n));
 }
 
 ssize_t corio_stream_read_exactly(corio_stream *s, void *buf, size_t n)
 {
 	if (!s)
 		return -EINVAL;
-	corio__stream_enter(s);
-	return corio__stream_leave(s, stream_read_exactly(s, buf, n));
+	int err = corio__stream_take(s, &s->reading);
+	return err ? err : corio__stream_give(s, &s->reading, stream_read_exactly(s, buf, n));
 }
 
-ssize_t corio_stream_read_until(corio_stream *s, const char *delim, char **line)
+ssize_t corio_stream_read_until(corio_stream *s, const char *delim, const char **line)
 {
 	if (!s)
 		return -EINVAL;
-	corio__stream_enter(s);
-	return corio__stream_leave(s, stream_read_until(s, delim, line));
+	int err = corio__stream_take(s, &s->reading);
+	return err ? err : corio__stream_give(s, &s->reading, stream_read_until(s, delim, line));
 }
 
-ssize_t corio_stream_readline(corio_stream *s, char **line)
+ssize_t corio_stream_readline(corio_stream *s, const char **line)
 {
 	return corio_stream_read_until(s, "\n", line);
 }
 
 /* ---- lifecycle -------------------------------------------------------- */
+
+/* 1 for a socket, 0 for another file (a pipe, a tty), -EBADF.  Decided
+ * once: a stream keeps its fd for life. */
+static int is_socket(int fd)
+{
+	int type;
+	socklen_t len = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0)
+		return 1;
+	return errno == EBADF ? -EBADF : 0;
+}
 
 int corio_stream_new(corio_stream **out, int fd, const corio_stream_options *o)
 {
@@ -645,6 +548,9 @@ int corio_stream_new(corio_stream **out, int fd, const corio_stream_options *o)
 	r.low_water = o->low_water ? o->low_water : r.high_water / 4;
 	if (r.low_water > r.high_water)
 		return -EINVAL;
+	int sock = is_socket(fd);
+	if (sock < 0)
+		return sock;
 	struct corio__net *n = corio__net_get(l);
 	struct corio_stream *s = n ? calloc(1, sizeof(*s)) : NULL;
 	if (!s)
@@ -653,13 +559,10 @@ int corio_stream_new(corio_stream **out, int fd, const corio_stream_options *o)
 	s->net = n;
 	s->fd = fd;
 	s->o = r;
-	s->ms = n->ms_recv && !r.plain;
-	s->rdy = n->ready_recv && !r.plain;
+	s->sock = sock;
+	s->ms = sock && n->ms_recv && !r.plain;
 	s->rmax = r.limit > DEFAULT_LIMIT ? r.limit : DEFAULT_LIMIT;
-	s->next = n->streams;
-	if (n->streams)
-		n->streams->prev = s;
-	n->streams = s;
+	corio__list_push_back(&n->streams, &s->node);
 	*out = s;
 	return 0;
 }
@@ -674,18 +577,14 @@ void corio__stream_maybe_free(struct corio_stream *s)
 	free(s);
 }
 
-/* Close the socket and let go: ops still in the kernel are cancelled,
- * tasks waiting in a read or write get -ECANCELED, and the record is
- * freed by the last of the final completions and those callers. */
-static void orphan(struct corio_stream *s)
+/* Close the fd and let go: ops still in the kernel are cancelled, tasks
+ * waiting in a read or write get -ECANCELED, and the record is freed by
+ * the last of the final completions and those callers.  The close is
+ * corio_close(), the one close path (it may suspend on io_uring: the
+ * caller holds the record meanwhile).  Its result, or 0. */
+static int orphan(struct corio_stream *s)
 {
-	struct corio__net *n = s->net;
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		n->streams = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+	corio__list_remove(&s->net->streams, &s->node);
 	s->orphan = true;
 	s->dst = NULL;
 	if (s->rstate == NET_ARMED) {
@@ -698,10 +597,11 @@ static void orphan(struct corio_stream *s)
 	}
 	corio__waitq_wake_all(&s->readers, -ECANCELED);
 	corio__waitq_wake_all(&s->writers, -ECANCELED);
-	corio__fd_closing(s->loop, s->fd);
-	close(s->fd); /* the kernel's ops hold the socket until they end */
+	int fd = s->fd;
 	s->fd = -1;
+	int err = corio_close(fd); /* the kernel's ops hold the file until they end */
 	corio__stream_maybe_free(s);
+	return err;
 }
 
 int corio_stream_close(corio_stream *s)
@@ -711,14 +611,16 @@ int corio_stream_close(corio_stream *s)
 	int err = 0;
 	if (corio_self() && (corio__stream_wpending(s) || s->wstate != NET_IDLE))
 		err = corio_stream_flush(s);
-	orphan(s);
-	return err;
+	corio__stream_enter(s);
+	int cerr = orphan(s);
+	return corio__stream_leave(s, err ? err : cerr);
 }
 
+/* At loop teardown, outside any task: corio_close() does not suspend. */
 void corio__streams_fini(struct corio__net *n)
 {
-	while (n->streams)
-		orphan(n->streams);
+	while (!corio__list_empty(&n->streams))
+		orphan(corio__list_entry(n->streams.head, struct corio_stream, node));
 }
 
 int corio_stream_fd(const corio_stream *s)

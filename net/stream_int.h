@@ -28,6 +28,8 @@
 
 #include "net_int.h"
 
+#include <errno.h>
+
 struct corio__wbuf {
 	char *p;
 	size_t len; /* bytes in p */
@@ -39,16 +41,15 @@ struct corio_stream {
 	corio_loop *loop;
 	struct corio__net *net;
 	int fd;
+	bool sock;              /* a socket: RECV/SEND ops, else READ/WRITE */
 	bool ms;                /* multishot receive with provided buffers */
-	bool rdy;               /* epoll: edge-only poll, then recv (stream.c) */
-	bool drained;           /* rdy: the last recv found the socket empty */
-	bool peer_gone;         /* rdy: an edge said FIN, hang-up or error */
-	bool edge_ok;           /* rdy: a first plain poll vouched for the fd */
 	bool orphan;            /* closed: freed once no op or caller is left */
 	unsigned users;         /* tasks inside a read or write call */
+	bool reading;           /* a task is inside a read call (one at a time) */
+	bool writing;           /* a task is inside a write call (one at a time) */
 	corio_stream_options o; /* defaults filled in */
 	size_t rmax;            /* multishot: pause receiving with this much buffered */
-	struct corio_stream *prev, *next; /* the loop's open streams */
+	struct corio__node node; /* on the loop's open streams (net->streams) */
 
 	/* reading */
 	char *rbuf;
@@ -95,6 +96,26 @@ static inline ssize_t corio__stream_leave(struct corio_stream *s, ssize_t ret)
 	if (!--s->users && s->orphan)
 		corio__stream_maybe_free(s);
 	return ret;
+}
+
+/* A read or write call holds its side (*@side: s->reading or s->writing)
+ * from entry to return, whatever it does meanwhile (waits, is woken but not
+ * yet run, copies): a second task gets -EBUSY rather than a share of the
+ * first one's bytes or a reset of its progress.  A queue of waiters could
+ * not tell: a woken task is off the queue before it runs. */
+static inline int corio__stream_take(struct corio_stream *s, bool *side)
+{
+	if (*side)
+		return -EBUSY;
+	*side = true;
+	corio__stream_enter(s);
+	return 0;
+}
+
+static inline ssize_t corio__stream_give(struct corio_stream *s, bool *side, ssize_t ret)
+{
+	*side = false;
+	return corio__stream_leave(s, ret);
 }
 
 /* stream_write.c */

@@ -46,11 +46,14 @@ static void send_arm(struct corio_stream *s)
 {
 	size_t left = s->wf.len - s->wf.off;
 	memset(&s->wop, 0, sizeof(s->wop));
-	s->wop.code = CORIO__OP_SEND;
+	/* a pipe's short writes are finished by send_complete() re-arming */
+	s->wop.code = s->sock ? CORIO__OP_SEND : CORIO__OP_WRITE;
 	s->wop.fd = s->fd;
 	s->wop.buf = s->wf.p + s->wf.off;
 	s->wop.len = left > INT_MAX ? INT_MAX : (uint32_t)left;
-	s->wop.u.net.flags = MSG_NOSIGNAL | MSG_WAITALL;
+	s->wop.off = (uint64_t)-1;
+	if (s->sock)
+		s->wop.u.net.flags = MSG_NOSIGNAL | MSG_WAITALL;
 	s->wop.complete = send_complete;
 	s->wstate = NET_ARMED;
 	corio__net_submit(s->net, &s->wop);
@@ -176,8 +179,8 @@ ssize_t corio_stream_writev(corio_stream *s, const struct iovec *iov, int cnt)
 {
 	if (!s)
 		return -EINVAL;
-	corio__stream_enter(s);
-	return corio__stream_leave(s, stream_writev(s, iov, cnt));
+	int err = corio__stream_take(s, &s->writing);
+	return err ? err : corio__stream_give(s, &s->writing, stream_writev(s, iov, cnt));
 }
 
 ssize_t corio_stream_write(corio_stream *s, const void *buf, size_t n)

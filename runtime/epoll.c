@@ -8,9 +8,11 @@
  * direction in order until one would block again; polls only look, so
  * they never queue behind the others.  Ops that finish at once go on a
  * completion list the next poll delivers, so a completion never reaches a
- * task that has not suspended yet.  Before an op waits, the record is
- * checked against the fd (fd_check), so a number reused after a plain
- * close(2) works.
+ * task that has not suspended yet.  A record is trusted for as long as it
+ * lives: every fd corio waits on is closed through corio_close() (or
+ * corio__fd_closing()), which forgets it, so no op pays a system call to
+ * check it.  A number closed with plain close(2) and reused is the
+ * caller's bug (io.h); only a number accept hands out is checked, for free.
  *
  * Sockets: accept, connect (EINPROGRESS, then writability and SO_ERROR),
  * recv/send and the msg forms (MSG_WAITALL kept across edges on byte
@@ -18,9 +20,14 @@
  * with MSG_DONTWAIT, so their flags stay as the caller set them (only a
  * listener is made non-blocking, to accept); pipes and ttys are made
  * non-blocking while the backend knows them and get their flags back
- * after.  Multishot accept and receive have no form here: they are
- * refused with -EINVAL and net/ takes its plain paths, as on an older
- * kernel (streams wait with edge-only polls instead, see stream.c).
+ * after.  Multishot receive (CORIO__OP_RECV_MULTI) is served as the ring
+ * serves it, from buffer groups: the op waits on the fd holding no
+ * memory; on an edge it takes a free buffer, receives into it and
+ * completes with the buffer's id and F_MORE, again until the socket would
+ * block; EOF, an error, a cancel or an empty group (-ENOBUFS) end it.
+ * Multishot accept has no form here (no CORIO__CAP_ACCEPT_MULTI): a plain
+ * accept costs the same system calls, and multishot would add a
+ * getpeername() to every accept that wants the address.
  *
  * Regular files: a read whose pages are cached is done inline with
  * RWF_NOWAIT; every other file op, and the ops on paths (open, statx,
@@ -83,9 +90,9 @@ static unsigned deliver(struct corio__epoll *e)
 #define EP_WAIT INT_MIN
 #define EP_RETRY (INT_MIN + 1)
 
-static bool edge_poll(const struct corio__op *op)
+static bool multishot(const struct corio__op *op)
 {
-	return op->code == CORIO__OP_POLL && (op->u.poll_mask & CORIO__POLL_EDGE);
+	return op->code == CORIO__OP_RECV_MULTI;
 }
 
 /* A POLL op for both directions waits with the readers, but an edge for
@@ -264,6 +271,8 @@ static void forget(corio_loop *l, int fd, int res, bool ours)
 			epoll_done(l, op, res);
 		}
 	}
+	if (r->kicked)
+		corio__list_remove(&e->kick, &r->kick);
 	if (ours)
 		flags_restore(r);
 	epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, NULL);
@@ -271,17 +280,16 @@ static void forget(corio_loop *l, int fd, int res, bool ours)
 	e->fds[fd] = NULL;
 }
 
-/* The record for pollable @fd, created on first use (*@fresh then): put
+/* The record for pollable @fd, created on first use: put
  * in the epoll set once, edge-triggered for both directions; a pipe, tty
  * or eventfd is made non-blocking.  Returns 0 and *@out = NULL for a
  * regular file or any fd epoll refuses (/dev/null): its ops go to the
  * pool.  Files get no record, so closing one with close(2) leaves nothing
  * stale. */
-static int fd_record(corio_loop *l, int fd, struct corio__ep_fd **out, bool *fresh)
+static int fd_record(corio_loop *l, int fd, struct corio__ep_fd **out)
 {
 	struct corio__epoll *e = E(l);
 	*out = NULL;
-	*fresh = false;
 	if (fd < 0)
 		return -EBADF;
 	if ((unsigned)fd < e->nfds && e->fds[fd]) {
@@ -324,38 +332,7 @@ static int fd_record(corio_loop *l, int fd, struct corio__ep_fd **out, bool *fre
 	}
 	e->fds[fd] = r;
 	*out = r;
-	*fresh = true;
 	return 0;
-}
-
-/*
- * Is @r's registration still the fd's?  A record outlives a plain
- * close(2) of its fd, and the kernel drops a closed file from the epoll
- * set silently, so a new file under the same number would wait for edges
- * that never come.  Asking to add the fd tells: EEXIST means the
- * registration is alive.  Done before an op waits and before a syscall
- * that would block on a blocking fd: one system call, the price of
- * letting plain close(2) be safe.  (An event seen earlier proves nothing:
- * the fd may have been closed and its number reused since.)  Returns 0
- * with *@rp the record, NULL for a regular file now under the number (the
- * record is gone; use the pool), or an error.
- */
-static int fd_check(corio_loop *l, struct corio__ep_fd **rp)
-{
-	struct corio__epoll *e = E(l);
-	uint32_t gen;
-	bool fresh;
-	int fd = (*rp)->fd;
-	int res = ep_add(e, fd, &gen);
-	if (res == 1)
-		return 0;
-	/* a new file under the number: ops queued on the old one fail (it
-	 * is closed), and the record starts afresh */
-	forget(l, fd, -EBADF, false);
-	*rp = NULL;
-	if (res < 0 && res != -EPERM)
-		return res;
-	return fd_record(l, fd, rp, &fresh);
 }
 
 /* Forget @fd before it is closed: its waiters get -ECANCELED.  Called by
@@ -537,9 +514,7 @@ static int attempt(struct corio__ep_fd *r, struct corio__op *op)
 	case CORIO__OP_CONNECT:
 		return connect_now(op);
 	case CORIO__OP_ACCEPT_MULTI:
-	case CORIO__OP_RECV_MULTI:
-		/* no epoll form: net/ takes its plain path when the backend
-		 * refuses them, as it does on a kernel too old for them */
+		/* no epoll form (no CORIO__CAP_ACCEPT_MULTI) */
 		return -EINVAL;
 	default:
 		break;
@@ -549,29 +524,6 @@ static int attempt(struct corio__ep_fd *r, struct corio__op *op)
 		n = syscall_now(r, op);
 	while (n < 0 && errno == EINTR);
 	return sys_result(n);
-}
-
-/* Must the record be checked before @op is tried?  When its syscall
- * would block if the fd were a blocking one (a stale record may not have
- * made it non-blocking; sockets read and written with MSG_DONTWAIT never
- * block), and when a receive's MSG_WAITALL depends on the socket type the
- * record remembers. */
-static bool could_block(const struct corio__ep_fd *r, const struct corio__op *op)
-{
-	switch (op->code) {
-	case CORIO__OP_ACCEPT:
-		return true;
-	case CORIO__OP_RECV:
-	case CORIO__OP_RECVMSG:
-		return op->u.net.flags & MSG_WAITALL;
-	case CORIO__OP_READ:
-	case CORIO__OP_WRITE:
-	case CORIO__OP_READV:
-	case CORIO__OP_WRITEV:
-		return !r->sock;
-	default:
-		return false;
-	}
 }
 
 /* Regular files are always "ready" to epoll, yet a read may wait for the
@@ -618,6 +570,120 @@ static void offload_op(corio_loop *l, struct corio__op *op)
 	}
 }
 
+/* ---- multishot receive, buffer groups ------------------------------- */
+
+static int epoll_bufgroup_init(corio_loop *l, struct corio__bufgroup *g)
+{
+	(void)l;
+	struct corio__ep_bufs *b = malloc(sizeof(*b) + g->nbufs * sizeof(b->id[0]));
+	if (!b)
+		return -ENOMEM;
+	/* the lowest ids on top: a light load touches few pages */
+	for (unsigned i = 0; i < g->nbufs; i++)
+		b->id[i] = (uint16_t)(g->nbufs - 1 - i);
+	b->nfree = g->nbufs;
+	g->be = b;
+	return 0;
+}
+
+static void epoll_bufgroup_recycle(struct corio__bufgroup *g, unsigned bid)
+{
+	struct corio__ep_bufs *b = g->be;
+	b->id[b->nfree++] = (uint16_t)bid;
+}
+
+static void epoll_bufgroup_fini(struct corio__bufgroup *g)
+{
+	free(g->be);
+}
+
+/* One receive into a free buffer of @op's group.  > 0: bytes, with
+ * *@bid the buffer, handed to the op's owner; else the op's final result
+ * (0 EOF, -ENOBUFS: no free buffer) or EP_WAIT. */
+static int multi_recv(struct corio__ep_fd *r, struct corio__op *op, unsigned *bid)
+{
+	struct corio__bufgroup *g = op->u.net.bg;
+	struct corio__ep_bufs *b = g->be;
+	if (!b->nfree)
+		return -ENOBUFS; /* as the kernel ends it when the ring is dry */
+	*bid = b->id[b->nfree - 1];
+	char *p = corio__bufgroup_buf(g, *bid);
+	ssize_t n;
+	do
+		n = r->sock ? recv(op->fd, p, g->bufsize, op->u.net.flags | MSG_DONTWAIT)
+			    : read(op->fd, p, g->bufsize);
+	while (n < 0 && errno == EINTR);
+	if (n > 0)
+		b->nfree--;
+	return sys_result(n);
+}
+
+/*
+ * Serve multishot @op on @r after an edge with events @m (0: a kick, no
+ * edge): a completion per buffer filled, made now (the op belongs to a
+ * heap record, not to a task that may not have suspended yet), until the
+ * fd would block (EP_WAIT) or a final result.  A short receive after an
+ * edge means the socket is empty: any later data brings its own edge, so
+ * the receive that would only say EAGAIN is skipped (one system call per
+ * message saved), unless the edge said the peer is gone (the FIN behind
+ * the data brings no edge of its own) or this is a kick.
+ * The owner copies the data out and recycles the buffer in the
+ * completion, and may cancel the op there (backpressure): the op is then
+ * off its list, its final -ECANCELED queued, and this stops.
+ */
+static int multi_now(struct corio__ep_fd *r, struct corio__op *op, uint32_t m)
+{
+	bool to_end = !m || (m & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
+	for (;;) {
+		unsigned bid;
+		int res = multi_recv(r, op, &bid);
+		if (res <= 0 || res == EP_WAIT)
+			return res;
+		op->complete(op, res,
+			     CORIO__CQE_F_BUFFER | CORIO__CQE_F_MORE |
+				     (bid << CORIO__CQE_BUFFER_SHIFT));
+		if (!op->ep_fd || (!to_end && (unsigned)res < op->u.net.bg->bufsize))
+			return EP_WAIT;
+	}
+}
+
+/* Try @r's readers on the next poll, whether an edge comes or not: data
+ * may have arrived before the op waited, and its edge gone by. */
+static void kick(struct corio__epoll *e, struct corio__ep_fd *r)
+{
+	if (r->kicked)
+		return;
+	r->kicked = true;
+	corio__list_push_back(&e->kick, &r->kick);
+}
+
+static void serve(corio_loop *l, struct corio__ep_fd *r, int dir, uint32_t m);
+
+static void kicks_run(corio_loop *l)
+{
+	struct corio__epoll *e = E(l);
+	struct corio__node *n;
+	while ((n = corio__list_pop_front(&e->kick))) {
+		struct corio__ep_fd *r = corio__list_entry(n, struct corio__ep_fd, kick);
+		r->kicked = false;
+		serve(l, r, 0, 0);
+	}
+}
+
+/* A multishot op waits on its fd at once and is first tried on the next
+ * poll, where its completions may run its owner's code. */
+static void multi_submit(corio_loop *l, struct corio__ep_fd *r, struct corio__op *op, int err)
+{
+	if (!err && (!r || !op->u.net.bg || op->u.net.bg->loop != l))
+		err = r ? -EINVAL : -ENOTSOCK;
+	if (err) {
+		epoll_done(l, op, err);
+		return;
+	}
+	park(E(l), r, op, EP_WAIT);
+	kick(E(l), r);
+}
+
 /* ---- submitting, cancelling, edges --------------------------------- */
 
 /* Ops that run on the pool whatever the fd: paths, sync, space, splice,
@@ -628,19 +694,16 @@ static bool pool_only(uint8_t code)
 	       code != CORIO__OP_READV && code != CORIO__OP_WRITEV && code != CORIO__OP_POLL;
 }
 
-/*
- * An edge-only poll is "wait for an edge since the last one taken", so
- * that an edge that came while nobody waited (the stream was busy) is not
- * lost: it is kept in r->pend until the next edge-only poll takes it.
- * The result is the edge's events the op asked for, or EP_WAIT.
- */
-static int edge_taken(struct corio__ep_fd *r, struct corio__op *op, uint32_t m)
+/* A connect starts a socket's life, as an accept does: a record under
+ * its number with nobody waiting is let go, so that a number closed with
+ * plain close(2) and reused for a new socket (a common slip) is
+ * registered afresh.  One epoll_ctl per connect, none per wait. */
+static void connect_starts(corio_loop *l, int fd)
 {
-	uint32_t want = (op->u.poll_mask | POLLERR | POLLHUP) & 0xffffu;
-	if (!(m & want))
-		return EP_WAIT;
-	r->pend[op_dir(op)] = 0;
-	return (int)(m & want);
+	struct corio__epoll *e = E(l);
+	struct corio__ep_fd *r = (unsigned)fd < e->nfds ? e->fds[fd] : NULL;
+	if (r && !r->wait[0].head && !r->wait[1].head && !r->kicked)
+		forget(l, fd, -EBADF, false);
 }
 
 /* @op finished with @res.  A socket accept made is a fresh fd, so any
@@ -695,7 +758,7 @@ static int try_on(struct corio__ep_fd *r, struct corio__op *op)
 	/* FIFO: with takers queued, a newcomer taker must not jump the line */
 	if (consumes(op) && r->takers[dir])
 		return EP_WAIT;
-	return edge_poll(op) ? edge_taken(r, op, r->pend[dir]) : attempt(r, op);
+	return attempt(r, op);
 }
 
 static void epoll_submit(corio_loop *l, struct corio__op *op)
@@ -713,38 +776,24 @@ static void epoll_submit(corio_loop *l, struct corio__op *op)
 		offload_op(l, op);
 		return;
 	}
+	if (op->code == CORIO__OP_CONNECT)
+		connect_starts(l, op->fd);
 	struct corio__ep_fd *r;
-	bool fresh;
-	int err = fd_record(l, op->fd, &r, &fresh);
-	if (!err && r && !fresh && could_block(r, op)) {
-		err = fd_check(l, &r);
-		fresh = true;
+	int err = fd_record(l, op->fd, &r);
+	if (multishot(op)) {
+		multi_submit(l, r, op, err);
+		return;
 	}
-	int res = err;
-	if (!err && r) {
-		res = try_on(r, op);
-		if (res == -ENOTSOCK && r->sock && !fresh) {
-			/* a socket's number now names a pipe or a file */
-			err = res = fd_check(l, &r);
-			fresh = true;
-			if (!err && r)
-				res = try_on(r, op);
-		}
-	}
-	if (!err && r && (res == EP_WAIT || res == EP_RETRY) && !fresh && !edge_poll(op)) {
-		/* about to wait for an edge: make sure one can come (edge-only
-		 * polls skip this: a stream's first wait is a plain poll, and
-		 * it closes its fd through corio__fd_closing()) */
-		uint32_t gen = r->gen;
-		err = fd_check(l, &r);
-		if (!err && r && r->gen != gen && !consumes(op))
-			res = try_on(r, op); /* a new file under the number: look afresh */
-	}
-	if (!err && !r)
-		no_record(l, op);
-	else if (err)
+	if (err) {
 		epoll_done(l, op, err);
-	else if (res == EP_WAIT || res == EP_RETRY)
+		return;
+	}
+	if (!r) {
+		no_record(l, op);
+		return;
+	}
+	int res = try_on(r, op);
+	if (res == EP_WAIT || res == EP_RETRY)
 		park(e, r, op, res);
 	else
 		finish(l, op, res);
@@ -762,21 +811,21 @@ static void epoll_cancel(corio_loop *l, struct corio__op *op)
 	/* else: already on the completion list */
 }
 
-/* Try waiting @op again after an edge with events @m; true if it
- * finished.  An edge-only poll takes the edge's events as its result. */
+/* Try waiting @op again after an edge with events @m (0: none known);
+ * true if it finished. */
 static bool retry_one(corio_loop *l, struct corio__op *op, uint32_t m)
 {
 	struct corio__epoll *e = E(l);
 	struct corio__ep_fd *r = op->ep_fd;
-	int res = edge_poll(op) ? edge_taken(r, op, m) : attempt(r, op);
+	int res = multishot(op) ? multi_now(r, op, m) : attempt(r, op);
 	if (res == EP_RETRY && op->ep_dir != 2) {
 		/* a Unix backlog is full: no edge will say when it is not */
 		unpark(e, op);
 		park(e, r, op, EP_RETRY);
 		return false;
 	}
-	if (res == EP_WAIT || res == EP_RETRY)
-		return false;
+	if (res == EP_WAIT || res == EP_RETRY || !op->ep_fd)
+		return false; /* waits, or a multishot op ended by its owner */
 	unpark(e, op);
 	finish(l, op, res);
 	return true;
@@ -816,12 +865,9 @@ static void dispatch(corio_loop *l, struct epoll_event *ev)
 		return; /* an event for a record that is gone */
 	struct corio__ep_fd *r = e->fds[fd];
 	uint32_t m = ev->events;
-	if (m & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-		r->pend[0] |= m;
+	if (m & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		serve(l, r, 0, m);
-	}
 	if (m & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
-		r->pend[1] |= m;
 		serve(l, r, 1, m);
 		if (r->both)
 			serve_poll_out(l, r, m);
@@ -842,12 +888,13 @@ static void dispatch(corio_loop *l, struct epoll_event *ev)
 static int epoll_poll(corio_loop *l, int64_t timeout_ns)
 {
 	struct corio__epoll *e = E(l);
-	if (e->done)
+	if (e->done || !corio__list_empty(&e->kick))
 		timeout_ns = 0;
 	else if (e->retry.head && (timeout_ns < 0 || timeout_ns > RETRY_NS))
 		timeout_ns = RETRY_NS;
 	if (timeout_ns == 0 && e->busy_turns < BUSY_TURNS) {
 		e->busy_turns++;
+		kicks_run(l);
 		deliver(e);
 		return 0;
 	}
@@ -875,6 +922,7 @@ static int epoll_poll(corio_loop *l, int64_t timeout_ns)
 		next = op->ep_next;
 		retry_one(l, op, 0);
 	}
+	kicks_run(l);
 	deliver(e);
 	return 0;
 }
@@ -895,7 +943,7 @@ static int epoll_init(corio_loop *l, const corio_loop_options *o)
 	}
 	e->done_tail = &e->done;
 	l->be_data = e;
-	l->caps = CORIO__CAP_EDGE_POLL;
+	l->caps = CORIO__CAP_RECV_MULTI;
 	return 0;
 }
 
@@ -931,4 +979,7 @@ const struct corio__backend corio__epoll_backend = {
 	.poll = epoll_poll,
 	.forget = corio__epoll_forget,
 	.inflight = epoll_inflight,
+	.bufgroup_init = epoll_bufgroup_init,
+	.bufgroup_recycle = epoll_bufgroup_recycle,
+	.bufgroup_fini = epoll_bufgroup_fini,
 };

@@ -21,8 +21,16 @@ struct corio__ep_fd {
 	int saved_fl;                    /* flags before O_NONBLOCK was set, or -1 */
 	unsigned takers[2];              /* waiters that consume, per direction */
 	unsigned both;                   /* readers that are POLLIN|POLLOUT polls */
-	uint32_t pend[2];                /* edges no edge-only poll has taken yet */
 	struct corio__ep_list wait[2];   /* [0] readers, [1] writers */
+	struct corio__node kick;         /* on the loop's kick list */
+	bool kicked;                     /* ...while this is set */
+};
+
+/* A buffer group's free buffer ids (bufgroup_init): a stack, so that the
+ * buffer used last, still warm in the cache, is used next. */
+struct corio__ep_bufs {
+	unsigned nfree;
+	uint16_t id[];
 };
 
 struct corio__epoll {
@@ -31,6 +39,8 @@ struct corio__epoll {
 	unsigned nfds;
 	uint32_t gen;
 	struct corio__ep_list retry;         /* ops tried again every turn */
+	struct corio__list kick;             /* records whose readers are tried
+					      * on the next poll, edge or not */
 	unsigned busy_turns;                 /* turns in a row without epoll_wait */
 	struct corio__op *done, **done_tail; /* finished, not yet delivered */
 	unsigned inflight;                   /* submitted, not yet delivered */

