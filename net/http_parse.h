@@ -158,7 +158,10 @@ struct corio__http_request {
  *   -501  a transfer coding other than chunked (e.g. "gzip, chunked"), or
  *         a method longer than CORIO__HTTP_METHOD_MAX
  *   -505  a well-formed HTTP version other than 1.0 and 1.1
- * When a head has several faults, the first one in the input decides.
+ * When a head has several faults, which one is reported depends only on
+ * the bytes, never on how they were split between calls: byte-level
+ * faults and limits first, in input order, then the start line, the
+ * fields in order, and last the framing rules.
  */
 int corio__http_parse_request(const char *buf, size_t len, size_t last_len,
                               struct corio__http_request *req,
