@@ -123,33 +123,46 @@ struct scan {
 	size_t le;      /* index of the start line's LF */
 };
 
+/* The first LF in b[skip..from), else le (the first one seen after). */
+static size_t first_lf(const unsigned char *b, size_t skip, size_t from,
+                       size_t le)
+{
+	const unsigned char *nl = NULL;
+	if (from > skip)
+		nl = memchr(b + skip, '\n', from - skip);
+	return nl ? (size_t)(nl - b) : le;
+}
+
 /*
  * Scan b[from..len), knowing b[0..from) passed an earlier scan.  Each
  * verdict depends only on the bytes up to the position it is made at, so
  * any split of the input between calls gives the same answer.  The start
  * line must end (LF) before index max_line; the field section may hold
- * max_head bytes after it.  Returns the head length, INCOMPLETE, BAD,
- * TOO_BIG or LINE_OVER.
+ * max_head bytes after it.  Where the start line ends matters only to
+ * those limits and to the caller, so b[skip..from) is searched for it
+ * only when a limit is near or the head is complete: a head trickling in
+ * is otherwise never rescanned.  Returns the head length, INCOMPLETE,
+ * BAD, TOO_BIG or LINE_OVER.
  */
 static int scan_head(const unsigned char *b, size_t len, size_t from,
                      size_t max_line, size_t max_head, struct scan *s)
 {
 	size_t skip = leading_crlf(b, len);
-	size_t le = SIZE_MAX;
+	size_t le = SIZE_MAX; /* the start line's LF, if seen */
 	if (from > len)
 		from = 0;
-	if (from > skip) {
-		const unsigned char *nl = memchr(b + skip, '\n', from - skip);
-		if (nl)
-			le = (size_t)(nl - b);
-	}
+	bool looked = from <= skip; /* b[skip..from) searched for it */
+	s->skip = skip;
 	for (size_t i = from; i < len; i++) {
-		if (le == SIZE_MAX && i >= max_line) {
-			s->skip = skip;
-			return LINE_OVER;
+		if (i >= max_line || i > skip + max_head) {
+			if (!looked)
+				le = first_lf(b, skip, from, le);
+			looked = true;
+			if (le == SIZE_MAX && i >= max_line)
+				return LINE_OVER;
+			if (le != SIZE_MAX && i - le > max_head)
+				return TOO_BIG;
 		}
-		if (le != SIZE_MAX && i - le > max_head)
-			return TOO_BIG;
 		unsigned char c = b[i];
 		if (i > 0 && b[i - 1] == '\r' && c != '\n')
 			return BAD; /* bare CR */
@@ -161,13 +174,13 @@ static int scan_head(const unsigned char *b, size_t len, size_t from,
 			return BAD; /* control character or bare LF */
 		if (i < skip)
 			continue;
-		if (le == SIZE_MAX) {
-			le = i;
-		} else if (i >= le + 2 && b[i - 2] == '\n') {
-			s->skip = skip;
-			s->le = le;
+		/* An empty line after the first LF past the leading ones. */
+		if (i >= skip + 2 && b[i - 2] == '\n') {
+			s->le = looked ? le : first_lf(b, skip, from, le);
 			return (int)(i + 1);
 		}
+		if (le == SIZE_MAX)
+			le = i;
 	}
 	return CORIO__HTTP_INCOMPLETE;
 }
