@@ -28,10 +28,11 @@
  * Resuming.  A caller reading a head from a socket calls the parser each
  * time more bytes arrive, with the same buffer start, the new length and
  * the length it passed last time (last_len; 0 the first time).  Until the
- * head is complete only bytes from last_len on are examined (plus a
- * memchr for the end of the start line, which is bounded by its limit), so
- * a head trickling in byte by byte costs linear time.  Once the end of the
- * head is found the head is parsed once, from its start.  The answer never
+ * head is complete only bytes from last_len on are examined (the start
+ * line, at most max_target + 52 bytes, is searched again for its end only
+ * once the field section nears its limit), so a head trickling in byte by
+ * byte costs linear time.  Once the end of the head is found the head is
+ * parsed once, from its start.  The answer never
  * depends on how the bytes were split between calls: any split gives the
  * same result as the whole input at once.
  */
