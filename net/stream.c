@@ -491,6 +491,46 @@ static ssize_t stream_read_until(corio_stream *s, const char *delim, const char 
 	}
 }
 
+/* ---- in place, for protocol parsers (http) ----------------------------- */
+
+/* Wait until @min bytes are buffered (or the peer's end), then lend them:
+ * see stream_int.h. */
+static int stream_peek(struct corio_stream *s, size_t min, char **p, size_t *len)
+{
+	if (min > s->o.limit && min > rlen(s))
+		return -EMSGSIZE;
+	uint64_t dl;
+	int err = read_begin(s, &dl);
+	if (err)
+		return err;
+	while (rlen(s) < min) {
+		if (s->rerr)
+			return s->rerr;
+		if (s->eof)
+			break;
+		err = fetch(s, min, dl);
+		if (err)
+			return err;
+	}
+	*p = s->rbuf ? s->rbuf + s->rhead : NULL;
+	*len = rlen(s);
+	s->lent_active = *len != 0; /* data arriving meanwhile must not move it */
+	return 0;
+}
+
+int corio__stream_peek(corio_stream *s, size_t min, char **p, size_t *len)
+{
+	if (!s || !p || !len)
+		return -EINVAL;
+	int err = corio__stream_take(s, &s->reading);
+	return err ? err : (int)corio__stream_give(s, &s->reading, stream_peek(s, min, p, len));
+}
+
+void corio__stream_consume(corio_stream *s, size_t n)
+{
+	consume(s, n < rlen(s) ? n : rlen(s));
+}
+
 ssize_t corio_stream_read(corio_stream *s, void *buf, size_t n)
 {
 	if (!s)

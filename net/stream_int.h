@@ -118,6 +118,22 @@ static inline ssize_t corio__stream_give(struct corio_stream *s, bool *side, ssi
 	return corio__stream_leave(s, ret);
 }
 
+/*
+ * For a protocol parser above streams (http/): the bytes buffered, in
+ * place.  corio__stream_peek() waits until at least @min bytes are
+ * buffered (under the stream's read and idle timeouts), or the peer's end
+ * came first, then lends them: *@p (writable: a decoder may rewrite them
+ * in place) and *@len, which may be less than @min only at the end of the
+ * stream (0: nothing more will come).  They stay valid, and in place,
+ * until the next read call on the stream, whatever arrives meanwhile;
+ * copy what must live longer.  corio__stream_consume() drops @n of them
+ * from the front.
+ * Returns 0, -EMSGSIZE (@min is over the stream's limit), or the errors of
+ * corio_stream_read().  One reader at a time, as for every read call.
+ */
+int corio__stream_peek(corio_stream *s, size_t min, char **p, size_t *len) CORIO__HIDDEN;
+void corio__stream_consume(corio_stream *s, size_t n) CORIO__HIDDEN;
+
 /* stream_write.c */
 size_t corio__stream_wpending(const struct corio_stream *s) CORIO__HIDDEN;
 void corio__stream_wfree(struct corio_stream *s) CORIO__HIDDEN;
