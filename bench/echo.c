@@ -70,7 +70,7 @@ static void *server_main(void *arg)
 	fflush(stdout);
 	corio_serve_options o = {.stop_signals = (const int[]){SIGTERM, SIGINT, 0}};
 	int err = corio_serve(lfd, echo_handler, &o);
-	corio_sock_close(lfd);
+	corio_close(lfd);
 	return err ? CORIO_ERR_PTR(err) : NULL;
 }
 

@@ -335,7 +335,7 @@ static void *supervisor(void *arg)
 		.arg = &a->ix,
 	};
 	err = corio_serve(lfd, finder, &o);
-	corio_sock_close(lfd);
+	corio_close(lfd);
 	return err ? CORIO_ERR_PTR(err) : NULL;
 }
 

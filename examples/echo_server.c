@@ -83,7 +83,7 @@ static void *echo_server(void *arg)
 		.read_timeout_ns = a->read_ns,
 	};
 	int err = corio_serve(lfd, handle_connection, &o);
-	corio_sock_close(lfd);
+	corio_close(lfd);
 	return err ? CORIO_ERR_PTR(err) : NULL;
 }
 

@@ -49,7 +49,7 @@ static void *attempt_main(void *arg)
 		r->err = err;
 	}
 	if (fd >= 0)
-		corio_sock_close(fd); /* failed, or connected second */
+		corio_close(fd); /* failed, or connected second */
 	r->running--;
 	corio_event_set(&r->changed);
 	return NULL;
@@ -129,7 +129,7 @@ static int race(const struct addrinfo **order, size_t n)
 	corio_shield_pop(&sh);
 	if (err || r.winner < 0) {
 		if (r.winner >= 0)
-			corio_sock_close(r.winner);
+			corio_close(r.winner);
 		return err ? err : (r.err ? r.err : -ECONNREFUSED);
 	}
 	int one = 1;

@@ -312,11 +312,6 @@ int corio_accept(int lfd, struct sockaddr *addr, socklen_t *len)
 	}
 }
 
-int corio_sock_close(int fd)
-{
-	return corio_close(fd);
-}
-
 /* ---- addresses and new sockets ---------------------------------------- */
 
 static int gai_err(int rc)
@@ -483,7 +478,7 @@ int corio_unix_connect(const char *path)
 		return fd;
 	int err = corio_connect(fd, (struct sockaddr *)&sun, len);
 	if (err) {
-		corio_sock_close(fd); /* the backend may have waited on it */
+		corio_close(fd); /* the backend may have waited on it */
 		return err;
 	}
 	return fd;

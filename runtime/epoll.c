@@ -56,25 +56,27 @@ static struct corio__epoll *E(corio_loop *l)
 	return l->be_data;
 }
 
+/* The op a waiter or completion list node belongs to (NULL: none). */
+static struct corio__op *op_of(struct corio__node *n)
+{
+	return corio__list_entry(n, struct corio__op, ep_link);
+}
+
 /* ---- completion list ------------------------------------------------ */
 
 static void epoll_done(corio_loop *l, struct corio__op *op, int res)
 {
 	struct corio__epoll *e = E(l);
 	op->res = res;
-	op->ep_next = NULL;
-	*e->done_tail = op;
-	e->done_tail = &op->ep_next;
+	corio__list_push_back(&e->done, &op->ep_link);
 }
 
 static unsigned deliver(struct corio__epoll *e)
 {
 	unsigned n = 0;
-	while (e->done) {
-		struct corio__op *op = e->done;
-		e->done = op->ep_next;
-		if (!e->done)
-			e->done_tail = &e->done;
+	struct corio__node *node;
+	while ((node = corio__list_pop_front(&e->done))) {
+		struct corio__op *op = op_of(node);
 		e->inflight--;
 		n++;
 		op->complete(op, op->res, 0);
@@ -145,28 +147,14 @@ static int op_dir(const struct corio__op *op)
 
 /* ---- waiter lists --------------------------------------------------- */
 
-static void list_push(struct corio__ep_list *q, struct corio__op *op)
+static void list_push(struct corio__list *q, struct corio__op *op)
 {
-	op->ep_next = NULL;
-	op->ep_prev = q->tail;
-	if (q->tail)
-		q->tail->ep_next = op;
-	else
-		q->head = op;
-	q->tail = op;
+	corio__list_push_back(q, &op->ep_link);
 }
 
-static void list_unlink(struct corio__ep_list *q, struct corio__op *op)
+static void list_unlink(struct corio__list *q, struct corio__op *op)
 {
-	if (op->ep_prev)
-		op->ep_prev->ep_next = op->ep_next;
-	else
-		q->head = op->ep_next;
-	if (op->ep_next)
-		op->ep_next->ep_prev = op->ep_prev;
-	else
-		q->tail = op->ep_prev;
-	op->ep_next = op->ep_prev = NULL;
+	corio__list_remove(q, &op->ep_link);
 }
 
 static void park(struct corio__epoll *e, struct corio__ep_fd *r, struct corio__op *op,
@@ -260,12 +248,12 @@ static void forget(corio_loop *l, int fd, int res, bool ours)
 	struct corio__ep_fd *r = e->fds[fd];
 	for (int d = 0; d < 2; d++)
 		while (r->wait[d].head) {
-			struct corio__op *op = r->wait[d].head;
+			struct corio__op *op = op_of(r->wait[d].head);
 			unpark(e, op);
 			epoll_done(l, op, cut_short(op, res));
 		}
-	for (struct corio__op *op = e->retry.head, *next; op; op = next) {
-		next = op->ep_next;
+	for (struct corio__op *op = op_of(e->retry.head), *next; op; op = next) {
+		next = op_of(op->ep_link.next);
 		if (op->ep_fd == r) {
 			unpark(e, op);
 			epoll_done(l, op, res);
@@ -836,8 +824,8 @@ static bool retry_one(corio_loop *l, struct corio__op *op, uint32_t m)
 static void serve(corio_loop *l, struct corio__ep_fd *r, int dir, uint32_t m)
 {
 	bool blocked = false;
-	for (struct corio__op *op = r->wait[dir].head, *next; op; op = next) {
-		next = op->ep_next;
+	for (struct corio__op *op = op_of(r->wait[dir].head), *next; op; op = next) {
+		next = op_of(op->ep_link.next);
 		bool taker = consumes(op);
 		if (taker && blocked)
 			continue;
@@ -849,8 +837,8 @@ static void serve(corio_loop *l, struct corio__ep_fd *r, int dir, uint32_t m)
 /* A write edge for the both-ways POLL ops among the readers. */
 static void serve_poll_out(corio_loop *l, struct corio__ep_fd *r, uint32_t m)
 {
-	for (struct corio__op *op = r->wait[0].head, *next; op && r->both; op = next) {
-		next = op->ep_next;
+	for (struct corio__op *op = op_of(r->wait[0].head), *next; op && r->both; op = next) {
+		next = op_of(op->ep_link.next);
 		if (polls_out_too(op))
 			retry_one(l, op, m);
 	}
@@ -888,7 +876,7 @@ static void dispatch(corio_loop *l, struct epoll_event *ev)
 static int epoll_poll(corio_loop *l, int64_t timeout_ns)
 {
 	struct corio__epoll *e = E(l);
-	if (e->done || !corio__list_empty(&e->kick))
+	if (!corio__list_empty(&e->done) || !corio__list_empty(&e->kick))
 		timeout_ns = 0;
 	else if (e->retry.head && (timeout_ns < 0 || timeout_ns > RETRY_NS))
 		timeout_ns = RETRY_NS;
@@ -918,8 +906,8 @@ static int epoll_poll(corio_loop *l, int64_t timeout_ns)
 	}
 	for (int i = 0; i < n; i++)
 		dispatch(l, &evs[i]);
-	for (struct corio__op *op = e->retry.head, *next; op; op = next) {
-		next = op->ep_next;
+	for (struct corio__op *op = op_of(e->retry.head), *next; op; op = next) {
+		next = op_of(op->ep_link.next);
 		retry_one(l, op, 0);
 	}
 	kicks_run(l);
@@ -941,7 +929,6 @@ static int epoll_init(corio_loop *l, const corio_loop_options *o)
 		free(e);
 		return err;
 	}
-	e->done_tail = &e->done;
 	l->be_data = e;
 	l->caps = CORIO__CAP_RECV_MULTI;
 	return 0;

@@ -7,11 +7,6 @@
 
 #include "corio_int.h"
 
-/* Ops waiting on one direction of one fd, in arrival order. */
-struct corio__ep_list {
-	struct corio__op *head, *tail;
-};
-
 /* One per fd the backend has seen: registered once, edge-triggered. */
 struct corio__ep_fd {
 	int fd;
@@ -21,7 +16,7 @@ struct corio__ep_fd {
 	int saved_fl;                    /* flags before O_NONBLOCK was set, or -1 */
 	unsigned takers[2];              /* waiters that consume, per direction */
 	unsigned both;                   /* readers that are POLLIN|POLLOUT polls */
-	struct corio__ep_list wait[2];   /* [0] readers, [1] writers */
+	struct corio__list wait[2];       /* [0] readers, [1] writers */
 	struct corio__node kick;         /* on the loop's kick list */
 	bool kicked;                     /* ...while this is set */
 };
@@ -38,11 +33,11 @@ struct corio__epoll {
 	struct corio__ep_fd **fds; /* indexed by fd */
 	unsigned nfds;
 	uint32_t gen;
-	struct corio__ep_list retry;         /* ops tried again every turn */
+	struct corio__list retry;             /* ops tried again every turn */
 	struct corio__list kick;             /* records whose readers are tried
 					      * on the next poll, edge or not */
 	unsigned busy_turns;                 /* turns in a row without epoll_wait */
-	struct corio__op *done, **done_tail; /* finished, not yet delivered */
+	struct corio__list done;             /* finished, not yet delivered */
 	unsigned inflight;                   /* submitted, not yet delivered */
 };
 

@@ -3,8 +3,7 @@
  * tests/close.c - the one close path: corio_close() on any fd corio may
  * wait on (socket, pipe, listener) ends every wait on it with -ECANCELED
  * and then closes it, so the peer sees the end at once, whether it is
- * called from a task, from a callback or through the old corio_sock_close
- * name; and loop teardown is bounded.
+ * called from a task or from a callback; and loop teardown is bounded.
  */
 #include "util.h"
 #include "corio_int.h" /* white box: teardown's bound */
@@ -16,7 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum how { FROM_TASK, FROM_CALLBACK, SOCK_CLOSE };
+enum how { FROM_TASK, FROM_CALLBACK };
 enum what { RECV, SEND, POLL, ACCEPT, PIPE_READ };
 
 struct waiter {
@@ -115,9 +114,6 @@ static void *close_main(void *arg)
 	case FROM_CALLBACK:
 		cr_assert_eq(corio_call_soon(corio_current_loop(), close_cb, &fd), 0);
 		break;
-	case SOCK_CLOSE:
-		cr_assert_eq(corio_sock_close(fd), 0);
-		break;
 	}
 	corio_scope sc;
 	corio_timeout_push(&sc, corio_now() + 5000 * MS);
@@ -155,9 +151,6 @@ CLOSE_TEST(from_a_callback_ends_a_recv, FROM_CALLBACK, RECV)
 CLOSE_TEST(from_a_callback_ends_a_send, FROM_CALLBACK, SEND)
 CLOSE_TEST(from_a_callback_ends_a_poll, FROM_CALLBACK, POLL)
 CLOSE_TEST(from_a_callback_ends_a_pipe_read, FROM_CALLBACK, PIPE_READ)
-CLOSE_TEST(sock_close_is_the_same_close_recv, SOCK_CLOSE, RECV)
-CLOSE_TEST(sock_close_is_the_same_close_send, SOCK_CLOSE, SEND)
-CLOSE_TEST(sock_close_is_the_same_close_poll, SOCK_CLOSE, POLL)
 
 /* ---- teardown --------------------------------------------------------- */
 

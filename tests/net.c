@@ -83,7 +83,7 @@ static void *tcp_main(void *arg)
 	round_trip(c->connect_host, port_str(lfd, port));
 	cr_assert_eq(corio_join(t, NULL), 0);
 	cr_assert_eq(e.peer_family, c->family);
-	cr_assert_eq(corio_sock_close(lfd), 0);
+	cr_assert_eq(corio_close(lfd), 0);
 	return NULL;
 }
 
@@ -326,7 +326,7 @@ static void *unix_stream_main(void *arg)
 	}
 	corio_close(fd);
 	cr_assert_eq(corio_join(t, NULL), 0);
-	corio_sock_close(lfd);
+	corio_close(lfd);
 	return NULL;
 }
 
@@ -448,7 +448,7 @@ static void *many_main(void *arg)
 	free(ts);
 	cr_assert_eq(corio_join(acc, NULL), 0);
 	cr_assert_eq(m->accepted, m->n);
-	corio_sock_close(m->lfd);
+	corio_close(m->lfd);
 	return NULL;
 }
 
@@ -501,7 +501,7 @@ static void *cancel_accept_main(void *arg)
 	cr_assert_eq(z, 'z');
 	corio_close(fd);
 	corio_close(c);
-	corio_sock_close(lfd);
+	corio_close(lfd);
 	return NULL;
 }
 
@@ -530,7 +530,7 @@ static void *close_queued_main(void *arg)
 	for (int i = 0; i < 4; i++)
 		cs[i] = corio_tcp_connect("127.0.0.1", port);
 	cr_assert_eq(corio_sleep(20 * MS), 0);
-	cr_assert_eq(corio_sock_close(lfd), 0);
+	cr_assert_eq(corio_close(lfd), 0);
 	/* closing the listener closed what it had queued: the clients see EOF */
 	for (int i = 0; i < 4; i++) {
 		char c;
@@ -543,7 +543,7 @@ static void *close_queued_main(void *arg)
 	return NULL;
 }
 
-Test(net, sock_close_closes_queued_connections)
+Test(net, close_of_a_listener_closes_queued_connections)
 {
 	t_run(close_queued_main, NULL, NULL);
 }
@@ -556,14 +556,14 @@ static void *close_waiter_main(void *arg)
 	corio_task *t;
 	cr_assert_eq(corio_spawn(&t, accept_into, &a), 0);
 	cr_assert_eq(corio_sleep(5 * MS), 0);
-	corio_sock_close(lfd);
+	corio_close(lfd);
 	cr_assert_eq(corio_join(t, NULL), 0);
 	cr_assert(a.res == -EBADF || a.res == -ECANCELED || a.res == -EINVAL,
 		  "accept on a closed listener: %d", a.res);
 	return NULL;
 }
 
-Test(net, sock_close_wakes_a_waiting_accept)
+Test(net, close_of_a_listener_wakes_a_waiting_accept)
 {
 	t_run(close_waiter_main, NULL, NULL);
 }
@@ -660,7 +660,7 @@ static void *reused_fd_main(void *arg)
 	corio_close(c0);
 	corio_close(s1);
 	corio_close(c1);
-	corio_sock_close(b);
+	corio_close(b);
 	return NULL;
 }
 

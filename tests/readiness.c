@@ -696,7 +696,7 @@ static void *fd_flags_main(void *arg)
 	cr_assert_eq(corio_close(p[0]), 0);
 	cr_assert_not(nonblocking(keep), "the pipe's flags were put back");
 	int lkeep = dup(lfd);
-	cr_assert_eq(corio_sock_close(lfd), 0);
+	cr_assert_eq(corio_close(lfd), 0);
 	cr_assert_not(nonblocking(lkeep), "the listener's flags were put back");
 	corio_close(lkeep);
 	corio_close(keep);

@@ -311,7 +311,7 @@ static void local_end(struct local *l, corio_task *t)
 	corio_server_stop(l->srv);
 	cr_assert_eq(corio_join(t, NULL), 0);
 	corio_server_free(l->srv);
-	corio_sock_close(l->lfd);
+	corio_close(l->lfd);
 }
 
 /* Connect, send @msg, expect it back. */
@@ -570,7 +570,7 @@ static void *graceful_main(void *arg)
 	if (late >= 0)
 		close(late);
 	corio_server_free(l.srv);
-	corio_sock_close(l.lfd);
+	corio_close(l.lfd);
 	return NULL;
 }
 
@@ -602,7 +602,7 @@ static void *signal_main(void *arg)
 	cr_assert_eq(corio_serve(lfd, recording_echo, &o), 0);
 	cr_assert_lt(t_clock() - t0, 2000 * MS);
 	cr_assert_eq(corio_join(t, NULL), 0);
-	corio_sock_close(lfd);
+	corio_close(lfd);
 	return NULL;
 }
 
@@ -641,7 +641,7 @@ static void *cancel_main(void *arg)
 		cr_assert_eq(corio_recv(fds[i], &c, 1, 0), 0);
 		close(fds[i]);
 	}
-	corio_sock_close(l.lfd);
+	corio_close(l.lfd);
 	return NULL;
 }
 

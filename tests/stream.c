@@ -1301,7 +1301,7 @@ static void *idle_main(void *arg)
 	for (int i = 0; i < c->n; i++)
 		cr_assert_eq(corio_join(ts[i], NULL), 0);
 	free(ts);
-	corio_sock_close(c->lfd);
+	corio_close(c->lfd);
 	return NULL;
 }
 

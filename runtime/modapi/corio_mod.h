@@ -79,14 +79,6 @@ enum corio__op_code {
 #define CORIO__CQE_F_MORE (1u << 1)   /* more completions follow */
 #define CORIO__CQE_BUFFER_SHIFT 16    /* buffer id in the upper bits */
 
-/* In a POLL op's mask, where CORIO__CAP_EDGE_POLL: skip the first look and
- * wait for an edge (one that came since the last such poll on the fd took
- * one counts), whose events are the result.  For a caller that has just
- * seen EAGAIN or a short read, and that closes the fd through corio_close()
- * (the backend trusts its record, so the caller's first wait on an fd must
- * be a plain poll, which checks it); a spurious wake-up is possible. */
-#define CORIO__POLL_EDGE 0x80000000u
-
 struct iovec;
 struct statx;
 struct corio__ep_fd;
@@ -106,7 +98,7 @@ struct corio__op {
 	uint32_t len;
 	uint64_t off; /* file offset; (uint64_t)-1: the file position */
 	/* epoll backend: where the op waits */
-	struct corio__op *ep_next, *ep_prev; /* waiter list or completion list */
+	struct corio__node ep_link;          /* waiter list or completion list */
 	struct corio__ep_fd *ep_fd;          /* fd record it waits on, or NULL */
 	uint8_t ep_dir;                      /* 0 readable, 1 writable, 2 retry */
 	uint32_t ep_done;                    /* bytes moved so far (MSG_WAITALL);
@@ -147,7 +139,7 @@ struct corio__op {
 			uint32_t flags;   /* SPLICE_F_* */
 			uint64_t off_out; /* (uint64_t)-1: no offset (a pipe) */
 		} splice;
-		uint32_t poll_mask; /* POLL* events, CORIO__POLL_EDGE */
+		uint32_t poll_mask; /* POLL* events */
 		struct {
 			void *info; /* siginfo_t the kernel fills */
 			int options; /* WEXITED, ... */
@@ -182,7 +174,6 @@ enum {
 	CORIO__CAP_ACCEPT_MULTI = 1u << 0, /* CORIO__OP_ACCEPT_MULTI */
 	CORIO__CAP_RECV_MULTI = 1u << 1,   /* CORIO__OP_RECV_MULTI, buffer groups */
 	CORIO__CAP_SHUTDOWN = 1u << 2,     /* CORIO__OP_SHUTDOWN is an op */
-	CORIO__CAP_EDGE_POLL = 1u << 3,    /* CORIO__POLL_EDGE */
 };
 unsigned corio__loop_caps(const corio_loop *l) CORIO__HIDDEN;
 

@@ -5,7 +5,8 @@
  * and the socket itself stays in blocking mode (on io_uring the ring does
  * the waiting; on epoll corio reads and writes with MSG_DONTWAIT, and only
  * a listener is made non-blocking while corio accepts on it, until
- * corio_sock_close()).  Streams add a read buffer and a write buffer to a socket;
+ * corio_close()).  Close every socket corio has waited on with
+ * corio_close() (corio/io.h), the one close path.  Streams add a read buffer and a write buffer to a socket;
  * corio_serve() runs a task per connection.  Conventions are those of
  * corio/runtime.h: >= 0 or a negative errno, outputs written on success.
  *
@@ -171,17 +172,6 @@ CORIO_API ssize_t corio_sendmsg(int fd, const struct msghdr *msg, int flags);
 /** corio_shutdown() - shutdown(2): SHUT_RD, SHUT_WR or SHUT_RDWR.
  *  Suspends.  Return: 0, -ENOTCONN, -EINVAL, -EBADF, -ECANCELED. */
 CORIO_API int corio_shutdown(int fd, int how);
-
-/**
- * corio_sock_close() - close a socket corio may hold long-lived ops on
- * (listeners used with corio_accept()): those ops are cancelled, the
- * accepted connections still queued are closed, tasks waiting in
- * corio_accept() on @fd get -EBADF, then @fd is closed.  Plain close(2)
- * would leave the kernel's accept running on the old socket.  Works on any
- * fd, inside or outside a task.  Does not suspend.
- * Return: 0 or the close(2) error.
- */
-CORIO_API int corio_sock_close(int fd);
 
 /* ------------------------------------------------------------------ */
 /* Streams                                                             */
