@@ -16,7 +16,7 @@
 /* State of a record's long-lived op (multishot accept or receive, a
  * stream's send).  A record is freed only in NET_IDLE, so no completion
  * can ever land in freed or reused memory: the final CQE (the one
- * without IORING_CQE_F_MORE) is what moves a record back to NET_IDLE. */
+ * without CORIO__CQE_F_MORE) is what moves a record back to NET_IDLE. */
 enum corio__net_op_state {
 	NET_IDLE = 0,   /* nothing in flight */
 	NET_ARMED,      /* in the kernel */
