@@ -115,6 +115,7 @@ struct corio_task {
 	struct corio__node all;   /* in the loop's unfreed tasks, or its stack pool */
 	struct corio__stack stack;
 	uint64_t run_start; /* debug mode: when it was last resumed */
+	struct corio__locals *locals; /* task-local values (local.c), or NULL */
 	void *asan_fake;    /* ASan fake-stack handle while switched out */
 	char name[32];
 	/* group.c (issue #3): who besides a joiner hears that fn returned (a
@@ -294,6 +295,11 @@ void corio__stack_check(corio_task *t) CORIO__HIDDEN;
 int corio__thread_altstack(void) CORIO__HIDDEN;
 void *corio__stack_init_frame(corio_task *t) CORIO__HIDDEN;
 size_t corio__stack_map_size(size_t size, bool guarded) CORIO__HIDDEN;
+
+/* local.c: a child's locals start as its parent's; a task's are let go
+ * when it ends */
+int corio__locals_inherit(corio_task *child, const corio_task *parent) CORIO__HIDDEN;
+void corio__locals_release(corio_task *t) CORIO__HIDDEN;
 
 /* task.c */
 void corio__task_entry(corio_task *t) __attribute__((noreturn)) CORIO__HIDDEN;

@@ -139,6 +139,8 @@ void corio__task_entry(corio_task *t)
 	corio_loop *l = t->loop;
 	resumed(l, NULL);
 	void *r = t->fn(t->arg);
+	if (t->locals)
+		corio__locals_release(t); /* destructors run on the task's stack */
 	t->result = r;
 	t->state = CORIO__T_DONE;
 	l->live_tasks--;
@@ -242,6 +244,11 @@ int corio_spawn_ex(corio_loop *loop, corio_task **out, corio_fn fn, void *arg,
 	int err = corio__stack_get(loop, size, &t);
 	if (err)
 		return err;
+	corio_task *parent = loop->current;
+	if (parent && parent->locals && (err = corio__locals_inherit(t, parent))) {
+		corio__stack_put(loop, t);
+		return err;
+	}
 	t->r.kind = CORIO__RUN_TASK;
 	t->loop = loop;
 	t->fn = fn;

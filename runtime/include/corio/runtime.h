@@ -234,6 +234,38 @@ CORIO_API void corio_detach(corio_task *t);
 /** corio_self() - the running task, NULL outside tasks. */
 CORIO_API corio_task *corio_self(void);
 
+/* ------------------------------------------------------------------ */
+/* Task-local values (asyncio's contextvars)                           */
+
+/** A key for task-local values; 0 is never a valid key. */
+typedef unsigned corio_local_key;
+
+/**
+ * corio_local_key_new() - make a key for task-local values, once per
+ * process (keys are never freed; at most 1024).  Thread-safe.
+ * @dtor: run with a value once no task holds it any more (NULL: none).
+ *        It runs on the stack of the task that let go last, and must not
+ *        suspend.
+ * Return: 0, -EINVAL (NULL @out), -EAGAIN (no key left).
+ */
+CORIO_API int corio_local_key_new(corio_local_key *out, void (*dtor)(void *));
+
+/**
+ * corio_local_get() - the calling task's value for @key: the one it set,
+ * or the one its parent had when it was spawned; NULL if none (and
+ * outside a task).  Never suspends; a few instructions.
+ */
+CORIO_API void *corio_local_get(corio_local_key key);
+
+/**
+ * corio_local_set() - set the calling task's value for @key (NULL
+ * removes it).  Tasks spawned from now on start with it; tasks spawned
+ * before, and the parent, keep theirs.  Never suspends.
+ * Return: 0, -EPERM (outside a task), -EINVAL (a key never made),
+ * -ENOMEM.
+ */
+CORIO_API int corio_local_set(corio_local_key key, void *value);
+
 /** corio_task_name() - @t's name ("task-<id>" when none was given). */
 CORIO_API const char *corio_task_name(const corio_task *t);
 
