@@ -236,6 +236,7 @@ struct corio_loop {
 	unsigned n_mods;
 	unsigned caps; /* CORIO__CAP_*, set by the backend's init */
 	uint16_t next_bgid; /* buffer group ids handed out (bufgroup.c) */
+	unsigned fork_gen;  /* corio__fork_gen when made: see corio__stale() */
 };
 
 static inline corio_task *corio__current(void)
@@ -354,6 +355,15 @@ extern bool corio__no_ring_ops CORIO__HIDDEN; /* tests: force the pool */
 void corio__signal_fini(corio_loop *loop) CORIO__HIDDEN;
 
 /* loop.c */
+/* How many forks this process is away from the one that made its loops'
+ * kernel objects; a loop made in an ancestor is stale here: its ring,
+ * epoll set, eventfds and threads belong to the parent, and every call
+ * naming it fails with -EBADFD without touching them. */
+extern unsigned corio__fork_gen CORIO__HIDDEN;
+static inline bool corio__stale(const corio_loop *l)
+{
+	return corio__unlikely(l->fork_gen != corio__fork_gen);
+}
 void corio__modules_fd_closing(corio_loop *loop, int fd) CORIO__HIDDEN;
 extern uint64_t corio__teardown_idle_ns CORIO__HIDDEN;
 void corio__loop_wake_complete(struct corio__op *op, int res, uint32_t flags) CORIO__HIDDEN;

@@ -57,6 +57,8 @@ int corio_call_soon(corio_loop *l, void (*fn)(void *), void *arg)
 {
 	if (!l || !fn)
 		return -EINVAL;
+	if (corio__stale(l))
+		return -EBADFD;
 	struct corio__cb *cb = corio__cb_alloc(l);
 	if (!cb)
 		return -ENOMEM;
@@ -84,6 +86,8 @@ int corio_call_threadsafe(corio_loop *l, void (*fn)(void *), void *arg)
 {
 	if (!l || !fn)
 		return -EINVAL;
+	if (corio__stale(l))
+		return -EBADFD; /* its eventfd would wake the parent's loop */
 	struct corio__cb *cb = malloc(sizeof(*cb));
 	if (!cb)
 		return -ENOMEM;
@@ -100,7 +104,7 @@ int corio_call_threadsafe(corio_loop *l, void (*fn)(void *), void *arg)
 
 void corio_loop_stop(corio_loop *l)
 {
-	if (!l)
+	if (!l || corio__stale(l))
 		return;
 	atomic_store(&l->stop, 1);
 	if (!pthread_equal(pthread_self(), l->owner) || !l->running)
@@ -200,7 +204,7 @@ unsigned corio__loop_caps(const corio_loop *l)
 
 bool corio__loop_is_owner(const corio_loop *l)
 {
-	return pthread_equal(pthread_self(), l->owner);
+	return pthread_equal(pthread_self(), l->owner) && !corio__stale(l);
 }
 
 bool corio__loop_closing(const corio_loop *l)
@@ -273,8 +277,30 @@ static int pick_backend(corio_loop *l, const corio_loop_options *o)
 	return l->be->init(l, o);
 }
 
+/* ---- fork ----------------------------------------------------------- */
+
+unsigned corio__fork_gen;
+
+/* In the child of a fork: no loop runs on this (the only) thread any
+ * more, and every loop made so far is stale (corio__stale()).  Code that
+ * was a task goes on as plain code outside any loop: corio_run() makes a
+ * fresh loop for it. */
+static void forked_child(void)
+{
+	corio__fork_gen++;
+	corio__tls_loop = NULL;
+}
+
+static void atfork_once(void)
+{
+	pthread_atfork(NULL, NULL, forked_child);
+}
+
 static int loop_init(corio_loop *l, const corio_loop_options *o)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, atfork_once);
+	l->fork_gen = corio__fork_gen;
 	l->owner = pthread_self();
 	l->debug = o->debug || env_flag("CORIO_DEBUG");
 	l->stack_size = o->stack_size ? o->stack_size : DEFAULT_STACK;
@@ -406,6 +432,8 @@ int corio_loop_free(corio_loop *l)
 {
 	if (!l)
 		return 0;
+	if (corio__stale(l))
+		return -EBADFD; /* the parent's: nothing of it is ours to free */
 	if (l->running)
 		return -EBUSY;
 	if (l->live_tasks) {
@@ -439,7 +467,7 @@ int corio_loop_free(corio_loop *l)
 void corio_loop_cancel_all(corio_loop *l)
 {
 	struct corio__node *n, *tmp;
-	if (l)
+	if (l && !corio__stale(l))
 		corio__list_for_each_safe(n, tmp, &l->tasks)
 			corio_cancel(corio__container_of(n, corio_task, all));
 }
@@ -480,6 +508,8 @@ int corio_loop_run(corio_loop *l)
 {
 	if (!l)
 		return -EINVAL;
+	if (corio__stale(l))
+		return -EBADFD;
 	if (l->running)
 		return -EBUSY;
 	if (!pthread_equal(pthread_self(), l->owner))

@@ -231,6 +231,8 @@ int corio_spawn_ex(corio_loop *loop, corio_task **out, corio_fn fn, void *arg,
 		loop = corio__tls_loop;
 	if (!loop)
 		return -EPERM;
+	if (corio__stale(loop))
+		return -EBADFD;
 	if (!fn)
 		return -EINVAL;
 	if (loop->closing)

@@ -179,6 +179,8 @@ int corio_call_at(corio_loop *l, uint64_t when_ns, void (*fn)(void *), void *arg
 {
 	if (!l || !fn)
 		return -EINVAL;
+	if (corio__stale(l))
+		return -EBADFD;
 	corio_timer *t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;

@@ -142,6 +142,25 @@ CORIO_API const char *corio_loop_backend(corio_loop *loop);
  */
 CORIO_API int corio_run(corio_fn main, void *arg, void **result);
 
+/*
+ * fork(2).  A child process gets no working loop from its parent: the
+ * ring, the epoll set, the eventfds and the worker threads belong to the
+ * parent.  corio notices the fork by itself.  In the child:
+ *  - every call naming a loop made before the fork (corio_loop_run,
+ *    corio_loop_free, corio_spawn_ex, corio_call_soon/later/at,
+ *    corio_call_threadsafe, ...) fails at once with -EBADFD and touches
+ *    none of the parent's kernel objects (corio_loop_stop and
+ *    corio_loop_cancel_all do nothing);
+ *  - code that was running in a task is plain code outside any loop:
+ *    corio_self() is NULL and blocking calls return -EPERM;
+ *  - corio_run() (or corio_loop_new()) makes a fresh loop that works
+ *    fully: files, sockets, the offload pool, name lookups.
+ * A child forked inside a task must end with _exit() or exec, never by
+ * returning from the task's function (that would resume the parent's
+ * scheduler, which is gone).  To run a program, corio_process_spawn() is
+ * the simpler way.
+ */
+
 /* ------------------------------------------------------------------ */
 /* Callbacks                                                           */
 
