@@ -237,6 +237,7 @@ struct corio_loop {
 	unsigned caps; /* CORIO__CAP_*, set by the backend's init */
 	uint16_t next_bgid; /* buffer group ids handed out (bufgroup.c) */
 	unsigned fork_gen;  /* corio__fork_gen when made: see corio__stale() */
+	corio_loop_stats st; /* counters (corio_loop_get_stats()) */
 };
 
 static inline corio_task *corio__current(void)
@@ -363,6 +364,14 @@ extern unsigned corio__fork_gen CORIO__HIDDEN;
 static inline bool corio__stale(const corio_loop *l)
 {
 	return corio__unlikely(l->fork_gen != corio__fork_gen);
+}
+
+/* A backend's system call, for the loop's counters. */
+static inline void corio__count_enter(void)
+{
+	corio_loop *l = corio__tls_loop;
+	if (l)
+		l->st.enters++;
 }
 void corio__modules_fd_closing(corio_loop *loop, int fd) CORIO__HIDDEN;
 extern uint64_t corio__teardown_idle_ns CORIO__HIDDEN;

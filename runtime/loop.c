@@ -214,12 +214,58 @@ bool corio__loop_closing(const corio_loop *l)
 
 void corio__op_submit(corio_loop *l, struct corio__op *op)
 {
+	if (op->code < CORIO_STATS_OP_KINDS)
+		l->st.ops[op->code]++;
 	l->be->submit(l, op);
 }
 
 void corio__op_cancel(corio_loop *l, struct corio__op *op)
 {
 	l->be->cancel(l, op);
+}
+
+/* ---- counters ------------------------------------------------------- */
+
+int corio_loop_get_stats(corio_loop *l, corio_loop_stats *out)
+{
+	if (!l || !out)
+		return -EINVAL;
+	if (corio__stale(l))
+		return -EBADFD;
+	*out = l->st;
+	return 0;
+}
+
+const char *corio_op_name(unsigned kind)
+{
+	static const char *const names[CORIO_STATS_OP_KINDS] = {
+		[CORIO__OP_NOP] = "nop",
+		[CORIO__OP_READ] = "read",
+		[CORIO__OP_WRITE] = "write",
+		[CORIO__OP_OPENAT] = "openat",
+		[CORIO__OP_CLOSE] = "close",
+		[CORIO__OP_READV] = "readv",
+		[CORIO__OP_WRITEV] = "writev",
+		[CORIO__OP_FSYNC] = "fsync",
+		[CORIO__OP_STATX] = "statx",
+		[CORIO__OP_UNLINKAT] = "unlinkat",
+		[CORIO__OP_RENAMEAT] = "renameat",
+		[CORIO__OP_MKDIRAT] = "mkdirat",
+		[CORIO__OP_FALLOCATE] = "fallocate",
+		[CORIO__OP_SPLICE] = "splice",
+		[CORIO__OP_POLL] = "poll",
+		[CORIO__OP_WAITID] = "waitid",
+		[CORIO__OP_ACCEPT] = "accept",
+		[CORIO__OP_ACCEPT_MULTI] = "accept_multi",
+		[CORIO__OP_CONNECT] = "connect",
+		[CORIO__OP_RECV] = "recv",
+		[CORIO__OP_RECV_MULTI] = "recv_multi",
+		[CORIO__OP_SEND] = "send",
+		[CORIO__OP_RECVMSG] = "recvmsg",
+		[CORIO__OP_SENDMSG] = "sendmsg",
+		[CORIO__OP_SHUTDOWN] = "shutdown",
+	};
+	return kind < CORIO_STATS_OP_KINDS ? names[kind] : NULL;
 }
 
 /* ---- creation ------------------------------------------------------- */
@@ -520,6 +566,7 @@ int corio_loop_run(corio_loop *l)
 	int err = 0;
 	for (;;) {
 		l->now_valid = false; /* read again on demand: see corio_now() */
+		l->st.turns++;
 		drain_threadsafe(l);
 		run_ready(l);
 		corio__timers_fire(l);

@@ -54,6 +54,8 @@ ssize_t corio__op_run(struct corio__op *op)
 	op->task = l->current;
 	op->wait.interrupt = op_interrupt;
 	op->cancel_sent = false;
+	if (op->code < CORIO_STATS_OP_KINDS)
+		l->st.ops[op->code]++;
 	l->be->submit(l, op);
 	return corio__await(op->task, &op->wait, &op->cancel_sent);
 }

@@ -60,9 +60,11 @@ static void switch_to_task(corio_loop *l, corio_task *t)
 	void *fake = NULL;
 	__sanitizer_start_switch_fiber(&fake, t->stack.lo, stack_len(t));
 	l->from_sched = true;
+	l->st.switches++;
 	corio__switch(&l->sched_sp, t->sp);
 	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #else
+	l->st.switches++;
 	corio__switch(&l->sched_sp, t->sp);
 #endif
 }
@@ -75,6 +77,7 @@ static void switch_to_sched(corio_loop *l, corio_task *t, bool final)
 #else
 	(void)final;
 #endif
+	l->st.switches++;
 	corio__switch(&t->sp, l->sched_sp);
 	resumed(l, t);
 }
@@ -85,6 +88,7 @@ static void switch_to_next(corio_loop *l, corio_task *t, corio_task *next)
 	__sanitizer_start_switch_fiber(&t->asan_fake, next->stack.lo, stack_len(next));
 	l->from_sched = false;
 #endif
+	l->st.switches++;
 	corio__switch(&t->sp, next->sp);
 	resumed(l, t);
 }

@@ -170,6 +170,8 @@ static unsigned take(struct corio__uring *u, struct corio__cqe *out, unsigned ma
 
 static void dispatch(struct corio__uring *u, struct corio__cqe *c, unsigned n)
 {
+	if (n && corio__tls_loop)
+		corio__tls_loop->st.cqes += n;
 	for (unsigned i = 0; i < n; i++) {
 		if (!(c[i].flags & IORING_CQE_F_MORE))
 			u->inflight--;
@@ -232,6 +234,7 @@ static int enter(struct corio__uring *u, unsigned wait_nr, struct __kernel_times
 {
 	for (;;) {
 		int ret;
+		corio__count_enter(); /* each of these always enters */
 		if (ts) {
 			struct io_uring_cqe *cqe;
 			ret = io_uring_submit_and_wait_timeout(&u->ring, &cqe, wait_nr, ts,
@@ -298,6 +301,7 @@ struct io_uring_sqe *corio__uring_sqe(corio_loop *l)
 			corio__uring_fake_busy--;
 			ret = -EBUSY;
 		} else {
+			corio__count_enter();
 			ret = io_uring_submit(&u->ring);
 		}
 		if (ret == -EBUSY || ret == -EAGAIN)
@@ -313,6 +317,7 @@ static void sq_reserve(corio_loop *l, unsigned n)
 	struct corio__uring *u = U(l);
 	u->in_submit = true;
 	while (io_uring_sq_space_left(&u->ring) < n) {
+		corio__count_enter();
 		int ret = io_uring_submit(&u->ring);
 		if (ret == -EBUSY || ret == -EAGAIN)
 			stash_cqes(u);
@@ -484,9 +489,11 @@ static void cancel_fd_ops(corio_loop *l, int fd)
 
 static void uring_submit(corio_loop *l, struct corio__op *op)
 {
+	l->st.sqes++;
 	if (corio__unlikely(op->code == CORIO__OP_CLOSE)) {
 		sq_reserve(l, 2);
 		cancel_fd_ops(l, op->fd);
+		l->st.sqes++;
 	}
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&U(l)->ring);
 	if (corio__unlikely(!sqe))
@@ -498,6 +505,7 @@ static void uring_submit(corio_loop *l, struct corio__op *op)
 
 static void uring_cancel(corio_loop *l, struct corio__op *op)
 {
+	l->st.sqes++;
 	struct io_uring_sqe *sqe = corio__uring_sqe(l);
 	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
 	io_uring_sqe_set_data(sqe, NULL);
@@ -526,11 +534,13 @@ static void uring_forget(corio_loop *l, int fd)
 		.flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL,
 		.timeout = {.tv_sec = -1, .tv_nsec = -1},
 	};
+	l->st.enters++;
 	int ret = io_uring_register_sync_cancel(&u->ring, &reg);
 	if (ret == -EINVAL || ret == -ENOSYS || ret == -EOPNOTSUPP) {
 		struct io_uring_sqe *sqe = corio__uring_sqe(l);
 		io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
 		io_uring_sqe_set_data(sqe, NULL);
+		l->st.sqes++;
 		enter(u, 0, NULL);
 	}
 }

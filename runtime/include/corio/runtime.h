@@ -161,6 +161,34 @@ CORIO_API int corio_run(corio_fn main, void *arg, void **result);
  * the simpler way.
  */
 
+/** Op kinds counted in corio_loop_stats.ops (see corio_op_name()). */
+#define CORIO_STATS_OP_KINDS 80
+
+/**
+ * Counters of a loop since it was made (corio_loop_get_stats()): what an
+ * io_uring-against-epoll comparison shows per request, and what no noise
+ * of the machine changes.  Plain counters, always on.
+ */
+typedef struct corio_loop_stats {
+	uint64_t turns;    /**< turns of the loop */
+	uint64_t enters;   /**< system calls the backend made: io_uring_enter
+			    *   (and register), or epoll_wait, epoll_ctl and
+			    *   each recv, send, accept, read... it tried */
+	uint64_t sqes;     /**< ops handed to the backend (io_uring: SQEs,
+			    *   cancels included; epoll: ops submitted) */
+	uint64_t cqes;     /**< completions delivered */
+	uint64_t switches; /**< context switches between tasks and the loop */
+	uint64_t ops[CORIO_STATS_OP_KINDS]; /**< ops started, by kind */
+} corio_loop_stats;
+
+/** corio_loop_get_stats() - copy @loop's counters into *@out.  Return: 0,
+ *  -EINVAL (NULL argument), -EBADFD (a loop of the parent of a fork). */
+CORIO_API int corio_loop_get_stats(corio_loop *loop, corio_loop_stats *out);
+
+/** corio_op_name() - the name of op kind @kind in corio_loop_stats.ops
+ *  ("recv", "read", ...), or NULL for an index no op kind uses. */
+CORIO_API const char *corio_op_name(unsigned kind);
+
 /* ------------------------------------------------------------------ */
 /* Callbacks                                                           */
 
