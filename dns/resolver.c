@@ -12,6 +12,7 @@
 #include "dns_int.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -197,11 +198,18 @@ static void req_interrupt(corio_task *t, struct corio__wait *w, int err)
  * says how), or -ECANCELED/-ETIMEDOUT if the task was interrupted; then @r
  * no longer belongs to the caller.
  */
+static void req_describe(const struct corio__wait *w, char *buf, size_t n)
+{
+	(void)w;
+	snprintf(buf, n, "a name lookup");
+}
+
 int corio__dns_run(struct corio__dns *d, struct corio__dns_req *r)
 {
 	r->dns = d;
 	r->task = corio_self();
 	r->wait.interrupt = req_interrupt;
+	r->wait.describe = req_describe;
 	if (corio__list_empty(&d->queue) && d->inflight < d->max_inflight) {
 		req_start(d, r);
 		if (r->done)

@@ -114,7 +114,7 @@ int corio__net_wait(struct corio__waitq *q, uint64_t deadline, bool *own_timeout
 	int err = corio__may_block();
 	if (err)
 		return err;
-	struct corio__waiter w = {0};
+	struct corio__waiter w = {.what = "a stream or listener"};
 	if (!deadline)
 		return corio__waitq_wait(q, &w);
 	corio_scope sc;

@@ -122,6 +122,7 @@ int corio_chan_send(corio_chan *ch, const void *item)
 	if (err != -EAGAIN)
 		return err;
 	struct corio__waiter w = {.item = (void *)item};
+	w.what = "a channel send";
 	return corio__waitq_wait(&ch->senders, &w);
 }
 
@@ -134,6 +135,7 @@ int corio_chan_recv(corio_chan *ch, void *item)
 	if (err != -EAGAIN)
 		return err;
 	struct corio__waiter w = {.item = item};
+	w.what = "a channel receive";
 	return corio__waitq_wait(&ch->receivers, &w);
 }
 

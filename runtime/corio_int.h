@@ -116,6 +116,10 @@ struct corio_task {
 	struct corio__stack stack;
 	uint64_t run_start; /* debug mode: when it was last resumed */
 	struct corio__locals *locals; /* task-local values (local.c), or NULL */
+	uint64_t wait_since;      /* loop time it last suspended */
+	uint64_t interrupted_at;  /* loop time a wait of it was last interrupted */
+	uint64_t cancelled_at;    /* loop time it was cancelled */
+	uint8_t reported;         /* debug reports made about it (dump.c) */
 	void *asan_fake;    /* ASan fake-stack handle while switched out */
 	char name[32];
 	/* group.c (issue #3): who besides a joiner hears that fn returned (a
@@ -238,6 +242,8 @@ struct corio_loop {
 	uint16_t next_bgid; /* buffer group ids handed out (bufgroup.c) */
 	unsigned fork_gen;  /* corio__fork_gen when made: see corio__stale() */
 	corio_loop_stats st; /* counters (corio_loop_get_stats()) */
+	uint64_t debug_checked; /* debug mode: last check of late tasks (dump.c) */
+	atomic_int dump_pending; /* debug mode: SIGQUIT asked for a dump */
 };
 
 static inline corio_task *corio__current(void)
@@ -311,7 +317,8 @@ bool corio__shielded_from(corio_task *t, corio_scope *s) CORIO__HIDDEN;
 void corio__task_free(corio_task *t) CORIO__HIDDEN;
 
 
-/* group.c: hooks called from task.c */
+/* group.c: hooks called from task.c; a task's group, for dump.c */
+const corio_group *corio__task_group(const corio_task *t) CORIO__HIDDEN;
 void corio__task_finished(corio_task *t) CORIO__HIDDEN;
 void corio__groups_cancel(corio_task *owner) CORIO__HIDDEN;
 
@@ -324,6 +331,7 @@ int64_t corio__timers_next(corio_loop *loop) CORIO__HIDDEN;
  * use.  Never read l->now directly; it is stale until something asked. */
 
 /* op.c */
+void corio__op_describe(const struct corio__wait *w, char *buf, size_t n) CORIO__HIDDEN;
 int corio__await(corio_task *t, struct corio__wait *w, const bool *cancel_sent) CORIO__HIDDEN;
 
 /* offload.c: the worker pool, one per loop, started on first use.  A job
@@ -354,6 +362,15 @@ extern bool corio__no_ring_ops CORIO__HIDDEN; /* tests: force the pool */
 
 /* signal.c */
 void corio__signal_fini(corio_loop *loop) CORIO__HIDDEN;
+
+/* dump.c: debug mode's checks and its SIGQUIT dump; a debug loop with
+ * live tasks turns at least this often */
+#define CORIO__DEBUG_TICK_NS (100ull * 1000 * 1000)
+void corio__debug_check(corio_loop *loop) CORIO__HIDDEN;
+void corio__debug_attach(corio_loop *loop) CORIO__HIDDEN;
+void corio__debug_detach(corio_loop *loop) CORIO__HIDDEN;
+extern uint64_t corio__debug_late_ns CORIO__HIDDEN;
+extern uint64_t corio__debug_grace_ns CORIO__HIDDEN;
 
 /* loop.c */
 /* How many forks this process is away from the one that made its loops'

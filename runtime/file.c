@@ -233,6 +233,7 @@ int corio_close(int fd)
 	op.complete = close_complete;
 	op.task = l->current;
 	op.wait.interrupt = close_interrupt;
+	op.wait.describe = corio__op_describe;
 	l->be->submit(l, &op);
 	return corio__suspend(&op.wait);
 }

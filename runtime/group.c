@@ -22,6 +22,7 @@
 #include "corio/sync.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
 
@@ -80,6 +81,16 @@ static void owner_unlink(corio_group *g)
 		return;
 	corio__list_remove(&g->owner->groups, &g->olink);
 	g->owner = NULL;
+}
+
+static void child_done(struct corio__done_hook *h, corio_task *t);
+
+/* The group @t runs in, or NULL (dump.c). */
+const corio_group *corio__task_group(const corio_task *t)
+{
+	if (!t->done_hook || t->done_hook->fn != child_done)
+		return NULL;
+	return corio__container_of(t->done_hook, corio_group, hook);
 }
 
 /* ---- hooks from task.c ---------------------------------------------- */
@@ -185,6 +196,12 @@ struct group_wait {
 	corio_group *g;
 };
 
+static void group_wait_describe(const struct corio__wait *w, char *buf, size_t n)
+{
+	const struct group_wait *gw = corio__container_of(w, struct group_wait, w);
+	snprintf(buf, n, "a child of group %p", (void *)gw->g);
+}
+
 static void group_wait_interrupt(corio_task *t, struct corio__wait *w, int err)
 {
 	struct group_wait *gw = corio__container_of(w, struct group_wait, w);
@@ -201,7 +218,8 @@ static int wait_child(corio_group *g)
 	int err = corio__may_block();
 	if (err)
 		return err;
-	struct group_wait gw = {.w.interrupt = group_wait_interrupt, .g = g};
+	struct group_wait gw = {
+		.w.interrupt = group_wait_interrupt, .w.describe = group_wait_describe, .g = g};
 	g->waiter = corio__current();
 	return corio__suspend(&gw.w);
 }

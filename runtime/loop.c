@@ -381,6 +381,8 @@ static int loop_init(corio_loop *l, const corio_loop_options *o)
 		return err;
 	}
 	arm_wake(l);
+	if (l->debug)
+		corio__debug_attach(l);
 	return 0;
 }
 
@@ -488,6 +490,8 @@ int corio_loop_free(corio_loop *l)
 		return -EBUSY;
 	}
 	l->closing = true;
+	if (l->debug)
+		corio__debug_detach(l);
 	while (l->tasks.head) /* finished, never joined: their handles die here */
 		corio__task_free(corio__container_of(l->tasks.head, corio_task, all));
 	corio__stack_pool_drain(l);
@@ -570,9 +574,17 @@ int corio_loop_run(corio_loop *l)
 		drain_threadsafe(l);
 		run_ready(l);
 		corio__timers_fire(l);
+		if (corio__unlikely(l->debug)) {
+			if (atomic_exchange(&l->dump_pending, 0))
+				corio_loop_dump(l, stderr);
+			corio__debug_check(l);
+		}
 		if (atomic_load_explicit(&l->stop, memory_order_relaxed) || !alive(l))
 			break;
 		int64_t timeout = l->runq.len ? 0 : corio__timers_next(l);
+		if (corio__unlikely(l->debug) && l->live_tasks &&
+		    (timeout < 0 || timeout > (int64_t)CORIO__DEBUG_TICK_NS))
+			timeout = (int64_t)CORIO__DEBUG_TICK_NS; /* its checks need turns */
 		if (timeout)
 			corio__stack_flush(l);
 		err = l->be->poll(l, timeout);

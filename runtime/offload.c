@@ -384,6 +384,12 @@ static void waiter_interrupt(corio_task *t, struct corio__wait *cw, int err)
 
 /* Submit @w's job (run already set) and suspend until it is done.  0 once
  * it ran; -ECANCELED or -ETIMEDOUT if it was taken back unrun. */
+static void waiter_describe(const struct corio__wait *w, char *buf, size_t n)
+{
+	(void)w;
+	snprintf(buf, n, "a function on the offload pool");
+}
+
 static int waiter_run(struct waiter *w)
 {
 	int err = corio__may_block();
@@ -393,6 +399,7 @@ static int waiter_run(struct waiter *w)
 	w->task = l->current;
 	w->job.done = waiter_done;
 	w->wait.interrupt = waiter_interrupt;
+	w->wait.describe = waiter_describe;
 	w->cancel_sent = false;
 	err = corio__offload_submit(l, &w->job);
 	if (err)

@@ -11,6 +11,7 @@
 #include "corio_int.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <limits.h>
 
 static void op_complete(struct corio__op *op, int res, uint32_t flags)
@@ -44,6 +45,14 @@ int corio__await(corio_task *t, struct corio__wait *w, const bool *cancel_sent)
 	return res;
 }
 
+void corio__op_describe(const struct corio__wait *w, char *buf, size_t n)
+{
+	const struct corio__op *op = corio__container_of(w, struct corio__op, wait);
+	const char *name = corio_op_name(op->code);
+	snprintf(buf, n, "%s on fd %d%s", name ? name : "an op", op->fd,
+		 op->cancel_sent ? " (cancel sent, waiting for the kernel)" : "");
+}
+
 ssize_t corio__op_run(struct corio__op *op)
 {
 	int err = corio__may_block();
@@ -53,6 +62,7 @@ ssize_t corio__op_run(struct corio__op *op)
 	op->complete = op_complete;
 	op->task = l->current;
 	op->wait.interrupt = op_interrupt;
+	op->wait.describe = corio__op_describe;
 	op->cancel_sent = false;
 	if (op->code < CORIO_STATS_OP_KINDS)
 		l->st.ops[op->code]++;

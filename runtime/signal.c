@@ -11,6 +11,7 @@
 #include "corio/io.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/signalfd.h>
@@ -170,6 +171,12 @@ void corio__signal_fini(corio_loop *l)
 
 /* ---- waiting -------------------------------------------------------- */
 
+static void waiter_describe(const struct corio__wait *w, char *buf, size_t n)
+{
+	(void)w;
+	snprintf(buf, n, "a signal (corio_signal_wait)");
+}
+
 static void waiter_interrupt(corio_task *t, struct corio__wait *cw, int err)
 {
 	struct sigwaiter *w = corio__container_of(cw, struct sigwaiter, wait);
@@ -213,6 +220,7 @@ int corio_signal_wait(const sigset_t *set, int *signo)
 	int sig = take_pending(s, &w.set);
 	if (!sig) {
 		w.wait.interrupt = waiter_interrupt;
+		w.wait.describe = waiter_describe;
 		corio__list_push_back(&s->waiters, &w.link);
 		arm(s);
 		err = corio__suspend(&w.wait);

@@ -29,6 +29,12 @@ static void waitq_unlink(struct corio__waiter *w)
 	w->q = NULL;
 }
 
+static void waiter_describe(const struct corio__wait *wait, char *buf, size_t n)
+{
+	const struct corio__waiter *w = corio__container_of(wait, struct corio__waiter, w);
+	snprintf(buf, n, "%s (queue %p)", w->what ? w->what : "a wait queue", (void *)w->q);
+}
+
 static void waiter_interrupt(corio_task *t, struct corio__wait *wait, int err)
 {
 	struct corio__waiter *w = corio__container_of(wait, struct corio__waiter, w);
@@ -42,6 +48,7 @@ static void waiter_interrupt(corio_task *t, struct corio__wait *wait, int err)
 int corio__waitq_wait(struct corio__waitq *q, struct corio__waiter *w)
 {
 	w->w.interrupt = waiter_interrupt;
+	w->w.describe = waiter_describe;
 	w->task = corio__current();
 	w->q = q;
 	corio__list_push_back(&q->list, &w->link);
@@ -108,6 +115,7 @@ int corio_mutex_lock(corio_mutex *m)
 		return -EDEADLK;
 	struct corio__waiter w = {0};
 	/* on 0, corio_mutex_unlock() has made us the owner */
+	w.what = "a mutex";
 	return corio__waitq_wait(&m->waiters, &w);
 }
 
@@ -176,6 +184,7 @@ int corio_sem_acquire(corio_sem *s)
 		return 0;
 	struct corio__waiter w = {0};
 	/* on 0, corio_sem_release() handed its permit to us */
+	w.what = "a semaphore";
 	return corio__waitq_wait(&s->waiters, &w);
 }
 
@@ -225,6 +234,7 @@ int corio_event_wait(corio_event *e)
 	if (e->set)
 		return 0;
 	struct corio__waiter w = {0};
+	w.what = "an event";
 	return corio__waitq_wait(&e->waiters, &w);
 }
 
@@ -260,6 +270,7 @@ int corio_cond_wait(corio_cond *c, corio_mutex *m)
 	/* Unlocking never switches tasks, so no signal can slip in between
 	 * the unlock and joining the queue. */
 	corio_mutex_unlock(m);
+	w.what = "a condition";
 	err = corio__waitq_wait(&c->waiters, &w);
 	relock(m);
 	return err;

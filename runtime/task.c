@@ -166,6 +166,7 @@ int corio__suspend(struct corio__wait *w)
 	corio_loop *l = corio__tls_loop;
 	corio_task *t = l->current;
 	t->wait = w;
+	t->wait_since = corio__now(l);
 	t->state = CORIO__T_WAITING;
 	switch_out(l, t);
 	t->wait = NULL;
@@ -176,6 +177,7 @@ void corio__interrupt(corio_task *t, int err)
 {
 	if (t->state == CORIO__T_WAITING && t->wait && t->wait->interrupt) {
 		t->loop->interrupts++;
+		t->interrupted_at = corio__now(t->loop);
 		t->wait->interrupt(t, t->wait, err);
 	}
 }
@@ -294,6 +296,12 @@ struct join_wait {
 	corio_task *target;
 };
 
+static void join_describe(const struct corio__wait *w, char *buf, size_t n)
+{
+	const struct join_wait *jw = corio__container_of(w, struct join_wait, w);
+	snprintf(buf, n, "a join of '%s'", corio_task_name(jw->target));
+}
+
 static void join_interrupt(corio_task *me, struct corio__wait *w, int err)
 {
 	struct join_wait *jw = corio__container_of(w, struct join_wait, w);
@@ -321,7 +329,8 @@ int corio_join(corio_task *t, void **result)
 		int err = corio__interrupted(me);
 		if (err)
 			return err;
-		struct join_wait jw = {.w.interrupt = join_interrupt, .target = t};
+		struct join_wait jw = {
+			.w.interrupt = join_interrupt, .w.describe = join_describe, .target = t};
 		t->joiner = me;
 		err = corio__suspend(&jw.w);
 		if (err)
@@ -351,6 +360,8 @@ void corio_cancel(corio_task *t)
 	if (!t || t->state == CORIO__T_DONE)
 		return;
 	t->cancelled = true;
+	if (!t->cancelled_at)
+		t->cancelled_at = corio__now(t->loop);
 	if (!corio__list_empty(&t->groups))
 		corio__groups_cancel(t);
 	if (!corio__shielded_from(t, NULL))

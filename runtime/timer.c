@@ -10,6 +10,7 @@
 #include "corio_int.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -235,6 +236,16 @@ struct sleep_wait {
 	corio_task *task;
 };
 
+static void sleep_describe(const struct corio__wait *w, char *buf, size_t n)
+{
+	const struct sleep_wait *sw = corio__container_of(w, struct sleep_wait, w);
+	uint64_t now = corio__now(sw->task->loop);
+	if (sw->node.when > now)
+		snprintf(buf, n, "a sleep, due in %.3f s", (double)(sw->node.when - now) / 1e9);
+	else
+		snprintf(buf, n, "a sleep, due %.3f s ago", (double)(now - sw->node.when) / 1e9);
+}
+
 static void sleep_interrupt(corio_task *t, struct corio__wait *w, int err)
 {
 	struct sleep_wait *sw = corio__container_of(w, struct sleep_wait, w);
@@ -250,7 +261,8 @@ int corio_sleep_until(uint64_t when_ns)
 	int err = corio__interrupted(t);
 	if (err)
 		return err;
-	struct sleep_wait sw = {.w.interrupt = sleep_interrupt, .task = t};
+	struct sleep_wait sw = {
+		.w.interrupt = sleep_interrupt, .w.describe = sleep_describe, .task = t};
 	sw.node.when = when_ns;
 	sw.node.kind = CORIO__TK_SLEEP;
 	if (heap_push(t->loop, &sw.node))

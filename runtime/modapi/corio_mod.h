@@ -33,6 +33,9 @@ extern __thread corio_loop *corio__tls_loop
  * possibly several times in all; it must be idempotent. */
 struct corio__wait {
 	void (*interrupt)(corio_task *t, struct corio__wait *w, int err);
+	/* What the task waits on, in words, for corio_loop_dump() (NULL:
+	 * "something").  Writes at most @n bytes, NUL included. */
+	void (*describe)(const struct corio__wait *w, char *buf, size_t n);
 };
 
 /* ---- ops ------------------------------------------------------------ */
@@ -218,6 +221,7 @@ struct corio__waiter {
 	struct corio__node link;     /* in the queue */
 	struct corio__waitq *q;      /* queue it is on, NULL once off it */
 	void *item;                  /* chan.c: the item to send or the buffer */
+	const char *what;            /* for corio_loop_dump(): "a mutex", ... */
 };
 int corio__waitq_wait(struct corio__waitq *q, struct corio__waiter *w) CORIO__HIDDEN;
 struct corio__waiter *corio__waitq_pop(struct corio__waitq *q) CORIO__HIDDEN;

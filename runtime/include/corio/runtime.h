@@ -17,6 +17,7 @@
 #define CORIO_RUNTIME_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -184,6 +185,21 @@ typedef struct corio_loop_stats {
 /** corio_loop_get_stats() - copy @loop's counters into *@out.  Return: 0,
  *  -EINVAL (NULL argument), -EBADFD (a loop of the parent of a fork). */
 CORIO_API int corio_loop_get_stats(corio_loop *loop, corio_loop_stats *out);
+
+/**
+ * corio_loop_dump() - write a live view of @loop to @out: every task that
+ * has not ended, with its name, state, what it waits on (an op and its fd,
+ * a sleep and when it is due, a mutex, a channel, a join, a group...) and
+ * for how long, whether it is cancelled or past a deadline, and its group;
+ * then the counters of corio_loop_get_stats().  Call it from the loop's
+ * thread (a task, a callback, or between runs).  In debug mode
+ * (CORIO_DEBUG=1), SIGQUIT (Ctrl-\) dumps every debug loop to stderr at
+ * its next turn, unless the program handles SIGQUIT itself; debug mode also
+ * reports, once each, a wait that goes on more than a second after its
+ * task was cancelled or its deadline passed, and a cancelled task still
+ * alive five seconds on.
+ */
+CORIO_API void corio_loop_dump(corio_loop *loop, FILE *out);
 
 /** corio_op_name() - the name of op kind @kind in corio_loop_stats.ops
  *  ("recv", "read", ...), or NULL for an index no op kind uses. */
