@@ -571,7 +571,7 @@ static int follow(corio_http_response *r, char **url, const char *orig, struct r
 	char *next;
 	int err = corio__url_resolve(base, q->u, loc, strlen(loc), &next);
 	if (err)
-		return err;
+		return err == -EINVAL ? -EPROTO : err; /* the server's fault */
 	/* keep the connection if its body is short */
 	corio__http_reader_skip(&r->body, DRAIN_MAX);
 	corio_http_response_free(r);
@@ -614,7 +614,7 @@ static int fetch(corio_http_client *c, struct req *q, const char *url, corio_htt
 			break;
 		}
 		const char *loc = corio_http_response_header(r, "Location");
-		if (!is_redirect(r->status) || c->o.max_redirects < 0 || !loc) {
+		if (!is_redirect(r->status) || c->o.max_redirects < 0 || !loc || !*loc) {
 			*out = r;
 			break;
 		}
