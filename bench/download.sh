@@ -12,8 +12,12 @@
 # a Markdown table.
 #
 #   bench/download.sh [--quick] [--rounds N] [--files N] [--conc N]
-#                     [--build DIR]
+#                     [--out DIR] [--build DIR]
 #
+# The files are written under --out (default /dev/shm when it is there:
+# on a disk file system, creating 10 000 files right after deleting the
+# last run's swings the figures of every contender 3-fold; dirty pages
+# are flushed before each run either way, untimed).
 # --quick: 2 000 files, 3 rounds.
 set -euo pipefail
 
@@ -22,6 +26,7 @@ build="$here/../build"
 rounds=5
 files=10000
 conc=100
+outdir=""
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -30,7 +35,8 @@ while [ $# -gt 0 ]; do
 	--files) files=$2; shift ;;
 	--conc) conc=$2; shift ;;
 	--build) build=$2; shift ;;
-	*) echo "usage: $0 [--quick] [--rounds N] [--files N] [--conc N] [--build DIR]" >&2
+	--out) outdir=$2; shift ;;
+	*) echo "usage: $0 [--quick] [--rounds N] [--files N] [--conc N] [--out DIR] [--build DIR]" >&2
 	   exit 2 ;;
 	esac
 	shift
@@ -51,15 +57,19 @@ srv_cpu=${cpus[${#cpus[@]} - 1]}
 pin="taskset -c $load_cpu"
 
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/corio-download.XXXXXX")
+if [ -z "$outdir" ]; then
+	[ -d /dev/shm ] && [ -w /dev/shm ] && outdir=/dev/shm || outdir=$work
+fi
+outdir=$(mktemp -d "$outdir/corio-download-out.XXXXXX")
 nginx_pid=""
 cleanup() {
 	[ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
-	rm -rf "$work"
+	rm -rf "$work" "$outdir"
 }
 trap cleanup EXIT
 
 # the files: f0 .. f{N-1}, 4 KiB of random bytes each
-mkdir -p "$work/www" "$work/out"
+mkdir -p "$work/www"
 python3 - "$work/www" "$files" <<'PY'
 import os, sys
 d, n = sys.argv[1], int(sys.argv[2])
@@ -95,14 +105,14 @@ base="http://127.0.0.1:$port"
 
 # curl's config: a url/output pair per file
 for ((i = 0; i < files; i++)); do
-	printf 'url = "%s/f%d"\noutput = "%s/out/f%d"\n' "$base" "$i" "$work" "$i"
+	printf 'url = "%s/f%d"\noutput = "%s/out/f%d"\n' "$base" "$i" "$outdir" "$i"
 done >"$work/curl.cfg"
 
-fresh_out() { rm -rf "$work/out"; mkdir "$work/out"; }
+fresh_out() { rm -rf "$outdir/out"; mkdir "$outdir/out"; sync; }
 # check_out: every file arrived, whole
 check_out() {
 	local n
-	n=$(find "$work/out" -type f -size 4096c | wc -l)
+	n=$(find "$outdir/out" -type f -size 4096c | wc -l)
 	[ "$n" = "$files" ] || { echo "download.sh: $1 saved $n of $files files" >&2; exit 1; }
 }
 
@@ -113,12 +123,12 @@ run() {
 	t0=$(date +%s%N)
 	case $1 in
 	corio_uring | corio_epoll)
-		CORIO_BACKEND=${1#corio_} $pin "$downloader" -q -c "$conc" -o "$work/out" \
+		CORIO_BACKEND=${1#corio_} $pin "$downloader" -q -c "$conc" -o "$outdir/out" \
 			-n "$files" -p 'f%d' "$base" >/dev/null ;;
 	aiohttp)
-		$pin /usr/bin/python3 "$here/download.py" "$base" "$files" "$work/out" "$conc" >/dev/null ;;
+		$pin /usr/bin/python3 "$here/download.py" "$base" "$files" "$outdir/out" "$conc" >/dev/null ;;
 	curl)
-		$pin curl -s --parallel --parallel-max "$conc" -K "$work/curl.cfg" ;;
+		$pin curl -s --no-progress-meter --parallel --parallel-max "$conc" -K "$work/curl.cfg" 2>/dev/null ;;
 	esac
 	t1=$(date +%s%N)
 	check_out "$1"
