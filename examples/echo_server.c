@@ -5,7 +5,10 @@
  * Reads like blocking code; one thread serves them all.  Ctrl-C stops the
  * server gracefully: no new clients, a moment for the current ones, then
  * "Server shut down."  A client that goes quiet is dropped after the idle
- * timeout, so forgotten connections do not pile up.
+ * timeout, so forgotten connections do not pile up.  Each connection gets
+ * a number, kept as a task-local value (asyncio's contextvars): the tasks
+ * a connection's task spawns inherit it, so every log line says which
+ * connection it is about without passing the number around.
  *
  *   echo_server [-i SECONDS] [-r SECONDS] [host [port]]   (default 127.0.0.1 8000)
  *   then, in another terminal:  nc 127.0.0.1 8000
@@ -17,6 +20,7 @@
 #include <getopt.h>
 #include <netdb.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -26,6 +30,24 @@ struct args {
 	const char *host, *port;
 	uint64_t idle_ns, read_ns; /* the server's stream timeouts */
 };
+
+/* The connection a task works for: set by its handler, inherited by the
+ * tasks it spawns. */
+static corio_local_key conn_key;
+static uintptr_t conns_seen;
+
+/* A log line, prefixed with the calling task's connection number. */
+static void log_line(const char *fmt, ...)
+{
+	uintptr_t id = (uintptr_t)corio_local_get(conn_key);
+	va_list ap;
+	va_start(ap, fmt);
+	if (id)
+		printf("[conn %lu] ", (unsigned long)id);
+	vprintf(fmt, ap);
+	putchar('\n');
+	va_end(ap);
+}
 
 /* "host:port" of a peer, numerically (no name lookup, so no waiting). */
 static void peer_name(const corio_conn *c, char *out, size_t len)
@@ -47,27 +69,54 @@ static void preview(const char *p, size_t n, char *out)
 	out[k] = 0;
 }
 
-static void *handle_connection(void *arg)
+/* The echo itself, in a task of its own spawned by the handler: its log
+ * lines carry the connection number it inherited. */
+static void *echo_loop(void *arg)
 {
 	corio_conn *c = arg;
-	char who[NI_MAXHOST + NI_MAXSERV + 2];
-	peer_name(c, who, sizeof(who));
-	printf("New connection from %s\n", who);
 	char buf[8192], shown[11];
 	ssize_t n;
 	while ((n = corio_stream_read(c->stream, buf, sizeof(buf))) > 0) {
 		preview(buf, (size_t)n, shown);
-		printf("Sending '%s'... back to %s\n", shown, who);
+		log_line("Sending '%s'... back", shown);
 		if ((n = corio_stream_write(c->stream, buf, (size_t)n)) < 0)
 			break;
 	}
-	printf("Connection from %s %s\n", who, n == -ETIMEDOUT ? "timed out" : "closed");
+	return (void *)(intptr_t)n;
+}
+
+static void *handle_connection(void *arg)
+{
+	corio_conn *c = arg;
+	corio_local_set(conn_key, (void *)++conns_seen);
+	char who[NI_MAXHOST + NI_MAXSERV + 2];
+	peer_name(c, who, sizeof(who));
+	log_line("New connection from %s", who);
+	/* in a group: if the server cancels this handler (its grace ran
+	 * out), the group and the echo task in it are cancelled with it */
+	intptr_t n = -ENOMEM;
+	corio_group *g;
+	if (corio_group_new(&g) == 0) {
+		if (corio_group_spawn(g, NULL, echo_loop, c) == 0) {
+			corio_task *t = corio_group_next(g); /* NULL if we were cancelled */
+			void *res = NULL;
+			if (t && corio_join(t, &res) == 0)
+				n = (intptr_t)res;
+			else
+				n = -ECANCELED;
+		}
+		corio_group_free(g); /* cancels and joins whatever is left */
+	}
+	log_line("Connection from %s %s", who, n == -ETIMEDOUT ? "timed out" : "closed");
 	return NULL; /* corio_serve closes the stream, flushing it first */
 }
 
 static void *echo_server(void *arg)
 {
 	struct args *a = arg;
+	int kerr = corio_local_key_new(&conn_key, NULL);
+	if (kerr)
+		return CORIO_ERR_PTR(kerr);
 	int lfd = corio_tcp_listen(a->host, a->port, 128, 0);
 	if (lfd < 0) {
 		fprintf(stderr, "echo_server: cannot listen on %s:%s: %s\n", a->host, a->port,
