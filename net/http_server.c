@@ -54,6 +54,8 @@ static int hb_reserve(struct corio__hbuf *b, size_t n)
 
 static void hb_put(struct corio__hbuf *b, const void *p, size_t n)
 {
+	if (!n)
+		return; /* p may be NULL: an empty buffer never allocated */
 	memcpy(b->p + b->len, p, n);
 	b->len += n;
 }
