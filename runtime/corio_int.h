@@ -328,7 +328,14 @@ void corio__timers_fini(corio_loop *loop) CORIO__HIDDEN;
 void corio__timers_fire(corio_loop *loop) CORIO__HIDDEN;
 int64_t corio__timers_next(corio_loop *loop) CORIO__HIDDEN;
 /* corio__now(): @l's clock for this turn, read once per turn, on first
- * use.  Never read l->now directly; it is stale until something asked. */
+ * use.  Never read l->now directly; it is stale until something asked.
+ * The runtime's own hot paths use this inline form of it. */
+static inline uint64_t corio__loop_now(corio_loop *l)
+{
+	if (corio__likely(l->now_valid))
+		return l->now;
+	return corio__now(l);
+}
 
 /* op.c */
 void corio__op_describe(const struct corio__wait *w, char *buf, size_t n) CORIO__HIDDEN;

@@ -166,7 +166,7 @@ int corio__suspend(struct corio__wait *w)
 	corio_loop *l = corio__tls_loop;
 	corio_task *t = l->current;
 	t->wait = w;
-	t->wait_since = corio__now(l);
+	t->wait_since = corio__loop_now(l);
 	t->state = CORIO__T_WAITING;
 	switch_out(l, t);
 	t->wait = NULL;
