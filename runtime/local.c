@@ -90,6 +90,10 @@ int corio_local_set(corio_local_key key, void *value)
 		return -EPERM;
 	if (key == 0 || key > atomic_load(&nkeys) || key > MAX_KEYS)
 		return -EINVAL;
+	struct corio__locals *ls = t->locals;
+	struct corio__local *cur = ls && key <= ls->n ? ls->v[key - 1] : NULL;
+	if (cur && cur->value == value)
+		return 0; /* already ours (or shared): a new box would destroy it */
 	struct corio__local *b = NULL;
 	if (value) {
 		b = malloc(sizeof(*b));
@@ -127,11 +131,12 @@ int corio__locals_inherit(corio_task *child, const corio_task *parent)
 
 void corio__locals_release(corio_task *t)
 {
-	struct corio__locals *ls = t->locals;
-	if (!ls)
-		return;
-	t->locals = NULL;
-	for (unsigned i = 0; i < ls->n; i++)
-		drop(ls->v[i]);
-	free(ls);
+	/* a destructor may set values again: let go until none is left */
+	struct corio__locals *ls;
+	while ((ls = t->locals)) {
+		t->locals = NULL;
+		for (unsigned i = 0; i < ls->n; i++)
+			drop(ls->v[i]);
+		free(ls);
+	}
 }

@@ -179,6 +179,8 @@ static void dispatch(struct corio__uring *u, struct corio__cqe *c, unsigned n)
 	}
 }
 
+static unsigned reap(struct corio__uring *u);
+
 /* Make room in a full completion ring without running anything: the
  * CQEs move to the stash, which the loop's next reap dispatches first.
  * Used from submission paths, which may run on any task's small stack
@@ -189,8 +191,12 @@ static void stash_cqes(struct corio__uring *u)
 		if (u->stash_len + 128 > u->stash_cap) {
 			unsigned cap = u->stash_cap ? u->stash_cap * 2 : 256;
 			struct corio__cqe *v = realloc(u->stash, cap * sizeof(*v));
-			if (!v)
-				return; /* the kernel keeps them (NODROP) until we can */
+			if (!v) {
+				/* No memory to move them aside: the one way left to
+				 * make room is to run them here (as before the stash) */
+				reap(u);
+				return;
+			}
 			u->stash = v;
 			u->stash_cap = cap;
 		}
@@ -208,22 +214,24 @@ static unsigned reap(struct corio__uring *u)
 	unsigned total = 0, n, seen;
 	if (corio__unlikely(u->in_submit))
 		corio__uring_dispatched_in_sqe++; /* a bug: tests look */
-	while (u->stash_len) {
-		/* callbacks may stash more meanwhile: take the list first */
-		struct corio__cqe *v = u->stash;
-		unsigned len = u->stash_len;
-		u->stash = NULL;
-		u->stash_len = u->stash_cap = 0;
-		dispatch(u, v, len);
-		free(v);
-		total += len;
-	}
 	do {
+		/* What was stashed is older than anything on the ring: it goes
+		 * first, every time (a callback may stash more meanwhile), so
+		 * that the completions of one op are seen in their order. */
+		while (u->stash_len) {
+			struct corio__cqe *v = u->stash;
+			unsigned len = u->stash_len;
+			u->stash = NULL;
+			u->stash_len = u->stash_cap = 0;
+			dispatch(u, v, len);
+			free(v);
+			total += len;
+		}
 		struct corio__cqe done[128];
 		n = take(u, done, 128, &seen);
 		dispatch(u, done, n);
 		total += n;
-	} while (seen == 128);
+	} while (seen == 128 || u->stash_len);
 	return total;
 }
 
@@ -262,6 +270,8 @@ static int uring_poll(corio_loop *l, int64_t timeout_ns)
 {
 	struct corio__uring *u = U(l);
 	int err;
+	if (u->stash_len)
+		timeout_ns = 0; /* stashed completions are work: never block on them */
 	if (timeout_ns == 0) {
 		/* Nothing queued and nothing but the loop's own wake read in
 		 * flight: no syscall is needed to learn nothing. */
@@ -535,7 +545,10 @@ static void uring_forget(corio_loop *l, int fd)
 		.timeout = {.tv_sec = -1, .tv_nsec = -1},
 	};
 	l->st.enters++;
-	int ret = io_uring_register_sync_cancel(&u->ring, &reg);
+	int ret;
+	do
+		ret = io_uring_register_sync_cancel(&u->ring, &reg);
+	while (ret == -EINTR);
 	if (ret == -EINVAL || ret == -ENOSYS || ret == -EOPNOTSUPP) {
 		struct io_uring_sqe *sqe = corio__uring_sqe(l);
 		io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);

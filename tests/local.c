@@ -170,3 +170,41 @@ Test(local, ten_thousand_children_share_one_value)
 	t_run(many_main, NULL, NULL);
 	cr_assert_eq(freed, 1);
 }
+
+static void *same_again(void *arg)
+{
+	(void)arg;
+	void *p = malloc(16);
+	cr_assert_eq(corio_local_set(key_owned, p), 0);
+	cr_assert_eq(corio_local_set(key_owned, p), 0); /* the value it holds */
+	cr_assert_eq(freed, 0, "set to the value held destroyed it");
+	return NULL;
+}
+
+static void *child_resets_inherited(void *arg)
+{
+	(void)arg;
+	cr_assert_eq(corio_local_set(key_owned, corio_local_get(key_owned)), 0);
+	return NULL;
+}
+
+static void *reset_main(void *arg)
+{
+	(void)arg;
+	cr_assert_eq(corio_local_set(key_owned, malloc(16)), 0);
+	corio_task *t;
+	cr_assert_eq(corio_spawn(&t, child_resets_inherited, NULL), 0);
+	cr_assert_eq(corio_join(t, NULL), 0);
+	cr_assert_eq(freed, 0, "the child's end destroyed the parent's value");
+	return NULL;
+}
+
+Test(local, setting_the_value_already_held_keeps_it)
+{
+	make_keys();
+	t_run(same_again, NULL, NULL);
+	cr_assert_eq(freed, 1, "destroyed %d times", freed);
+	freed = 0;
+	t_run(reset_main, NULL, NULL);
+	cr_assert_eq(freed, 1, "destroyed %d times", freed);
+}

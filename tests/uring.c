@@ -127,3 +127,79 @@ Test(uring, a_kernel_without_ext_arg_falls_back_to_epoll)
 	cr_assert_eq(corio_loop_free(l), 0);
 	corio__uring_pretend_no_ext_arg = false;
 }
+
+/* Completions a submission stashed (the kernel said -EBUSY) are work: the
+ * loop must not then block in io_uring_enter for a completion that only
+ * a stashed one can cause.  Four NOPs fill a 4-entry SQ and complete; four
+ * idle receives fill it again; the task waiting for the first NOP's byte
+ * meets -EBUSY and stashes the NOP completions. */
+static int st_sv[2], st_idle[2];
+
+static void *st_first(void *a)
+{
+	(void)a;
+	cr_assert_eq(corio_nop(), 0);
+	char c = 'x';
+	cr_assert_eq(write(st_sv[1], &c, 1), 1); /* what the waiter waits for */
+	return NULL;
+}
+
+static void *st_nop(void *a)
+{
+	(void)a;
+	cr_assert_eq(corio_nop(), 0);
+	return NULL;
+}
+
+static void *st_idle_recv(void *a)
+{
+	(void)a;
+	char c;
+	return (void *)(intptr_t)corio_recv(st_idle[0], &c, 1, 0);
+}
+
+static void *st_waiter(void *a)
+{
+	(void)a;
+	char c;
+	corio__uring_fake_busy = 1; /* the next flush of a full SQ: -EBUSY */
+	return (void *)(intptr_t)corio_recv(st_sv[0], &c, 1, 0);
+}
+
+static void *stash_main(void *a)
+{
+	(void)a;
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st_sv), 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st_idle), 0);
+	corio_task *n[4], *r[4], *w;
+	cr_assert_eq(corio_spawn(&n[0], st_first, NULL), 0);
+	for (int i = 1; i < 4; i++)
+		cr_assert_eq(corio_spawn(&n[i], st_nop, NULL), 0);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(corio_spawn(&r[i], st_idle_recv, NULL), 0);
+	cr_assert_eq(corio_spawn(&w, st_waiter, NULL), 0);
+	corio_scope sc;
+	corio_timeout_push(&sc, corio_now() + 5000 * MS);
+	void *res = NULL;
+	int err = corio_join(w, &res);
+	corio_timeout_pop(&sc);
+	cr_assert_eq(err, 0, "the loop slept on its stashed completions");
+	cr_assert_eq((intptr_t)res, 1);
+	close(st_idle[1]);
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(corio_join(n[i], NULL), 0);
+		cr_assert_eq(corio_join(r[i], NULL), 0);
+	}
+	corio_close(st_idle[0]);
+	corio_close(st_sv[0]);
+	close(st_sv[1]);
+	return NULL;
+}
+
+Test(uring, stashed_completions_are_dispatched_before_the_loop_sleeps)
+{
+	if (!on_uring())
+		cr_skip_test("io_uring only");
+	t_run(stash_main, NULL, &(corio_loop_options){.ring_entries = 4});
+	corio__uring_fake_busy = 0;
+}
