@@ -243,7 +243,7 @@ struct corio_loop {
 	unsigned fork_gen;  /* corio__fork_gen when made: see corio__stale() */
 	corio_loop_stats st; /* counters (corio_loop_get_stats()) */
 	uint64_t debug_checked; /* debug mode: last check of late tasks (dump.c) */
-	atomic_int dump_pending; /* debug mode: SIGQUIT asked for a dump */
+	unsigned sigquit_seen;  /* debug mode: SIGQUITs already dumped for */
 };
 
 static inline corio_task *corio__current(void)
@@ -376,6 +376,7 @@ void corio__signal_fini(corio_loop *loop) CORIO__HIDDEN;
 void corio__debug_check(corio_loop *loop) CORIO__HIDDEN;
 void corio__debug_attach(corio_loop *loop) CORIO__HIDDEN;
 void corio__debug_detach(corio_loop *loop) CORIO__HIDDEN;
+bool corio__debug_dump_due(corio_loop *loop) CORIO__HIDDEN;
 extern uint64_t corio__debug_late_ns CORIO__HIDDEN;
 extern uint64_t corio__debug_grace_ns CORIO__HIDDEN;
 

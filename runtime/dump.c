@@ -13,10 +13,8 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <unistd.h>
 
 #define CHECK_EVERY_NS CORIO__DEBUG_TICK_NS /* debug checks, at most this often */
-#define MAX_DEBUG_LOOPS 64
 
 /* A wait this long past its interrupt, a cancelled task this long alive
  * (tests shorten them). */
@@ -125,44 +123,54 @@ void corio__debug_check(corio_loop *l)
 	}
 }
 
-/* SIGQUIT in debug mode: each debug loop dumps itself at its next turn. */
-static _Atomic(corio_loop *) debug_loops[MAX_DEBUG_LOOPS];
+/* SIGQUIT in debug mode: the handler only bumps a counter (nothing else
+ * is safe there: a loop may be freed on another thread meanwhile); each
+ * debug loop notices at its next turn, which comes within
+ * CORIO__DEBUG_TICK_NS while it has live tasks, and dumps itself. */
+static atomic_uint sigquit_gen;
+static atomic_int debug_users;
+static struct sigaction before; /* SIGQUIT's action before we took it */
+static atomic_int installed;
 
 static void on_sigquit(int sig)
 {
 	(void)sig;
-	for (unsigned i = 0; i < MAX_DEBUG_LOOPS; i++) {
-		corio_loop *l = atomic_load(&debug_loops[i]);
-		if (!l)
-			continue;
-		atomic_store(&l->dump_pending, 1);
-		uint64_t one = 1;
-		ssize_t r = write(l->wake_fd, &one, sizeof(one));
-		(void)r;
-	}
+	atomic_fetch_add(&sigquit_gen, 1);
+}
+
+bool corio__debug_dump_due(corio_loop *l)
+{
+	unsigned g = atomic_load_explicit(&sigquit_gen, memory_order_relaxed);
+	if (g == l->sigquit_seen)
+		return false;
+	l->sigquit_seen = g;
+	return true;
 }
 
 void corio__debug_attach(corio_loop *l)
 {
-	for (unsigned i = 0; i < MAX_DEBUG_LOOPS; i++) {
-		corio_loop *none = NULL;
-		if (atomic_compare_exchange_strong(&debug_loops[i], &none, l))
-			break;
-	}
+	l->sigquit_seen = atomic_load(&sigquit_gen);
+	if (atomic_fetch_add(&debug_users, 1) != 0)
+		return;
 	/* only if nobody else wants SIGQUIT: a program's own handler wins */
 	struct sigaction old;
 	if (sigaction(SIGQUIT, NULL, &old) == 0 && old.sa_handler == SIG_DFL &&
 	    !(old.sa_flags & SA_SIGINFO)) {
 		struct sigaction sa = {.sa_handler = on_sigquit, .sa_flags = SA_RESTART};
 		sigemptyset(&sa.sa_mask);
-		sigaction(SIGQUIT, &sa, NULL);
+		if (sigaction(SIGQUIT, &sa, &before) == 0)
+			atomic_store(&installed, 1);
 	}
 }
 
+/* The last debug loop gone: SIGQUIT goes back to what it was. */
 void corio__debug_detach(corio_loop *l)
 {
-	for (unsigned i = 0; i < MAX_DEBUG_LOOPS; i++) {
-		corio_loop *me = l;
-		atomic_compare_exchange_strong(&debug_loops[i], &me, NULL);
-	}
+	(void)l;
+	if (atomic_fetch_sub(&debug_users, 1) != 1)
+		return;
+	struct sigaction cur;
+	if (atomic_exchange(&installed, 0) && sigaction(SIGQUIT, NULL, &cur) == 0 &&
+	    cur.sa_handler == on_sigquit)
+		sigaction(SIGQUIT, &before, NULL);
 }

@@ -482,6 +482,8 @@ int corio_loop_free(corio_loop *l)
 		return 0;
 	if (corio__stale(l))
 		return -EBADFD; /* the parent's: nothing of it is ours to free */
+	if (!pthread_equal(pthread_self(), l->owner))
+		return -EPERM; /* its ring answers only the thread that made it */
 	if (l->running)
 		return -EBUSY;
 	if (l->live_tasks) {
@@ -575,7 +577,7 @@ int corio_loop_run(corio_loop *l)
 		run_ready(l);
 		corio__timers_fire(l);
 		if (corio__unlikely(l->debug)) {
-			if (atomic_exchange(&l->dump_pending, 0))
+			if (corio__debug_dump_due(l))
 				corio_loop_dump(l, stderr);
 			corio__debug_check(l);
 		}

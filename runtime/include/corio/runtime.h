@@ -109,7 +109,8 @@ CORIO_API int corio_loop_new(corio_loop **out, const corio_loop_options *opts);
  * the resolver and of listeners and streams, which it cancels) are waited
  * for while they keep coming back; if none comes back for 5 seconds it
  * returns -EBUSY and frees nothing they may still write to (call it
- * again later).
+ * again later).  -EPERM from a thread other than the loop's, -EBADFD for
+ * a loop of the parent of a forked process.
  */
 CORIO_API int corio_loop_free(corio_loop *loop);
 
