@@ -11,10 +11,14 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <linux/sockios.h>
 #include <unistd.h>
 
 #define SEC (1000ull * 1000 * 1000)
@@ -33,6 +37,7 @@
 #define LINGER_BYTES ((size_t)256 * 1024)
 #define LINGER_NS (SEC / 2)
 #define SPLICE_MAX ((size_t)64 * 1024)
+#define MS_NS (1000ull * 1000)
 #define STOP_POLL_NS (50ull * 1000 * 1000)
 
 /* ---- buffers ------------------------------------------------------------- */
@@ -269,8 +274,8 @@ static int respond_begin(corio_http_request *r, int status)
 		return -EINVAL;
 	if (r->resp != HRESP_NONE)
 		return -EALREADY;
-	if (status < 100 || status > 999)
-		return -EINVAL;
+	if (status < 200 || status > 999)
+		return -EINVAL; /* a 1xx is not an answer: the client would wait on */
 	if (r->c->broken)
 		return -EPIPE;
 	r->no_body = r->is_head || !status_has_body(status);
@@ -310,18 +315,74 @@ int corio_http_respond(corio_http_request *r, int status, const char *content_ty
 
 /* ---- files ------------------------------------------------------------------ */
 
-static ssize_t splice_op(int in, uint64_t off, int out, size_t n)
+static ssize_t splice_op(int in, uint64_t off, int out, size_t n, unsigned flags)
 {
+	/* -ERESTARTSYS (512) is what a splice cancelled in the kernel's
+	 * worker reports: an interruption, said as such */
 	struct corio__op op = {.code = CORIO__OP_SPLICE, .fd = in, .off = off};
 	op.len = (uint32_t)n;
 	op.u.splice.fd_out = out;
 	op.u.splice.off_out = (uint64_t)-1;
-	op.u.splice.flags = SPLICE_F_MOVE;
-	ssize_t k;
-	do
-		k = corio__op_run(&op);
-	while (k == -EINTR);
-	return k;
+	op.u.splice.flags = SPLICE_F_MOVE | flags;
+	ssize_t k = corio__op_run(&op);
+	return k == -512 ? -EINTR : k;
+}
+
+/* Room in @sock's send buffer now, in bytes (0: none): the buffer's size
+ * as the kernel keeps it, less the bytes not yet acknowledged. */
+static size_t send_room(int sock)
+{
+	int size = 0, queued = 0;
+	socklen_t sl = sizeof(size);
+	if (getsockopt(sock, SOL_SOCKET, SO_SNDBUF, &size, &sl) || ioctl(sock, SIOCOUTQ, &queued))
+		return SPLICE_MAX; /* cannot tell: let the splice's deadline bound it */
+	return size > queued ? (size_t)(size - queued) : 0;
+}
+
+/* Move @got bytes from the pipe to the socket.  A splice into a blocking
+ * socket waits for room inside the kernel, where on epoll it holds a pool
+ * thread no cancel can stop: so it waits for room first, as a cancellable
+ * op, and moves no more than there is room for.  A client that takes
+ * nothing for the body timeout is dropped like any slow one (-ETIMEDOUT). */
+static int pipe_to_socket(struct corio__hconn *c, int sock, size_t got)
+{
+	corio_scope sc;
+	corio_timeout_push(&sc, corio_now() + c->srv->body_ns);
+	int err = 0;
+	while (got && !err) {
+		size_t room = send_room(sock);
+		if (!room) {
+			int pr = corio_poll(sock, POLLOUT); /* revents, or an error */
+			if (pr < 0)
+				err = pr;
+			else if (!(pr & POLLOUT) || send_room(sock) == 0)
+				err = corio_sleep(MS_NS); /* writable by poll's measure, not ours */
+			continue;
+		}
+		size_t n = got < room ? got : room;
+		/* non-blocking where a worker runs it (epoll): -EAGAIN, not a
+		 * wait no cancel could end */
+		ssize_t k = splice_op(c->pipe[0], (uint64_t)-1, sock, n, SPLICE_F_NONBLOCK);
+		if (k == -EINTR && !corio_checkpoint())
+			continue; /* a signal, not a cancel: again */
+		if (k == -EAGAIN) {
+			int pr = corio_poll(sock, POLLOUT);
+			if (pr < 0)
+				err = pr;
+			continue;
+		}
+		if (k <= 0) {
+			err = k ? (int)k : -EPIPE;
+			break;
+		}
+		got -= (size_t)k;
+		corio_timeout_pop(&sc); /* progress: a fresh period */
+		corio_timeout_push(&sc, corio_now() + c->srv->body_ns);
+	}
+	corio_timeout_pop(&sc);
+	if (sc.expired && err)
+		return -ETIMEDOUT; /* a cancelled splice reports the kernel's -EINTR */
+	return err;
 }
 
 /* Move @len bytes of @fd from @off to the socket through the pipe. */
@@ -334,17 +395,17 @@ static int splice_file(struct corio__hconn *c, int fd, off_t off, uint64_t len)
 	int sock = corio_stream_fd(c->s);
 	while (len) {
 		size_t want = len < SPLICE_MAX ? (size_t)len : SPLICE_MAX;
-		ssize_t got = splice_op(fd, (uint64_t)off, c->pipe[1], want);
+		ssize_t got;
+		do
+			got = splice_op(fd, (uint64_t)off, c->pipe[1], want, 0);
+		while (got == -EINTR && !corio_checkpoint());
 		if (got <= 0)
 			return got ? (int)got : -EIO; /* the file shrank */
 		off += got;
 		len -= (uint64_t)got;
-		while (got) {
-			ssize_t k = splice_op(c->pipe[0], (uint64_t)-1, sock, (size_t)got);
-			if (k <= 0)
-				return k ? (int)k : -EPIPE;
-			got -= k;
-		}
+		int err = pipe_to_socket(c, sock, (size_t)got);
+		if (err)
+			return err;
 	}
 	return 0;
 }

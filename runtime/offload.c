@@ -453,12 +453,29 @@ ssize_t corio__rw_exec(struct corio__op *op)
 	}
 }
 
+/* On a worker thread no cancel can stop a splice that waits, and a
+ * socket's blocking mode is its own (corio keeps sockets blocking): with
+ * SPLICE_F_NONBLOCK asked, a socket at the far end is made non-blocking
+ * for the call, so the splice gives -EAGAIN rather than wait for room.
+ * The epoll backend's own socket ops use MSG_DONTWAIT and do not mind. */
 static ssize_t splice_exec(struct corio__op *op)
 {
 	loff_t in = (loff_t)op->off, out = (loff_t)op->u.splice.off_out;
-	return splice(op->fd, op->off == (uint64_t)-1 ? NULL : &in, op->u.splice.fd_out,
-		      op->u.splice.off_out == (uint64_t)-1 ? NULL : &out, op->len,
-		      op->u.splice.flags);
+	int fd_out = op->u.splice.fd_out, fl = -1;
+	struct stat st;
+	if ((op->u.splice.flags & SPLICE_F_NONBLOCK) && fstat(fd_out, &st) == 0 &&
+	    S_ISSOCK(st.st_mode) && (fl = fcntl(fd_out, F_GETFL)) >= 0 && !(fl & O_NONBLOCK))
+		fcntl(fd_out, F_SETFL, fl | O_NONBLOCK);
+	else
+		fl = -1;
+	ssize_t r = splice(op->fd, op->off == (uint64_t)-1 ? NULL : &in, fd_out,
+			   op->u.splice.off_out == (uint64_t)-1 ? NULL : &out, op->len,
+			   op->u.splice.flags);
+	int saved = errno;
+	if (fl >= 0)
+		fcntl(fd_out, F_SETFL, fl);
+	errno = saved;
+	return r;
 }
 
 static ssize_t path_exec(struct corio__op *op)

@@ -140,7 +140,7 @@ CORIO_API int corio_http_set_header(corio_http_request *r, const char *name, con
  * discard cheaply, the connection is closed after the response).  The reply
  * is queued and leaves with the others of its batch.  Suspends.
  * Return: 0; -EALREADY (already answered), -EINVAL (status outside
- * 100..999), -EPIPE / -ECONNRESET (the client went away), -ECANCELED.
+ * 200..999: an interim 1xx is not an answer), -EPIPE / -ECONNRESET (the client went away), -ECANCELED.
  */
 CORIO_API int corio_http_respond(corio_http_request *r, int status, const char *content_type,
 		       const void *body, size_t len);
