@@ -31,6 +31,7 @@
 #define DEFAULT_IDLE_NS (30ull * 1000000000)
 #define DEFAULT_UA "corio/0.1"
 #define HEAD_FIELDS 100                /* header lines kept per response */
+#define MAX_INTERIM 16                 /* 1xx answers before the real one */
 #define DRAIN_MAX ((uint64_t)64 << 10) /* a redirect's body read to reuse */
 
 /* A connection: in a response while in use, else on its origin's stack. */
@@ -319,6 +320,7 @@ static void take_head(corio_http_response *r, corio_stream *s, const struct cori
 static int read_head(corio_http_response *r, corio_stream *s, const char *method, bool *got)
 {
 	size_t last = 0, mlen = strlen(method);
+	int interim = 0;
 	for (;;) {
 		char *p;
 		size_t len;
@@ -340,6 +342,8 @@ static int read_head(corio_http_response *r, corio_stream *s, const char *method
 			return -EPROTO;
 		r->nfields = h.nheaders;
 		if (h.status < 200) { /* 100 Continue and friends: the real one follows */
+			if (++interim > MAX_INTERIM)
+				return -EPROTO; /* a server that never answers for real */
 			corio__stream_consume(s, (size_t)res);
 			last = 0;
 			continue;
@@ -485,6 +489,8 @@ int corio_http_response_body(corio_http_response *r, char **data, size_t *len, s
 	if (!buf)
 		return -ENOMEM;
 	for (;;) {
+		if (r->length >= 0 && n == (size_t)r->length && corio__http_reader_done(&r->body))
+			break; /* all there: no growing for the final 0-byte read */
 		if (n + 1 == cap) {
 			char *nb = realloc(buf, cap * 2);
 			if (!nb) {
