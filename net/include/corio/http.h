@@ -21,6 +21,7 @@
 #define CORIO_HTTP_H
 
 #include <corio/net.h>
+#include <corio/tls.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -176,9 +177,6 @@ CORIO_API int corio_http_finish(corio_http_request *r);
 /* ------------------------------------------------------------------ */
 /* Client                                                              */
 
-/** A TLS context (corio/tls.h); until TLS lands, https URLs are refused
- *  with -EPROTONOSUPPORT. */
-typedef struct corio_tls_ctx corio_tls_ctx;
 
 /** A client: a pool of keep-alive connections per origin. */
 typedef struct corio_http_client corio_http_client;
