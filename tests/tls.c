@@ -751,3 +751,236 @@ Test(tls, s_server_tls12_handshake_and_download)
 	struct scase sc = {"-tls1_2", 0x0303};
 	t_run(against_s_server, &sc, NULL);
 }
+
+/* ---- nginx and the HTTP layer ------------------------------------------ */
+
+static int nginx_tls(struct t_nginx *n, const char *protocols)
+{
+	struct t_nginx_options o = {.tls_cert = certs.cert, .tls_key = certs.key,
+				    .tls_protocols = protocols};
+	int err = t_nginx_start(n, &o);
+	if (err == -ENOENT)
+		cr_skip_test("nginx is not installed");
+	cr_assert_eq(err, 0, "nginx: %d", err);
+	return n->port;
+}
+
+static void *nginx_handshake(void *arg)
+{
+	const struct scase *sc = arg;
+	struct t_nginx n;
+	int port = nginx_tls(&n, sc->flag);
+	cr_assert_eq(t_nginx_put(&n, "hi.txt", "hello\n", 6), 0);
+	corio_tls_ctx *c = client_ctx();
+	corio_stream *s = NULL;
+	int err = corio_tls_stream_new(&s, dial(port), c, "localhost");
+	cr_assert_eq(err, 0, "%s", corio_strerror(err));
+	cr_expect_eq(corio_tls_stream_version(s), sc->version);
+	cr_expect_str_eq(corio_tls_stream_alpn(s), "http/1.1");
+	const char req[] = "GET /hi.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+	cr_assert_eq(corio_stream_write(s, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+	const char *line;
+	cr_assert_gt(corio_stream_readline(s, &line), 0);
+	cr_expect_eq(strncmp(line, "HTTP/1.1 200", 12), 0);
+	ssize_t k;
+	while ((k = corio_stream_readline(s, &line)) > 2)
+		;
+	char body[6];
+	cr_assert_eq(corio_stream_read_exactly(s, body, 6), 6);
+	cr_expect_eq(memcmp(body, "hello\n", 6), 0);
+	cr_expect_eq(corio_stream_read(s, body, 1), 0, "nginx ends with close_notify");
+	corio_stream_close(s);
+	corio_tls_ctx_free(c);
+	t_nginx_stop(&n);
+	return NULL;
+}
+
+Test(tls, nginx_tls13_handshake)
+{
+	struct scase sc = {"TLSv1.3", 0x0304};
+	t_run(nginx_handshake, &sc, NULL);
+}
+
+Test(tls, nginx_tls12_handshake)
+{
+	struct scase sc = {"TLSv1.2", 0x0303};
+	t_run(nginx_handshake, &sc, NULL);
+}
+
+static uint64_t body_sum(corio_http_response *r, size_t *len)
+{
+	static unsigned char buf[65536];
+	uint64_t h = 14695981039346656037ull;
+	*len = 0;
+	ssize_t n;
+	while ((n = corio_http_response_read(r, buf, sizeof(buf))) > 0) {
+		h = fnv(h, buf, (size_t)n);
+		*len += (size_t)n;
+	}
+	cr_expect_eq(n, 0, "body: %zd (%s)", n, corio_strerror((int)n));
+	return h;
+}
+
+static void *https_download(void *arg)
+{
+	(void)arg;
+	struct t_nginx n;
+	nginx_tls(&n, NULL);
+	unsigned char *data = random_bytes(BULK);
+	cr_assert_eq(t_nginx_put(&n, "big.bin", data, BULK), 0);
+	corio_http_client_options o = {.tls = client_ctx()};
+	corio_http_client *hc;
+	cr_assert_eq(corio_http_client_new(&hc, &o), 0);
+	char url[128];
+	snprintf(url, sizeof(url), "https://localhost:%d/big.bin", n.port);
+	for (int i = 0; i < 2; i++) { /* the second one on the pooled connection */
+		corio_http_response *r = NULL;
+		int err = corio_http_get(hc, url, &r);
+		cr_assert_eq(err, 0, "%s", corio_strerror(err));
+		cr_expect_eq(corio_http_response_status(r), 200);
+		size_t len;
+		uint64_t h = body_sum(r, &len);
+		cr_expect_eq(len, BULK);
+		cr_expect_eq(h, fnv(14695981039346656037ull, data, BULK));
+		corio_http_response_free(r);
+	}
+	corio_http_client_free(hc);
+	/* the default context trusts the system's roots, not our test CA */
+	cr_assert_eq(corio_http_client_new(&hc, NULL), 0);
+	corio_http_response *r = NULL;
+	int err = corio_http_get(hc, url, &r);
+	cr_expect_eq(err, CORIO_ETLS_CERT, "%d %s", err, corio_strerror(err));
+	corio_http_client_free(hc);
+	corio_tls_ctx_free(o.tls);
+	t_nginx_stop(&n);
+	free(data);
+	return NULL;
+}
+
+Test(tls, http_client_downloads_16mib_over_https_from_nginx, .timeout = 120)
+{
+	t_run(https_download, NULL, NULL);
+}
+
+/* corio_http_serve with TLS: an upload's checksum, and "hello". */
+static int sum_handler(corio_http_request *req, void *arg)
+{
+	(void)arg;
+	static unsigned char buf[65536];
+	uint64_t h = 14695981039346656037ull;
+	size_t len = 0;
+	ssize_t n;
+	while ((n = corio_http_request_read(req, buf, sizeof(buf))) > 0) {
+		h = fnv(h, buf, (size_t)n);
+		len += (size_t)n;
+	}
+	if (n < 0)
+		return (int)n;
+	char out[64];
+	int k = snprintf(out, sizeof(out), "%zu %016llx\n", len, (unsigned long long)h);
+	return corio_http_respond(req, 200, "text/plain", out, (size_t)k);
+}
+
+struct hsrv {
+	int lfd, port;
+	corio_http_serve_options o;
+};
+
+static void *hsrv_main(void *arg)
+{
+	struct hsrv *h = arg;
+	corio_http_serve(h->lfd, sum_handler, NULL, &h->o);
+	return NULL;
+}
+
+static corio_task *hsrv_start(struct hsrv *h)
+{
+	h->lfd = listen_any(&h->port);
+	h->o.tls = server_ctx(certs.cert, 0);
+	h->o.max_body = 64 << 20;
+	corio_task *t;
+	cr_assert_eq(corio_spawn(&t, hsrv_main, h), 0);
+	return t;
+}
+
+static void hsrv_stop(struct hsrv *h, corio_task *t)
+{
+	corio_cancel(t);
+	corio_join(t, NULL);
+	corio_close(h->lfd);
+	corio_tls_ctx_free(h->o.tls);
+}
+
+static void *https_upload(void *arg)
+{
+	(void)arg;
+	struct hsrv h = {0};
+	corio_task *t = hsrv_start(&h);
+	unsigned char *data = random_bytes(BULK);
+	corio_http_client_options o = {.tls = client_ctx()};
+	corio_http_client *hc;
+	cr_assert_eq(corio_http_client_new(&hc, &o), 0);
+	char url[128], want[64];
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/up", h.port);
+	snprintf(want, sizeof(want), "%zu %016llx\n", BULK,
+		 (unsigned long long)fnv(14695981039346656037ull, data, BULK));
+	corio_http_response *r = NULL;
+	int err = corio_http_fetch(hc, "POST", url, NULL, data, BULK, &r);
+	cr_assert_eq(err, 0, "%s", corio_strerror(err));
+	cr_expect_eq(corio_http_response_status(r), 200);
+	char got[64] = {0};
+	cr_expect_gt(corio_http_response_read(r, got, sizeof(got) - 1), 0);
+	cr_expect_str_eq(got, want);
+	corio_http_response_free(r);
+	corio_http_client_free(hc);
+	corio_tls_ctx_free(o.tls);
+	hsrv_stop(&h, t);
+	free(data);
+	return NULL;
+}
+
+Test(tls, http_client_uploads_16mib_to_corio_https_server, .timeout = 120)
+{
+	t_run(https_upload, NULL, NULL);
+}
+
+static void *curl_https(void *arg)
+{
+	(void)arg;
+	const char *curl = t_curl_path();
+	if (!curl)
+		cr_skip_test("curl is not installed");
+	struct hsrv h = {0};
+	corio_task *t = hsrv_start(&h);
+	char url[128], out_path[128];
+	snprintf(url, sizeof(url), "https://localhost:%d/", h.port);
+	snprintf(out_path, sizeof(out_path), "%s/curl.out", certs.dir);
+	int fd = open(out_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0);
+	char *argv[] = {(char *)curl, "-sS", "--cacert", certs.ca, "--data-binary", "abc",
+			"--max-time", "10", url, url, NULL};
+	corio_process_options po = {.stdio = {CORIO_STDIO_DEVNULL, CORIO_STDIO_FD,
+					      CORIO_STDIO_INHERIT},
+				    .stdio_fd = {-1, fd, -1}};
+	corio_process *p;
+	cr_assert_eq(corio_process_spawn(&p, argv, &po), 0);
+	int st = -1;
+	cr_assert_eq(corio_process_wait(p, &st), 0);
+	corio_process_free(p);
+	cr_expect_eq(st, 0, "curl exit status %d", st);
+	char got[256] = {0};
+	cr_assert_geq(pread(fd, got, sizeof(got) - 1, 0), 0);
+	close(fd);
+	char want[128];
+	uint64_t s = fnv(14695981039346656037ull, (const unsigned char *)"abc", 3);
+	snprintf(want, sizeof(want), "3 %016llx\n3 %016llx\n", (unsigned long long)s,
+		 (unsigned long long)s);
+	cr_expect_str_eq(got, want);
+	hsrv_stop(&h, t);
+	return NULL;
+}
+
+Test(tls, corio_http_serve_with_tls_answers_curl_with_cacert)
+{
+	t_run(curl_https, NULL, NULL);
+}
