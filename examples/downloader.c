@@ -37,6 +37,8 @@ static const char usage[] =
 	"  -n COUNT    the names are PATTERN with 0..COUNT-1 put in for its %d\n"
 	"  -p PATTERN  printf pattern with one %d (default \"%d\"), e.g. f%05d.bin\n"
 	"  -q          no progress display\n"
+	"  --ca-file F https: trust only the CA certificates in PEM file F\n"
+	"  --insecure  https: skip certificate checks (for tests only)\n"
 	"  -h, --help  this text\n"
 	"\n"
 	"A name may hold '/' (a path under BASE_URL); its file in DIR has each\n"
@@ -47,6 +49,7 @@ static const char usage[] =
 
 struct run {
 	corio_http_client *client;
+	corio_tls_ctx *tls;  /* --ca-file / --insecure, else NULL */
 	corio_sem slots;   /* one permit per download in flight */
 	unsigned conc;     /* its permits */
 	int dirfd;
@@ -239,6 +242,8 @@ struct opts {
 	const char *dir, *file, *pattern, *base;
 	long count;
 	bool quiet;
+	const char *ca_file; /* https: our own roots */
+	bool insecure;       /* https: no verification (tests) */
 	char **args;
 	int nargs;
 };
@@ -324,6 +329,14 @@ static int prepare(struct run *r, const struct opts *o, struct names *ns)
 		return 1;
 	}
 	corio_http_client_options co = {.max_per_origin = o->conc};
+	if (o->ca_file || o->insecure) {
+		corio_tls_options to = {.ca_file = o->ca_file, .insecure = o->insecure};
+		if ((err = corio_tls_ctx_new(&r->tls, &to))) {
+			fprintf(stderr, "downloader: TLS: %s\n", corio_strerror(err));
+			return 1;
+		}
+		co.tls = r->tls;
+	}
 	if ((err = corio_http_client_new(&r->client, &co))) {
 		fprintf(stderr, "downloader: %s\n", corio_strerror(err));
 		return 1;
@@ -352,6 +365,7 @@ static void *main_task(void *arg)
 		code = summary(&r) || err;
 	}
 	corio_http_client_free(r.client);
+	corio_tls_ctx_free(r.tls);
 	if (r.dirfd >= 0)
 		corio_close(r.dirfd);
 	for (size_t i = 0; i < ns.n; i++)
@@ -362,7 +376,10 @@ static void *main_task(void *arg)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+						 {"ca-file", required_argument, NULL, 'C'},
+						 {"insecure", no_argument, NULL, 'k'},
+						 {0}};
 	struct opts o = {.conc = 10, .dir = ".", .pattern = "%d", .count = -1};
 	int c;
 	while ((c = getopt_long(argc, argv, "c:o:f:n:p:qh", longopts, NULL)) != -1) {
@@ -382,6 +399,8 @@ int main(int argc, char **argv)
 			break;
 		case 'p': o.pattern = optarg; break;
 		case 'q': o.quiet = true; break;
+		case 'C': o.ca_file = optarg; break;
+		case 'k': o.insecure = true; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: goto bad;
 		}

@@ -28,6 +28,7 @@
 
 struct args {
 	const char *host, *port, *root, *name;
+	const char *cert, *key; /* https when both are given */
 	int rootfd;
 };
 
@@ -220,12 +221,23 @@ static void *serve_main(void *arg)
 			corio_strerror(lfd));
 		return (void *)1;
 	}
-	printf("Serving on http://%s:%d/\n", a->host, corio_sock_port(lfd));
-	fflush(stdout);
 	corio_http_serve_options o = {.server_name = a->name};
+	if (a->cert) {
+		corio_tls_options to = {.server = 1, .cert_file = a->cert, .key_file = a->key};
+		int err = corio_tls_ctx_new(&o.tls, &to);
+		if (err) {
+			fprintf(stderr, "http_server: TLS: %s\n", corio_strerror(err));
+			corio_close(lfd);
+			return (void *)1;
+		}
+	}
+	printf("Serving on %s://%s:%d/\n", a->cert ? "https" : "http", a->host,
+	       corio_sock_port(lfd));
+	fflush(stdout);
 	o.serve.stop_signals = (const int[]){SIGINT, SIGTERM, 0};
 	int err = corio_http_serve(lfd, handle, a, &o);
 	corio_close(lfd);
+	corio_tls_ctx_free(o.tls);
 	printf("Server shut down.\n");
 	return err ? (void *)1 : NULL;
 }
@@ -233,7 +245,8 @@ static void *serve_main(void *arg)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: http_server [--host ADDR] [--port PORT] [--root DIR] "
-		   "[--server-name NAME]\n"
+		   "[--server-name NAME] [--cert PEM --key PEM]\n"
+		   "  --cert/--key: serve https with this certificate chain and key\n"
 		   "  defaults: 127.0.0.1, 8080, no root (only / and /hello, /echo)\n");
 }
 
@@ -243,6 +256,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"host", required_argument, NULL, 'H'}, {"port", required_argument, NULL, 'p'},
 		{"root", required_argument, NULL, 'r'}, {"server-name", required_argument, NULL, 's'},
+		{"cert", required_argument, NULL, 'c'}, {"key", required_argument, NULL, 'k'},
 		{"help", no_argument, NULL, 'h'},       {0, 0, 0, 0},
 	};
 	int ch;
@@ -252,11 +266,13 @@ int main(int argc, char **argv)
 		case 'p': a.port = optarg; break;
 		case 'r': a.root = optarg; break;
 		case 's': a.name = optarg; break;
+		case 'c': a.cert = optarg; break;
+		case 'k': a.key = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || !a.cert != !a.key) {
 		usage(stderr);
 		return 2;
 	}

@@ -56,6 +56,7 @@ struct corio_http_client {
 	struct corio__http_limits lim; /* parser limits (defaults) */
 	struct origin *origins;
 	corio_http_response *spare;   /* freed responses, reused */
+	corio_tls_ctx *own_tls;       /* the default https context, made on first use */
 	unsigned live;                /* responses handed out, not yet freed */
 };
 
@@ -84,10 +85,32 @@ static void conn_close(struct conn *k)
 	free(k);
 }
 
+static corio_tls_ctx *tls_ctx(corio_http_client *c, int *err)
+{
+	static const corio_tls_options client;
+	if (c->o.tls)
+		return c->o.tls;
+	if (!c->own_tls)
+		*err = corio_tls_ctx_new(&c->own_tls, &client);
+	return c->own_tls;
+}
+
+/* The TLS handshake, under the connect timeout. */
+static int conn_tls(corio_http_client *c, struct origin *o, struct conn *k)
+{
+	int err = 0;
+	corio_tls_ctx *ctx = tls_ctx(c, &err);
+	if (err)
+		return err;
+	corio_scope sc;
+	corio_timeout_push(&sc, corio_now() + c->o.connect_timeout_ns);
+	err = corio_tls_stream_upgrade(k->s, ctx, o->host);
+	corio_timeout_pop(&sc);
+	return err;
+}
+
 static int conn_open(corio_http_client *c, struct origin *o, struct conn **out)
 {
-	if (o->https)
-		return -EPROTONOSUPPORT; /* the TLS stream goes here */
 	struct conn *k = calloc(1, sizeof(*k));
 	if (!k)
 		return -ENOMEM;
@@ -107,6 +130,10 @@ static int conn_open(corio_http_client *c, struct origin *o, struct conn **out)
 		free(k);
 		return err;
 	}
+	if (o->https && (err = conn_tls(c, o, k))) {
+		conn_close(k);
+		return err;
+	}
 	*out = k;
 	return 0;
 }
@@ -117,6 +144,8 @@ static int conn_open(corio_http_client *c, struct origin *o, struct conn **out)
 static bool conn_usable(const corio_http_client *c, const struct conn *k, uint64_t now)
 {
 	const corio_stream *s = k->s;
+	if (s->x && (s->xeof || s->xerr || s->x->in_pending(s)))
+		return false; /* TLS: the server's close_notify or alert waits there */
 	return !s->eof && !s->rerr && !s->werr && !corio_stream_buffered(s) &&
 	       now - k->idle_since < c->o.idle_timeout_ns;
 }
@@ -370,7 +399,8 @@ static bool idempotent(const char *m)
 /* The errors a connection the server closed while it idled gives. */
 static bool stale_error(int err)
 {
-	return err == -ECONNRESET || err == -EPIPE || err == -ECONNABORTED;
+	return err == -ECONNRESET || err == -EPIPE || err == -ECONNABORTED ||
+	       err == CORIO_ETLS_TRUNCATED;
 }
 
 static int try_once(corio_http_client *c, struct origin *o, const struct req *q,
@@ -605,10 +635,6 @@ static int fetch(corio_http_client *c, struct req *q, const char *url, corio_htt
 		else if (u.https != first.https || strcmp(u.host, first.host) ||
 			 strcmp(u.port, first.port))
 			q->strip_credentials = true;
-		if (u.https) { /* TLS: conn_open is the seam */
-			err = -EPROTONOSUPPORT;
-			break;
-		}
 		q->u = &u;
 		corio_http_response *r = resp_get(c);
 		if (!r) {
@@ -711,5 +737,6 @@ void corio_http_client_free(corio_http_client *c)
 		free(r->head);
 		free(r);
 	}
+	corio_tls_ctx_free(c->own_tls);
 	free(c);
 }

@@ -385,9 +385,32 @@ static int pipe_to_socket(struct corio__hconn *c, int sock, size_t got)
 	return err;
 }
 
+/* TLS: the file's bytes must go through the stream to be encrypted. */
+static int copy_file(struct corio__hconn *c, int fd, off_t off, uint64_t len)
+{
+	char *buf = malloc(SPLICE_MAX);
+	int err = buf ? 0 : -ENOMEM;
+	while (len && !err) {
+		size_t want = len < SPLICE_MAX ? (size_t)len : SPLICE_MAX;
+		ssize_t got = corio_pread(fd, buf, want, off);
+		if (got <= 0) {
+			err = got ? (int)got : -EIO; /* the file shrank */
+			break;
+		}
+		ssize_t k = corio_stream_write(c->s, buf, (size_t)got);
+		err = k < 0 ? (int)k : 0;
+		off += got;
+		len -= (uint64_t)got;
+	}
+	free(buf);
+	return err;
+}
+
 /* Move @len bytes of @fd from @off to the socket through the pipe. */
 static int splice_file(struct corio__hconn *c, int fd, off_t off, uint64_t len)
 {
+	if (c->s->x)
+		return copy_file(c, fd, off, len);
 	if (c->pipe[0] < 0 && pipe2(c->pipe, O_CLOEXEC) != 0) {
 		c->pipe[0] = -1;
 		return -errno;
@@ -827,7 +850,14 @@ static void *conn_main(void *arg)
 	c.task = corio_self();
 	c.pipe[0] = c.pipe[1] = -1;
 	c.hdrs = malloc(srv->lim.max_headers * sizeof(*c.hdrs));
-	if (c.hdrs)
+	bool ok = c.hdrs != NULL;
+	if (ok && srv->tls) { /* the handshake, under the head's timeout too */
+		corio_scope sc;
+		corio_timeout_push(&sc, corio_now() + srv->head_ns);
+		ok = corio_tls_stream_upgrade(c.s, srv->tls, NULL) == 0;
+		corio_timeout_pop(&sc);
+	}
+	if (ok)
 		conn_loop(&c);
 	set_idle(&c, false);
 	if (c.pipe[0] >= 0) {
@@ -878,6 +908,7 @@ static int srv_init(struct corio__hsrv *srv, corio_http_handler h, void *arg,
 	srv->lim.max_headers = o->max_headers ? o->max_headers : DEF_MAX_HEADERS;
 	if (srv->lim.max_headers > 10000)
 		return -EINVAL;
+	srv->tls = o->tls;
 	srv->server_name = o->server_name;
 	if (o->server_name) {
 		srv->server_name_len = strlen(o->server_name);

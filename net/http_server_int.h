@@ -68,6 +68,7 @@ struct corio__hsrv {
 	const char *server_name;
 	size_t server_name_len;
 	corio_stream_options sopts;
+	corio_tls_ctx *tls;           /* https: a server context, else NULL */
 	struct corio__list idle;      /* connections waiting for a request */
 };
 

@@ -22,6 +22,9 @@
 #define DEFAULT_HIGH_WATER ((size_t)64 * 1024)
 #define RBUF_MIN ((size_t)16 * 1024) /* plain path: room per recv; first size */
 #define RBUF_KEEP RBUF_MIN            /* multishot: bigger ones go when empty */
+#define XIN_CAP ((size_t)32 * 1024)  /* transport: the plain receive's buffer */
+#define XCHUNK ((size_t)16 * 1024)   /* transport: room per decrypt (a record) */
+#define XBATCH ((size_t)64 * 1024)   /* transport: decrypt ahead up to this */
 
 static size_t rlen(const struct corio_stream *s)
 {
@@ -29,16 +32,24 @@ static size_t rlen(const struct corio_stream *s)
 }
 
 /* Does data reach the stream by copy (multishot's provided buffers),
- * rather than by a receive into rbuf? */
+ * rather than by a receive into rbuf?  (A transport's plaintext is made
+ * in rbuf by the reader, so it counts as the latter.) */
 static bool copies(const struct corio_stream *s)
 {
-	return s->ms;
+	return s->ms && !s->x;
 }
 
 /* May rbuf move?  Not while the plain recv writes into it. */
 static bool rbuf_movable(const struct corio_stream *s)
 {
-	return copies(s) || s->rstate == NET_IDLE;
+	return copies(s) || s->x || s->rstate == NET_IDLE;
+}
+
+/* Bytes received and not yet read: plaintext, and a transport's
+ * ciphertext (multishot pauses on the sum). */
+static size_t held(const struct corio_stream *s)
+{
+	return rlen(s) + (s->x ? s->x->in_pending(s) : 0);
 }
 
 /* An empty buffer starts over at 0.  On the multishot path a big one is
@@ -134,6 +145,14 @@ static int rop_arm(struct corio_stream *s, size_t need)
 		s->rop.code = CORIO__OP_RECV_MULTI;
 		s->rop.u.net.bg = s->net->bg;
 		s->rop.complete = ms_complete;
+	} else if (s->x) {
+		if (!s->xin && !(s->xin = malloc(XIN_CAP)))
+			return -ENOMEM;
+		s->rop.code = s->sock ? CORIO__OP_RECV : CORIO__OP_READ;
+		s->rop.off = (uint64_t)-1;
+		s->rop.buf = s->xin;
+		s->rop.len = (uint32_t)XIN_CAP;
+		s->rop.complete = plain_complete;
 	} else {
 		int err = rbuf_reserve(s, need > RBUF_MIN ? need : RBUF_MIN);
 		if (err)
@@ -157,7 +176,7 @@ static int rop_arm(struct corio_stream *s, size_t need)
  * 5.19, a pipe or tty, plain streams) one receive at a time into rbuf. */
 static int want_data(struct corio_stream *s, size_t need)
 {
-	if (s->eof || s->rerr || s->rstate != NET_IDLE)
+	if (s->eof || s->rerr || s->xeof || s->xerr || s->rstate != NET_IDLE)
 		return 0;
 	if (s->ms && !corio__net_bufs_ready(s->net))
 		s->ms = false;
@@ -186,6 +205,12 @@ static void take(struct corio_stream *s, const char *p, size_t len)
 {
 	s->rgot_data = true;
 	s->rprogress = corio__now(s->loop);
+	if (s->x) {
+		int err = s->x->feed(s, p, len);
+		if (err)
+			s->rerr = err;
+		return;
+	}
 	if (s->dst) {
 		size_t k = s->dst_len - s->dst_got;
 		k = k < len ? k : len;
@@ -217,7 +242,13 @@ static void recv_failed(struct corio_stream *s, int res)
 		s->ms = false;
 		return;
 	}
-	s->rerr = res;
+	*(s->x ? &s->xerr : &s->rerr) = res;
+}
+
+/* The peer shut its side down (a transport decides what that means). */
+static void got_eof(struct corio_stream *s)
+{
+	*(s->x ? &s->xeof : &s->eof) = true;
 }
 
 static void ms_complete(struct corio__op *op, int res, uint32_t flags)
@@ -230,11 +261,11 @@ static void ms_complete(struct corio__op *op, int res, uint32_t flags)
 		corio__net_buf_recycle(s->net, bid);
 	}
 	if (res == 0)
-		s->eof = true;
+		got_eof(s);
 	else if (res < 0)
 		recv_failed(s, res);
 	if (flags & CORIO__CQE_F_MORE) {
-		if (rlen(s) >= s->rmax && s->rstate == NET_ARMED) {
+		if (held(s) >= s->rmax && s->rstate == NET_ARMED) {
 			/* nobody reads: stop taking data, the socket buffer
 			 * (and then TCP) holds the rest */
 			s->rstate = NET_CANCELLING;
@@ -247,7 +278,7 @@ static void ms_complete(struct corio__op *op, int res, uint32_t flags)
 			corio__stream_maybe_free(s);
 			return;
 		}
-		if (s->readers.list.head && rlen(s) < s->rmax && want_data(s, 0))
+		if (s->readers.list.head && held(s) < s->rmax && want_data(s, 0))
 			s->rerr = -ENOMEM;
 	}
 	reader_wake(s);
@@ -272,14 +303,16 @@ static void plain_complete(struct corio__op *op, int res, uint32_t flags)
 	struct corio_stream *s = rop_ended(op);
 	if (!s)
 		return;
-	if (res > 0) {
+	if (res > 0 && s->x) {
+		take(s, s->xin, (size_t)res);
+	} else if (res > 0) {
 		s->rgot_data = true;
 		s->rprogress = corio__now(s->loop);
 		s->rtail += (size_t)res;
 	} else if (res == 0) {
-		s->eof = true;
+		got_eof(s);
 	} else if (res != -ECANCELED) {
-		s->rerr = res;
+		*(s->x ? &s->xerr : &s->rerr) = res;
 	}
 	reader_wake(s);
 }
@@ -313,13 +346,50 @@ static int read_wait(struct corio_stream *s, uint64_t deadline)
 	return corio__stream_wait(s, &s->readers, deadline, &s->rprogress);
 }
 
+/* A transport: turn ciphertext into plaintext in rbuf until @need bytes
+ * are there (and read ahead a little while ciphertext waits).  true if
+ * anything changed: data, the end, an error. */
+static bool xpull(struct corio_stream *s, size_t need)
+{
+	bool moved = false;
+	while (!s->eof && !s->rerr &&
+	       (rlen(s) < need || (rlen(s) < XBATCH && s->x->in_pending(s)))) {
+		int err = rbuf_reserve(s, XCHUNK);
+		if (err) {
+			s->rerr = err;
+			return true;
+		}
+		ssize_t n = s->x->decrypt(s, s->rbuf + s->rtail, s->rcap - s->rtail);
+		if (n == 0)
+			break;
+		if (n > 0)
+			s->rtail += (size_t)n;
+		else if (n == CORIO__XPORT_EOF)
+			s->eof = true;
+		else
+			s->rerr = (int)n;
+		moved = true;
+	}
+	return moved;
+}
+
 /* Get more data (@need bytes buffered in all): take what is there, or
  * wait for it under the call's deadline.  0: look again. */
 static int fetch(struct corio_stream *s, size_t need, uint64_t deadline)
 {
 	if (s->orphan) /* a woken reader that lost the stream meanwhile */
 		return -ECANCELED;
+	if (s->x && xpull(s, need))
+		return 0;
 	int err = want_data(s, need);
+	return err ? err : read_wait(s, deadline);
+}
+
+int corio__stream_fill(struct corio_stream *s, uint64_t deadline)
+{
+	if (s->orphan)
+		return -ECANCELED;
+	int err = want_data(s, 1);
 	return err ? err : read_wait(s, deadline);
 }
 
@@ -614,6 +684,9 @@ void corio__stream_maybe_free(struct corio_stream *s)
 	free(s->rbuf);
 	free(s->lent);
 	corio__stream_wfree(s);
+	if (s->x)
+		s->x->free(s->xs);
+	free(s->xin);
 	free(s);
 }
 
@@ -649,8 +722,17 @@ int corio_stream_close(corio_stream *s)
 	if (!s)
 		return 0;
 	int err = 0;
-	if (corio_self() && (corio__stream_wpending(s) || s->wstate != NET_IDLE))
+	if (corio_self() && s->x && !s->orphan) {
+		s->x->end(s); /* close_notify: its flush is bounded */
+		corio_scope sc;
+		if (s->close_ns)
+			corio_timeout_push(&sc, corio_now() + s->close_ns);
 		err = corio_stream_flush(s);
+		if (s->close_ns)
+			corio_timeout_pop(&sc);
+	} else if (corio_self() && (corio__stream_wpending(s) || s->wstate != NET_IDLE)) {
+		err = corio_stream_flush(s);
+	}
 	corio__stream_enter(s);
 	int cerr = orphan(s);
 	return corio__stream_leave(s, err ? err : cerr);

@@ -22,6 +22,21 @@
  * Write buffers: writes append to wq; when no send is in flight, wq and
  * wf swap and one send op takes all of wf.  So any number of writes made
  * while a send is in the kernel leave together in the next op.
+ *
+ * A transport (x: TLS, tls.c) sits between the socket and these buffers:
+ *
+ *   recv op ──► xin / provided buf ──► x->feed ──► [ciphertext in x]
+ *                                                       │ x->decrypt (fetch)
+ *   reader ◄── rbuf (plaintext) ◄───────────────────────┘
+ *   writer ──► wq (plaintext) ──► x->encrypt ──► [ciphertext in x]
+ *                                                       │ x->out_take
+ *   send op ◄── wf (ciphertext) ◄───────────────────────┘
+ *
+ * The kernel never touches rbuf then (the plain receive fills xin, which
+ * lives until the record is freed), so rbuf may always move; the raw end
+ * and errors of the socket wait in xeof/xerr until the transport has
+ * turned what came before them into plaintext.  A plain stream has x NULL
+ * and pays one branch where bytes enter rbuf and where they leave wq.
  */
 #ifndef CORIO_STREAM_INT_H
 #define CORIO_STREAM_INT_H
@@ -36,6 +51,32 @@ struct corio__wbuf {
 	size_t off; /* bytes of p the kernel has taken (wf only) */
 	size_t cap;
 };
+
+struct corio_stream;
+
+/* A transport under a stream (tls.c).  Every hook runs on the loop's
+ * thread, from a task or from a completion; none suspends. */
+struct corio__stream_xport {
+	/* Ciphertext arrived (a copy is kept).  0 or a negative errno. */
+	int (*feed)(struct corio_stream *s, const char *p, size_t n);
+	/* Up to @n bytes of plaintext into @buf: their count; 0 if more
+	 * ciphertext is needed; CORIO__XPORT_EOF at the peer's clean end;
+	 * else an error.  Looks at s->xeof/s->xerr once out of ciphertext. */
+	ssize_t (*decrypt)(struct corio_stream *s, char *buf, size_t n);
+	/* Ciphertext received, not yet decrypted. */
+	size_t (*in_pending)(const struct corio_stream *s);
+	/* Encrypt @n bytes of plaintext.  0 or a negative error. */
+	int (*encrypt)(struct corio_stream *s, const char *p, size_t n);
+	/* Ciphertext waiting to be sent. */
+	size_t (*out_pending)(const struct corio_stream *s);
+	/* Move up to @n bytes of it into @buf; their count. */
+	size_t (*out_take)(struct corio_stream *s, char *buf, size_t n);
+	/* Before the last flush of close or shutdown (close_notify). */
+	void (*end)(struct corio_stream *s);
+	/* Free the state, once no op is in flight. */
+	void (*free)(void *state);
+};
+#define CORIO__XPORT_EOF (-9001) /* internal: below corio's error ranges */
 
 struct corio_stream {
 	corio_loop *loop;
@@ -77,6 +118,14 @@ struct corio_stream {
 	size_t wwant;           /* wake writers once this little is pending */
 	struct corio__waitq writers;
 	uint64_t wprogress;     /* loop time a send last completed */
+
+	/* transport (NULL: plain) */
+	const struct corio__stream_xport *x;
+	void *xs;               /* its state, freed with the stream */
+	char *xin;              /* plain receive path: the kernel fills this */
+	bool xeof;              /* the socket's end, not yet passed up */
+	int xerr;               /* the socket's error, not yet passed up */
+	uint64_t close_ns;      /* close: bound on the last flush (0: none) */
 };
 
 /* stream.c */
@@ -134,7 +183,16 @@ static inline ssize_t corio__stream_give(struct corio_stream *s, bool *side, ssi
 int corio__stream_peek(corio_stream *s, size_t min, char **p, size_t *len) CORIO__HIDDEN;
 void corio__stream_consume(corio_stream *s, size_t n) CORIO__HIDDEN;
 
+/* stream.c: a transport's handshake.  Arm a receive unless one is in
+ * flight and wait for a completion under @deadline (0: none): 0 means
+ * look again (something arrived, or the socket ended: s->xeof, s->xerr).
+ * The caller holds the reading side. */
+int corio__stream_fill(struct corio_stream *s, uint64_t deadline) CORIO__HIDDEN;
+
 /* stream_write.c */
+/* Hand what is queued (and a transport's ciphertext) to a send op unless
+ * one is in flight.  Any context. */
+void corio__stream_kick(struct corio_stream *s) CORIO__HIDDEN;
 size_t corio__stream_wpending(const struct corio_stream *s) CORIO__HIDDEN;
 void corio__stream_wfree(struct corio_stream *s) CORIO__HIDDEN;
 

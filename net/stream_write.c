@@ -21,7 +21,8 @@
 
 size_t corio__stream_wpending(const struct corio_stream *s)
 {
-	return s->wq.len + (s->wf.len - s->wf.off);
+	size_t n = s->wq.len + (s->wf.len - s->wf.off);
+	return s->x ? n + s->x->out_pending(s) : n;
 }
 
 void corio__stream_wfree(struct corio_stream *s)
@@ -59,10 +60,53 @@ static void send_arm(struct corio_stream *s)
 	corio__net_submit(s->net, &s->wop);
 }
 
+static void writers_wake(struct corio_stream *s)
+{
+	if (s->werr || corio__stream_wpending(s) <= s->wwant)
+		corio__waitq_wake_all(&s->writers, 0);
+}
+
+/* A transport: wq holds plaintext, wf ciphertext.  Encrypt what is
+ * queued, then give the send op all the ciphertext there is. */
+static void xsend_next(struct corio_stream *s)
+{
+	if (s->wq.len) {
+		int err = s->x->encrypt(s, s->wq.p, s->wq.len);
+		s->wq.len = 0;
+		if (err) {
+			s->werr = err;
+			writers_wake(s);
+			return;
+		}
+	}
+	size_t k = s->x->out_pending(s);
+	if (!k)
+		return;
+	if (s->wf.cap < k) { /* wf is not in the kernel: it may move */
+		char *p = realloc(s->wf.p, k);
+		if (!p) {
+			s->werr = -ENOMEM;
+			writers_wake(s);
+			return;
+		}
+		s->wf.p = p;
+		s->wf.cap = k;
+	}
+	s->wf.len = s->x->out_take(s, s->wf.p, k);
+	s->wf.off = 0;
+	send_arm(s);
+}
+
 /* If the kernel has nothing of ours, give it everything queued. */
 static void send_next(struct corio_stream *s)
 {
-	if (s->wstate != NET_IDLE || s->werr || !s->wq.len || s->orphan)
+	if (s->wstate != NET_IDLE || s->werr || s->orphan)
+		return;
+	if (s->x) {
+		xsend_next(s);
+		return;
+	}
+	if (!s->wq.len)
 		return;
 	struct corio__wbuf t = s->wf;
 	s->wf = s->wq;
@@ -98,8 +142,12 @@ static void send_complete(struct corio__op *op, int res, uint32_t flags)
 		s->wq.len = 0;
 		s->wf.len = s->wf.off = 0;
 	}
-	if (s->werr || corio__stream_wpending(s) <= s->wwant)
-		corio__waitq_wake_all(&s->writers, 0);
+	writers_wake(s);
+}
+
+void corio__stream_kick(struct corio_stream *s)
+{
+	send_next(s);
 }
 
 static int wq_append(struct corio_stream *s, const char *p, size_t k)
@@ -215,6 +263,10 @@ int corio_stream_shutdown(corio_stream *s)
 		return -EINVAL;
 	corio__stream_enter(s);
 	int err = stream_flush(s);
+	if (!err && s->x && !s->orphan) {
+		s->x->end(s); /* close_notify before the FIN */
+		err = stream_flush(s);
+	}
 	if (!err)
 		err = s->orphan ? -ECANCELED : corio_shutdown(s->fd, SHUT_WR);
 	return (int)corio__stream_leave(s, err);

@@ -470,7 +470,6 @@ static void *refusals(void *arg)
 {
 	corio_http_client *c = client(0);
 	corio_http_response *r = NULL;
-	cr_assert_eq(corio_http_get(c, "https://127.0.0.1/", &r), -EPROTONOSUPPORT);
 	cr_assert_eq(corio_http_get(c, "ftp://127.0.0.1/", &r), -EPROTONOSUPPORT);
 	cr_assert_eq(corio_http_get(c, "http://127.0.0.1:80:80/", &r), -EINVAL);
 	cr_assert_eq(corio_http_fetch(c, "GET", "http://127.0.0.1/",
@@ -484,14 +483,17 @@ static void *refusals(void *arg)
 	/* a closed port on loopback */
 	int lfd = corio_tcp_listen("127.0.0.1", "0", 1, 0);
 	char u[64];
-	snprintf(u, sizeof(u), "http://127.0.0.1:%d/", corio_sock_port(lfd));
+	int closed = corio_sock_port(lfd);
+	snprintf(u, sizeof(u), "http://127.0.0.1:%d/", closed);
 	corio_close(lfd);
+	cr_assert_eq(corio_http_get(c, u, &r), -ECONNREFUSED);
+	snprintf(u, sizeof(u), "https://127.0.0.1:%d/", closed);
 	cr_assert_eq(corio_http_get(c, u, &r), -ECONNREFUSED);
 	corio_http_client_free(c);
 	return NULL;
 }
 
-Test(http_client, https_other_schemes_bad_urls_and_headers_are_refused)
+Test(http_client, other_schemes_bad_urls_and_headers_are_refused)
 {
 	t_run(refusals, NULL, NULL);
 }

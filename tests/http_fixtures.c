@@ -155,14 +155,17 @@ static int write_conf(const struct t_nginx *n, const struct t_nginx_options *o)
 		"  client_body_temp_path %s/body;\n  proxy_temp_path %s/proxy;\n"
 		"  %s\n"
 		"  server {\n"
-		"    listen 127.0.0.1:%d;\n"
-		"    root %s;\n"
-		"    %s\n"
-		"  }\n"
-		"}\n",
+		"    listen 127.0.0.1:%d%s;\n"
+		"    root %s;\n",
 		n->dir, n->dir,
 		o->access_log ? "" : "access_log off;", n->dir, n->dir,
-		o->http ? o->http : "", n->port, n->root, o->server ? o->server : "");
+		o->http ? o->http : "", n->port, o->tls_cert ? " ssl" : "", n->root);
+	if (o->tls_cert)
+		fprintf(f,
+			"    ssl_certificate %s;\n    ssl_certificate_key %s;\n"
+			"    ssl_protocols %s;\n    ssl_session_cache shared:SSL:1m;\n",
+			o->tls_cert, o->tls_key, o->tls_protocols ? o->tls_protocols : "TLSv1.2 TLSv1.3");
+	fprintf(f, "    %s\n  }\n}\n", o->server ? o->server : "");
 	if (o->access_log)
 		fprintf(f, "# access log: %s/access.log\n", n->dir);
 	return fclose(f) == 0 ? 0 : -EIO;
@@ -272,7 +275,8 @@ int t_nginx_start(struct t_nginx *n, const struct t_nginx_options *o)
 		return err; /* the dir stays for the log; t_nginx_stop removes it */
 	}
 	snprintf(n->host, sizeof(n->host), "127.0.0.1:%d", n->port);
-	snprintf(n->url, sizeof(n->url), "http://127.0.0.1:%d", n->port);
+	snprintf(n->url, sizeof(n->url), "%s://127.0.0.1:%d", o->tls_cert ? "https" : "http",
+		 n->port);
 	return 0;
 }
 
@@ -413,4 +417,114 @@ int t_exec(char *const argv[], const char *in_path, char **out, size_t *out_len,
 	if (out_len)
 		*out_len = len;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* ---- certificates and openssl s_server ------------------------------- */
+
+int t_certs_make(struct t_certs *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (access("/usr/bin/openssl", X_OK) != 0)
+		return -ENOENT;
+	snprintf(c->dir, sizeof(c->dir), "/tmp/corio-certs-XXXXXX");
+	if (!mkdtemp(c->dir)) {
+		c->dir[0] = 0;
+		return -errno;
+	}
+	snprintf(c->ca, sizeof(c->ca), "%s/ca.pem", c->dir);
+	snprintf(c->key, sizeof(c->key), "%s/srv.key", c->dir);
+	snprintf(c->cert, sizeof(c->cert), "%s/srv.pem", c->dir);
+	snprintf(c->expired, sizeof(c->expired), "%s/expired.pem", c->dir);
+	snprintf(c->other, sizeof(c->other), "%s/other.pem", c->dir);
+	snprintf(c->selfsigned, sizeof(c->selfsigned), "%s/self.pem", c->dir);
+	static const char script[] =
+		"set -e; cd \"$1\"; exec 2>gen.log; o=/usr/bin/openssl\n"
+		"$o genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key\n"
+		"$o req -x509 -new -key ca.key -subj /CN=corio-test-ca -days 2 -out ca.pem\n"
+		"$o genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out srv.key\n"
+		"$o req -new -key srv.key -subj /CN=localhost -out srv.csr\n"
+		"sign() { printf 'subjectAltName=%s\\nbasicConstraints=CA:FALSE\\n"
+		"extendedKeyUsage=serverAuth\\n' \"$2\" >ext.cnf;\n"
+		"  $o x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
+		" -days \"$3\" -extfile ext.cnf -out \"$1\"; }\n"
+		"sign srv.pem DNS:localhost,IP:127.0.0.1,IP:::1 2\n"
+		"sign expired.pem DNS:localhost,IP:127.0.0.1,IP:::1 -1\n"
+		"sign other.pem DNS:other.test 2\n"
+		"$o req -x509 -new -key srv.key -subj /CN=localhost -days 2"
+		" -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -out self.pem\n";
+	char *argv[] = {"/bin/sh", "-c", (char *)script, "sh", c->dir, NULL};
+	char *out = NULL;
+	int st = t_exec(argv, NULL, &out, NULL, 20000);
+	free(out);
+	return st == 0 ? 0 : -EIO;
+}
+
+void t_certs_free(struct t_certs *c)
+{
+	if (c->dir[0])
+		rmtree(c->dir);
+	c->dir[0] = 0;
+}
+
+int t_sserver_start(struct t_sserver *s, const char *cert, const char *key, const char *dir,
+		    const char *const *extra)
+{
+	memset(s, 0, sizeof(*s));
+	if (access("/usr/bin/openssl", X_OK) != 0)
+		return -ENOENT;
+	for (int attempt = 0; attempt < 5; attempt++) {
+		s->port = free_port();
+		char port[16];
+		snprintf(port, sizeof(port), "%d", s->port);
+		const char *argv[32] = {"openssl", "s_server", "-accept", port, "-cert", cert,
+					"-key", key, "-quiet", "-naccept", "1000000"};
+		int n = 11;
+		for (; extra && *extra && n < 30; extra++)
+			argv[n++] = *extra;
+		argv[n] = NULL;
+		pid_t parent = getpid();
+		pid_t p = fork();
+		if (p < 0)
+			return -errno;
+		if (p == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() != parent)
+				_exit(127);
+			if (dir && chdir(dir) != 0)
+				_exit(127);
+			int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+			if (fd >= 0) {
+				dup2(fd, 0);
+				dup2(fd, 1);
+			}
+			execv("/usr/bin/openssl", (char *const *)argv);
+			_exit(127);
+		}
+		s->pid = p;
+		struct t_nginx fake = {.pid = p, .port = s->port};
+		int err = wait_ready(&fake);
+		if (!err)
+			return 0;
+		if (fake.pid) {
+			kill(p, SIGKILL);
+			waitpid(p, NULL, 0);
+		}
+		s->pid = 0;
+		if (err == -ETIMEDOUT)
+			return err;
+	}
+	return -EADDRINUSE;
+}
+
+void t_sserver_stop(struct t_sserver *s)
+{
+	if (s->pid > 0) {
+		kill(s->pid, SIGTERM);
+		int st;
+		if (!reap(s->pid, &st, 2000)) {
+			kill(s->pid, SIGKILL);
+			waitpid(s->pid, &st, 0);
+		}
+	}
+	s->pid = 0;
 }

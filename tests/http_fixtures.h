@@ -34,6 +34,12 @@ struct t_nginx_options {
 	int echo_module;
 	/* Write access_log to <dir>/access.log (default: off). */
 	int access_log;
+	/* TLS: serve https with this certificate chain and key (PEM paths;
+	 * NULL: plain http).  The fixture's url then says "https://". */
+	const char *tls_cert;
+	const char *tls_key;
+	/* TLS: "TLSv1.2", "TLSv1.3" or both (NULL: "TLSv1.2 TLSv1.3"). */
+	const char *tls_protocols;
 };
 
 /* Path of the nginx binary, or NULL if it is not installed. */
@@ -73,5 +79,39 @@ int t_exec(char *const argv[], const char *in_path, char **out, size_t *out_len,
 
 /* Path of curl, or NULL. */
 const char *t_curl_path(void);
+
+/*
+ * Certificates for TLS tests, made at test time with the openssl command
+ * in a temp dir: a CA, and P-256 server certificates signed by it, all
+ * with the same key: good (localhost, 127.0.0.1, ::1), expired (same
+ * names, valid until yesterday), other (other.test only).
+ */
+struct t_certs {
+	char dir[64];
+	char ca[96];      /* CA certificate (PEM) */
+	char key[96];     /* the servers' key */
+	char cert[96];    /* good */
+	char expired[96];
+	char other[96];
+	char selfsigned[96]; /* localhost, signed by itself: an unknown CA */
+};
+
+/* 0, -ENOENT (no openssl command), or -EIO (a step failed). */
+int t_certs_make(struct t_certs *c);
+void t_certs_free(struct t_certs *c);
+
+/*
+ * `openssl s_server` on a free 127.0.0.1 port with @cert/@key and extra
+ * arguments @extra (NULL-terminated, may be NULL), e.g. "-tls1_2",
+ * "-WWW"; run from @dir (its -WWW root; NULL: /).  Returns once it
+ * accepts connections (polled by connect, bounded).  Killed by PID.
+ */
+struct t_sserver {
+	pid_t pid;
+	int port;
+};
+int t_sserver_start(struct t_sserver *s, const char *cert, const char *key, const char *dir,
+		    const char *const *extra);
+void t_sserver_stop(struct t_sserver *s);
 
 #endif

@@ -12,5 +12,6 @@
 #include <corio/net.h>
 #include <corio/dns.h>
 #include <corio/http.h>
+#include <corio/tls.h>
 
 #endif

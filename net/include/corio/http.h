@@ -21,6 +21,7 @@
 #define CORIO_HTTP_H
 
 #include <corio/net.h>
+#include <corio/tls.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -76,6 +77,11 @@ typedef struct corio_http_serve_options {
 	size_t max_headers;
 	/** Value of a Server header on every response (NULL: none). */
 	const char *server_name;
+	/** https: a server context (corio_tls_ctx_new() with .server = 1);
+	 *  each connection's handshake runs in its task, under the head
+	 *  timeout and the context's handshake timeout (NULL: plain http).
+	 *  File responses are then read and encrypted rather than spliced. */
+	corio_tls_ctx *tls;
 } corio_http_serve_options;
 
 /**
@@ -176,9 +182,6 @@ CORIO_API int corio_http_finish(corio_http_request *r);
 /* ------------------------------------------------------------------ */
 /* Client                                                              */
 
-/** A TLS context (corio/tls.h); until TLS lands, https URLs are refused
- *  with -EPROTONOSUPPORT. */
-typedef struct corio_tls_ctx corio_tls_ctx;
 
 /** A client: a pool of keep-alive connections per origin. */
 typedef struct corio_http_client corio_http_client;
@@ -223,11 +226,15 @@ CORIO_API int corio_http_client_new(corio_http_client **out, const corio_http_cl
 CORIO_API void corio_http_client_free(corio_http_client *c);
 
 /**
- * corio_http_get() - GET @url ("http://host[:port]/path?query"; IPv6
+ * corio_http_get() - GET @url ("http[s]://host[:port]/path?query"; IPv6
  * literals in brackets) and return once the response head has arrived;
- * the body is then read from *@out.  Redirects are followed.  Suspends.
+ * the body is then read from *@out.  Redirects are followed.  https
+ * connections are pooled per origin like plain ones, verified with the
+ * options' context or, if it is NULL, a client context with the system's
+ * roots made on first use.  Suspends.
  * Return: 0; -EINVAL (a malformed URL), -EPROTONOSUPPORT (a scheme other
- * than http, or https before TLS), -ELOOP (too many redirects),
+ * than http and https), -ELOOP (too many redirects), the TLS codes of
+ * corio/tls.h (CORIO_ETLS_CERT, CORIO_ETLS_HOSTNAME, ...),
  * CORIO_ENOTFOUND and the other name-lookup codes, -ECONNREFUSED,
  * -ETIMEDOUT, -EPROTO (a malformed response), -ECONNRESET, -ECANCELED,
  * -ENOMEM.
