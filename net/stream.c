@@ -723,7 +723,7 @@ int corio_stream_close(corio_stream *s)
 		return 0;
 	int err = 0;
 	if (corio_self() && s->x && !s->orphan) {
-		s->x->end(s); /* close_notify: its flush is bounded */
+		corio__stream_xend(s); /* close_notify: its flush is bounded */
 		corio_scope sc;
 		if (s->close_ns)
 			corio_timeout_push(&sc, corio_now() + s->close_ns);

@@ -71,7 +71,8 @@ struct corio__stream_xport {
 	size_t (*out_pending)(const struct corio_stream *s);
 	/* Move up to @n bytes of it into @buf; their count. */
 	size_t (*out_take)(struct corio_stream *s, char *buf, size_t n);
-	/* Before the last flush of close or shutdown (close_notify). */
+	/* Before the last flush of close or shutdown (close_notify); no
+	 * encrypt after it.  Called through corio__stream_xend(). */
 	void (*end)(struct corio_stream *s);
 	/* Free the state, once no op is in flight. */
 	void (*free)(void *state);
@@ -193,6 +194,9 @@ int corio__stream_fill(struct corio_stream *s, uint64_t deadline) CORIO__HIDDEN;
 /* Hand what is queued (and a transport's ciphertext) to a send op unless
  * one is in flight.  Any context. */
 void corio__stream_kick(struct corio_stream *s) CORIO__HIDDEN;
+/* A transport's end (close_notify) behind everything written so far:
+ * plaintext still queued is encrypted first.  Then flush. */
+void corio__stream_xend(struct corio_stream *s) CORIO__HIDDEN;
 size_t corio__stream_wpending(const struct corio_stream *s) CORIO__HIDDEN;
 void corio__stream_wfree(struct corio_stream *s) CORIO__HIDDEN;
 

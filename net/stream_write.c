@@ -67,18 +67,27 @@ static void writers_wake(struct corio_stream *s)
 }
 
 /* A transport: wq holds plaintext, wf ciphertext.  Encrypt what is
- * queued, then give the send op all the ciphertext there is. */
+ * queued into the transport, behind the ciphertext already there (a send
+ * in flight does not matter: it took its bytes out before these).  0 or
+ * the error, now sticky. */
+static int xencrypt(struct corio_stream *s)
+{
+	if (!s->wq.len || s->werr)
+		return s->werr;
+	int err = s->x->encrypt(s, s->wq.p, s->wq.len);
+	s->wq.len = 0;
+	if (err) {
+		s->werr = err;
+		writers_wake(s);
+	}
+	return err;
+}
+
+/* Give the send op all the ciphertext there is. */
 static void xsend_next(struct corio_stream *s)
 {
-	if (s->wq.len) {
-		int err = s->x->encrypt(s, s->wq.p, s->wq.len);
-		s->wq.len = 0;
-		if (err) {
-			s->werr = err;
-			writers_wake(s);
-			return;
-		}
-	}
+	if (xencrypt(s))
+		return;
 	size_t k = s->x->out_pending(s);
 	if (!k)
 		return;
@@ -148,6 +157,14 @@ static void send_complete(struct corio__op *op, int res, uint32_t flags)
 void corio__stream_kick(struct corio_stream *s)
 {
 	send_next(s);
+}
+
+void corio__stream_xend(struct corio_stream *s)
+{
+	/* plaintext still queued (a send was in flight) goes before the end:
+	 * after it the transport takes no more */
+	if (!xencrypt(s))
+		s->x->end(s);
 }
 
 static int wq_append(struct corio_stream *s, const char *p, size_t k)
@@ -264,7 +281,7 @@ int corio_stream_shutdown(corio_stream *s)
 	corio__stream_enter(s);
 	int err = stream_flush(s);
 	if (!err && s->x && !s->orphan) {
-		s->x->end(s); /* close_notify before the FIN */
+		corio__stream_xend(s); /* close_notify before the FIN */
 		err = stream_flush(s);
 	}
 	if (!err)

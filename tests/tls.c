@@ -984,3 +984,49 @@ Test(tls, corio_http_serve_with_tls_answers_curl_with_cacert)
 {
 	t_run(curl_https, NULL, NULL);
 }
+
+/* Connection: close over TLS, one request per connection: each answer
+ * must arrive whole, then close_notify.  The answer is queued while the
+ * server's session tickets are still in the kernel, so it was still
+ * plaintext when the close queued close_notify, and was dropped. */
+static void *close_per_request(void *arg)
+{
+	(void)arg;
+	struct hsrv h = {0};
+	corio_task *t = hsrv_start(&h);
+	corio_tls_ctx *c = client_ctx();
+	static const char req[] = "GET /hello HTTP/1.1\r\nHost: localhost\r\n"
+				  "Connection: close\r\n\r\n";
+	char want[64];
+	snprintf(want, sizeof(want), "\r\n\r\n0 %016llx\n",
+		 (unsigned long long)fnv(14695981039346656037ull, NULL, 0));
+	int failed = 0;
+	for (int i = 0; i < 200; i++) {
+		corio_stream *s = NULL;
+		cr_assert_eq(corio_tls_stream_new(&s, dial(h.port), c, "localhost"), 0);
+		cr_assert_eq(corio_stream_write(s, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+		cr_assert_eq(corio_stream_flush(s), 0);
+		char got[1024];
+		size_t len = 0;
+		ssize_t n;
+		while (len < sizeof(got) - 1 &&
+		       (n = corio_stream_read(s, got + len, sizeof(got) - 1 - len)) > 0)
+			len += (size_t)n;
+		got[len] = 0;
+		bool ok = n == 0 && !strncmp(got, "HTTP/1.1 200 ", 13) &&
+			  len >= strlen(want) && !strcmp(got + len - strlen(want), want);
+		if (!ok && failed++ < 3)
+			cr_log_error("request %d: end %zd (%s), %zu bytes: %s", i, n,
+				     corio_strerror((int)n), len, got);
+		corio_stream_close(s);
+	}
+	cr_expect_eq(failed, 0, "%d of 200 requests failed", failed);
+	corio_tls_ctx_free(c);
+	hsrv_stop(&h, t);
+	return NULL;
+}
+
+Test(tls, connection_close_over_tls_gets_the_whole_answer_then_close_notify)
+{
+	t_run(close_per_request, NULL, NULL);
+}
