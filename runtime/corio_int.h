@@ -47,7 +47,9 @@
 #endif
 
 /* Something the loop can run in a turn: a task or a callback record. */
-enum { CORIO__RUN_TASK = 1, CORIO__RUN_CB = 2 };
+/* CB_EXT: a callback record its owner keeps (never freed or pooled by
+ * the loop), e.g. inside a waiter on a task's stack. */
+enum { CORIO__RUN_TASK = 1, CORIO__RUN_CB = 2, CORIO__RUN_CB_EXT = 3 };
 struct corio__runnable {
 	struct corio__runnable *next; /* ready-queue link */
 	int kind;                     /* CORIO__RUN_* */
@@ -147,6 +149,16 @@ struct corio__backend {
 	 * ends with -ECANCELED (now, or through its own completion) and the
 	 * backend drops what it keeps for the number. */
 	void (*forget)(corio_loop *loop, int fd);
+	/* From @self's thread (a task or callback of running @self), post a
+	 * wake-up into loop @target through the kernel: it must end in a
+	 * corio__loop_woken(@target) on @target's thread, or, if the post
+	 * fails later, in corio__loop_wake_fd(@target).  False: cannot (then
+	 * the caller writes the eventfd).  NULL: never can. */
+	bool (*wake_from)(corio_loop *self, corio_loop *target);
+	/* Hand what is queued to the kernel without waiting or dispatching
+	 * anything (wake-ups posted by wake_from, before the loop stops
+	 * turning).  NULL: nothing is ever left queued. */
+	void (*flush)(corio_loop *loop);
 	/* Ops submitted whose final completion has not been dispatched yet
 	 * (the loop's own reads included): teardown waits for none. */
 	unsigned (*inflight)(corio_loop *loop);
@@ -400,6 +412,11 @@ static inline void corio__count_enter(void)
 void corio__modules_fd_closing(corio_loop *loop, int fd) CORIO__HIDDEN;
 extern uint64_t corio__teardown_idle_ns CORIO__HIDDEN;
 void corio__loop_wake_complete(struct corio__op *op, int res, uint32_t flags) CORIO__HIDDEN;
+void corio__loop_woken(corio_loop *loop) CORIO__HIDDEN;
+/* corio_call_threadsafe() with a record the caller owns (kind
+ * CORIO__RUN_CB_EXT, fn and arg set) until fn runs: cannot fail. */
+void corio__call_threadsafe_rec(corio_loop *loop, struct corio__cb *cb) CORIO__HIDDEN;
+void corio__loop_wake_fd(corio_loop *loop) CORIO__HIDDEN;
 struct corio__cb *corio__cb_alloc(corio_loop *loop) CORIO__HIDDEN;
 void corio__cb_release(corio_loop *loop, struct corio__cb *cb) CORIO__HIDDEN;
 
