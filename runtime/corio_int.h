@@ -241,7 +241,7 @@ struct corio_loop {
 	bool from_sched;
 	uint64_t timer_slack; /* ns; waits end on a multiple of it */
 	/* created on first use, freed with the loop */
-	struct corio__pool *offload;    /* offload.c: worker threads */
+	struct corio__pool *offload;    /* offload.c: its side of the shared pool */
 	struct corio__sigstate *sigs;   /* signal.c: signalfd and waiters */
 	/* modules above the runtime (dns/, net/): their per-loop state and
 	 * hooks, in the order they attached (corio_mod.h) */
@@ -353,7 +353,8 @@ static inline uint64_t corio__loop_now(corio_loop *l)
 void corio__op_describe(const struct corio__wait *w, char *buf, size_t n) CORIO__HIDDEN;
 int corio__await(corio_task *t, struct corio__wait *w, const bool *cancel_sent) CORIO__HIDDEN;
 
-/* offload.c: the worker pool, one per loop, started on first use.  A job
+/* offload.c: the worker pool, shared by the process's loops, started on
+ * first use; each loop has its side of it, where its jobs come back.  A job
  * is owned by its submitter and must stay valid until its done() has run
  * on the loop thread (the cancellation invariant, for threads).  Once
  * corio__offload_submit() returned 0, done() always follows: with res 0
@@ -365,6 +366,7 @@ struct corio__job {
 	void (*run)(struct corio__job *j);  /* on a worker thread */
 	void (*done)(struct corio__job *j); /* on the loop thread, once */
 	struct corio__node link;            /* in one of the pool's lists (private) */
+	struct corio__pool *pool;           /* its loop's side of the pool (private) */
 	int res;   /* 0 once run() returned, -ECANCELED if it never ran */
 	int state; /* private */
 };

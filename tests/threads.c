@@ -485,3 +485,54 @@ Test(threads, a_cancelled_xchan_waiter_leaves_at_once, .timeout = WAIT_TEST_TIME
 	cr_assert_eq(w.res, -ECANCELED);
 	corio_xchan_free(w.ch);
 }
+
+/* ---- one offload pool for all loops ------------------------------------- */
+
+enum { OFF_LOOPS = 4, OFF_JOBS = 500, OFF_MAX_IDS = 64 };
+
+struct off {
+	pthread_mutex_t lock;
+	pthread_t ids[OFF_MAX_IDS];
+	int nids;
+	atomic_int wrong_loop;
+};
+
+static void *record_worker(void *arg)
+{
+	struct off *o = arg;
+	pthread_mutex_lock(&o->lock);
+	int i;
+	for (i = 0; i < o->nids && !pthread_equal(o->ids[i], pthread_self()); i++)
+		;
+	if (i == o->nids && o->nids < OFF_MAX_IDS)
+		o->ids[o->nids++] = pthread_self();
+	pthread_mutex_unlock(&o->lock);
+	usleep(100);
+	return arg;
+}
+
+static void *offload_main(void *arg)
+{
+	struct off *o = arg;
+	corio_loop *me = corio_current_loop();
+	for (int i = 0; i < OFF_JOBS; i++) {
+		void *r;
+		cr_assert_eq(corio_offload(record_worker, o, &r), 0);
+		cr_assert_eq(r, o);
+		if (corio_current_loop() != me)
+			atomic_fetch_add(&o->wrong_loop, 1);
+	}
+	return NULL;
+}
+
+Test(threads, loops_share_one_offload_pool_and_get_their_own_jobs_back,
+     .timeout = WAIT_TEST_TIMEOUT)
+{
+	struct off o = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	cr_assert_eq(corio_run_threads(OFF_LOOPS, offload_main, &o, NULL), 0);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int pool = cpus < 2 ? 2 : (int)cpus;
+	cr_assert_leq(o.nids, pool, "%d workers for %d loops: one pool of %d", o.nids,
+		      OFF_LOOPS, pool);
+	cr_assert_eq(o.wrong_loop, 0);
+}
