@@ -77,7 +77,9 @@ corio_loop *corio_loop_at(unsigned i)
 static void cancel_main(void *p)
 {
 	struct member *m = p;
-	if (m->main)
+	if (m->g->o.on_stop)
+		m->g->o.on_stop(m->g->o.on_stop_arg);
+	else if (m->main)
 		corio_cancel(m->main);
 }
 

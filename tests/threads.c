@@ -12,6 +12,7 @@
 
 #include <corio/net.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
@@ -535,4 +536,156 @@ Test(threads, loops_share_one_offload_pool_and_get_their_own_jobs_back,
 	cr_assert_leq(o.nids, pool, "%d workers for %d loops: one pool of %d", o.nids,
 		      OFF_LOOPS, pool);
 	cr_assert_eq(o.wrong_loop, 0);
+}
+
+/* ---- servers on every loop --------------------------------------------- */
+
+enum { SRV_MAX_LOOPS = 4 };
+
+struct srv {
+	atomic_int port;
+	atomic_uint per_loop[SRV_MAX_LOOPS];
+	unsigned conns;       /* client connections */
+	bool stop_live;       /* signal while the connections are open */
+	int client_err;
+	corio_serve_stats stats[SRV_MAX_LOOPS];
+};
+
+static void *echo_handler(void *arg)
+{
+	corio_conn *c = arg;
+	struct srv *s = c->arg;
+	atomic_fetch_add(&s->per_loop[corio_loop_index()], 1);
+	char buf[64];
+	ssize_t n;
+	while ((n = corio_stream_read(c->stream, buf, sizeof(buf))) > 0) {
+		if (corio_stream_write(c->stream, buf, (size_t)n) < 0 ||
+		    corio_stream_flush(c->stream) < 0)
+			break;
+	}
+	return NULL;
+}
+
+static void on_ready(int port, void *arg)
+{
+	atomic_store(&((struct srv *)arg)->port, port);
+}
+
+static int client_connect(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void *client_main(void *arg)
+{
+	struct srv *s = arg;
+	while (!atomic_load(&s->port))
+		usleep(1000);
+	int *fds = calloc(s->conns, sizeof(int));
+	for (unsigned i = 0; i < s->conns; i++) {
+		char buf[4];
+		fds[i] = client_connect(s->port);
+		if (fds[i] < 0 || write(fds[i], "hi\n", 3) != 3 || read(fds[i], buf, 3) != 3 ||
+		    memcmp(buf, "hi\n", 3))
+			s->client_err++;
+	}
+	if (!s->stop_live)
+		for (unsigned i = 0; i < s->conns; i++)
+			close(fds[i]);
+	kill(getpid(), SIGTERM);
+	if (s->stop_live) {
+		for (unsigned i = 0; i < s->conns; i++) {
+			char c;
+			if (read(fds[i], &c, 1) != 0) /* the server ends it: EOF */
+				s->client_err++;
+			close(fds[i]);
+		}
+	}
+	free(fds);
+	return NULL;
+}
+
+/* Run a server on @loops loops against one client thread; SIGTERM (from
+ * the client) stops it. */
+static int run_server(struct srv *s, unsigned loops, bool single)
+{
+	sigset_t term;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &term, NULL); /* the client thread inherits it */
+	pthread_t client;
+	cr_assert_eq(pthread_create(&client, NULL, client_main, s), 0);
+	corio_serve_options o = {.arg = s, .grace_ns = 100 * MS};
+	corio_serve_threads_options to = {.threads = loops, .single_acceptor = single,
+					  .ready = on_ready, .ready_arg = s,
+					  .stats = s->stats, .nstats = SRV_MAX_LOOPS};
+	int err = corio_serve_threads("127.0.0.1", "0", echo_handler, &o, &to);
+	pthread_join(client, NULL);
+	return err;
+}
+
+static void check_spread(struct srv *s, unsigned loops)
+{
+	unsigned total = 0;
+	for (unsigned i = 0; i < loops; i++) {
+		cr_assert_gt(s->per_loop[i], 0, "loop %u served nothing", i);
+		cr_assert_eq(s->stats[i].accepted, s->per_loop[i]);
+		total += s->per_loop[i];
+	}
+	cr_assert_eq(total, s->conns);
+}
+
+Test(threads, every_loop_of_two_accepts_on_its_reuseport_listener, .timeout = WAIT_TEST_TIMEOUT)
+{
+	struct srv s = {.conns = 64};
+	cr_assert_eq(run_server(&s, 2, false), 0);
+	cr_assert_eq(s.client_err, 0);
+	check_spread(&s, 2);
+}
+
+Test(threads, every_loop_of_four_accepts_on_its_reuseport_listener, .timeout = WAIT_TEST_TIMEOUT)
+{
+	struct srv s = {.conns = 128};
+	cr_assert_eq(run_server(&s, 4, false), 0);
+	cr_assert_eq(s.client_err, 0);
+	check_spread(&s, 4);
+}
+
+Test(threads, a_single_acceptor_deals_connections_to_four_loops_in_turn,
+     .timeout = WAIT_TEST_TIMEOUT)
+{
+	struct srv s = {.conns = 8};
+	cr_assert_eq(run_server(&s, 4, true), 0);
+	cr_assert_eq(s.client_err, 0);
+	check_spread(&s, 4);
+	for (unsigned i = 0; i < 4; i++)
+		cr_assert_eq(s.per_loop[i], 2);
+}
+
+Test(threads, sigterm_stops_every_loop_with_live_connections, .timeout = WAIT_TEST_TIMEOUT)
+{
+	struct srv s = {.conns = 16, .stop_live = true};
+	cr_assert_eq(run_server(&s, 4, false), 0);
+	cr_assert_eq(s.client_err, 0);
+	unsigned cancelled = 0;
+	for (unsigned i = 0; i < 4; i++)
+		cancelled += (unsigned)s.stats[i].cancelled;
+	cr_assert_eq(cancelled, 16, "idle handlers cancelled after the grace period");
+}
+
+Test(threads, sigterm_stops_a_single_acceptor_with_live_connections,
+     .timeout = WAIT_TEST_TIMEOUT)
+{
+	struct srv s = {.conns = 8, .stop_live = true};
+	cr_assert_eq(run_server(&s, 2, true), 0);
+	cr_assert_eq(s.client_err, 0);
+	cr_assert_eq(s.stats[0].cancelled + s.stats[1].cancelled, 8);
 }

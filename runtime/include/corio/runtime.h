@@ -159,6 +159,12 @@ typedef struct corio_threads_options {
 	int no_signals;
 	/** Options of every loop (NULL: defaults). */
 	const corio_loop_options *loop;
+	/** How a stop (signal, corio_run_threads_stop(), a failure with
+	 *  stop_all_on_failure) reaches each loop: NULL cancels its main
+	 *  task; else @on_stop(@on_stop_arg) runs on each loop's thread, as a
+	 *  callback (it must not suspend), once per stop asked. */
+	void (*on_stop)(void *arg);
+	void *on_stop_arg;
 } corio_threads_options;
 
 /**
