@@ -38,6 +38,14 @@
 #include <stddef.h>
 
 
+#if defined(__SANITIZE_THREAD__)
+#define CORIO__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CORIO__TSAN 1
+#endif
+#endif
+
 #if defined(__SANITIZE_ADDRESS__)
 #define CORIO__ASAN 1
 #elif defined(__has_feature)
@@ -123,6 +131,7 @@ struct corio_task {
 	uint64_t cancelled_at;    /* loop time it was cancelled */
 	uint8_t reported;         /* debug reports made about it (dump.c) */
 	void *asan_fake;    /* ASan fake-stack handle while switched out */
+	void *tsan_fiber;   /* TSan: the task's fiber (CORIO__TSAN builds) */
 	char name[32];
 	/* group.c (issue #3): who besides a joiner hears that fn returned (a
 	 * group holding the task, a gather or wait_any call), the task's links
@@ -239,6 +248,7 @@ struct corio_loop {
 	const void *sched_stack_bottom;
 	size_t sched_stack_size;
 	bool from_sched;
+	void *tsan_sched; /* TSan: the fiber of the thread running the loop */
 	uint64_t timer_slack; /* ns; waits end on a multiple of it */
 	/* created on first use, freed with the loop */
 	struct corio__pool *offload;    /* offload.c: its side of the shared pool */
