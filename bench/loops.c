@@ -133,6 +133,13 @@ struct cv {
 	uint64_t rounds;
 };
 
+static cpu_set_t main_cpus; /* the main thread's own, restored after a peer run */
+
+static void unpin_self(void)
+{
+	pthread_setaffinity_np(pthread_self(), sizeof(main_cpus), &main_cpus);
+}
+
 static void pin_self(int cpu)
 {
 	cpu_set_t set;
@@ -176,6 +183,7 @@ static double run_condvar(uint64_t rounds)
 	pthread_mutex_unlock(&c.m);
 	uint64_t dt = now_ns() - t0;
 	pthread_join(t, NULL);
+	unpin_self();
 	return (double)dt / (double)rounds;
 }
 
@@ -210,6 +218,7 @@ static double run_pipe(uint64_t rounds)
 			break;
 	uint64_t dt = now_ns() - t0;
 	pthread_join(t, NULL);
+	unpin_self();
 	close(p.to[0]), close(p.to[1]), close(p.from[0]), close(p.from[1]);
 	return (double)dt / (double)rounds;
 }
@@ -400,6 +409,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	pthread_getaffinity_np(pthread_self(), sizeof(main_cpus), &main_cpus);
 	if (runs <= 0 || runs > MAX_RUNS)
 		runs = quick ? 3 : 5;
 	uint64_t rt = quick ? 100000 : 500000, tp = quick ? 1000000 : 5000000;

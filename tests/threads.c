@@ -211,7 +211,7 @@ static uint64_t env_rounds(void)
 }
 
 Test(threads, pingpong_between_two_loops_loses_and_duplicates_nothing,
-     .timeout = 3600)
+     .timeout = 600)
 {
 	struct pp *pp = calloc(1, sizeof(*pp));
 	pp->rounds = env_rounds();
