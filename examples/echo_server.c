@@ -10,7 +10,10 @@
  * a connection's task spawns inherit it, so every log line says which
  * connection it is about without passing the number around.
  *
- *   echo_server [-i SECONDS] [-r SECONDS] [host [port]]   (default 127.0.0.1 8000)
+ * With --threads N it runs N loops, one per thread (0: one per CPU), each
+ * accepting on its own SO_REUSEPORT listener (corio_serve_threads()).
+ *
+ *   echo_server [-i SECONDS] [-r SECONDS] [-t N] [host [port]]   (default 127.0.0.1 8000)
  *   then, in another terminal:  nc 127.0.0.1 8000
  */
 #include <corio.h>
@@ -19,7 +22,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,12 +34,13 @@
 struct args {
 	const char *host, *port;
 	uint64_t idle_ns, read_ns; /* the server's stream timeouts */
+	long threads;              /* -1: one loop on this thread; 0: one per CPU */
 };
 
 /* The connection a task works for: set by its handler, inherited by the
  * tasks it spawns. */
 static corio_local_key conn_key;
-static uintptr_t conns_seen;
+static atomic_uintptr_t conns_seen; /* over every loop */
 
 /* A log line, prefixed with the calling task's connection number. */
 static void log_line(const char *fmt, ...)
@@ -88,7 +94,7 @@ static void *echo_loop(void *arg)
 static void *handle_connection(void *arg)
 {
 	corio_conn *c = arg;
-	corio_local_set(conn_key, (void *)++conns_seen);
+	corio_local_set(conn_key, (void *)(atomic_fetch_add(&conns_seen, 1) + 1));
 	char who[NI_MAXHOST + NI_MAXSERV + 2];
 	peer_name(c, who, sizeof(who));
 	log_line("New connection from %s", who);
@@ -111,6 +117,48 @@ static void *handle_connection(void *arg)
 	return NULL; /* corio_serve closes the stream, flushing it first */
 }
 
+static const int stop_signals[] = {SIGINT, SIGTERM, 0};
+
+static corio_serve_options serve_options(const struct args *a)
+{
+	return (corio_serve_options){
+		.stop_signals = stop_signals,
+		.grace_ns = 1000ull * 1000 * 1000, /* clients get a second, then are cut */
+		/* without these a client that never sends holds its task forever */
+		.idle_timeout_ns = a->idle_ns,
+		.read_timeout_ns = a->read_ns,
+	};
+}
+
+static void say_serving(int port, void *arg)
+{
+	const struct args *a = arg;
+	printf("Serving on %s:%d with %ld loop(s). Hit Ctrl-C to stop.\n", a->host, port,
+	       a->threads);
+}
+
+/* --threads: a loop per thread, each with its own listener (SIGINT and
+ * SIGTERM stop them all gracefully: corio_serve_threads()). */
+static int echo_server_threads(struct args *a)
+{
+	if (corio_local_key_new(&conn_key, NULL))
+		return 1;
+	if (!a->threads) {
+		cpu_set_t set;
+		a->threads = sched_getaffinity(0, sizeof(set), &set) ? 1 : CPU_COUNT(&set);
+	}
+	corio_serve_options o = serve_options(a);
+	corio_serve_threads_options to = {.threads = (unsigned)a->threads,
+					  .ready = say_serving, .ready_arg = a};
+	int err = corio_serve_threads(a->host, a->port, handle_connection, &o, &to);
+	if (err) {
+		fprintf(stderr, "echo_server: %s:%s: %s\n", a->host, a->port, corio_strerror(err));
+		return 1;
+	}
+	printf("\nServer shut down.\n");
+	return 0;
+}
+
 static void *echo_server(void *arg)
 {
 	struct args *a = arg;
@@ -124,13 +172,7 @@ static void *echo_server(void *arg)
 		return CORIO_ERR_PTR(lfd);
 	}
 	printf("Serving on %s:%d. Hit Ctrl-C to stop.\n", a->host, corio_sock_port(lfd));
-	corio_serve_options o = {
-		.stop_signals = (const int[]){SIGINT, SIGTERM, 0},
-		.grace_ns = 1000ull * 1000 * 1000, /* clients get a second, then are cut */
-		/* without these a client that never sends holds its task forever */
-		.idle_timeout_ns = a->idle_ns,
-		.read_timeout_ns = a->read_ns,
-	};
+	corio_serve_options o = serve_options(a);
 	int err = corio_serve(lfd, handle_connection, &o);
 	corio_close(lfd);
 	return err ? CORIO_ERR_PTR(err) : NULL;
@@ -138,7 +180,7 @@ static void *echo_server(void *arg)
 
 static void usage(FILE *f)
 {
-	fputs("usage: echo_server [-i SECONDS] [-r SECONDS] [HOST [PORT]]\n"
+	fputs("usage: echo_server [-i SECONDS] [-r SECONDS] [-t N] [HOST [PORT]]\n"
 	      "Echo back what each client sends, one task per client, on HOST\n"
 	      "(default 127.0.0.1) and PORT (default 8000; 0 picks a free port,\n"
 	      "shown at start).  Ctrl-C stops the server gracefully.\n"
@@ -146,6 +188,8 @@ static void usage(FILE *f)
 	      "                              this long (default 60)\n"
 	      "  -r, --read-timeout SECONDS  drop a client when a read waits this\n"
 	      "                              long for data (default 60)\n"
+	      "  -t, --threads N             N loops, one per thread, each with\n"
+	      "                              its own listener (0: one per CPU)\n"
 	      "  -h, --help                  show this help\n",
 	      f);
 }
@@ -166,13 +210,23 @@ static int parse_args(int argc, char **argv, struct args *a)
 	static const struct option longopts[] = {
 		{"idle-timeout", required_argument, NULL, 'i'},
 		{"read-timeout", required_argument, NULL, 'r'},
+		{"threads", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	int opt;
-	while ((opt = getopt_long(argc, argv, "i:r:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "i:r:t:h", longopts, NULL)) != -1) {
 		if (opt == 'h')
 			return usage(stdout), 0;
+		if (opt == 't') {
+			char *end;
+			a->threads = strtol(optarg, &end, 10);
+			if (end == optarg || *end || a->threads < 0 || a->threads > 1024) {
+				fprintf(stderr, "echo_server: %s: not a thread count\n", optarg);
+				return usage(stderr), 2;
+			}
+			continue;
+		}
 		uint64_t *to = opt == 'i' ? &a->idle_ns : opt == 'r' ? &a->read_ns : NULL;
 		if (!to)
 			return usage(stderr), 2;
@@ -194,10 +248,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	struct args a = {"127.0.0.1", "8000", 60 * NS_PER_S, 60 * NS_PER_S};
+	struct args a = {"127.0.0.1", "8000", 60 * NS_PER_S, 60 * NS_PER_S, -1};
 	int status = parse_args(argc, argv, &a);
 	if (status >= 0)
 		return status;
+	if (a.threads >= 0)
+		return echo_server_threads(&a);
 	void *res = NULL;
 	int err = corio_run(echo_server, &a, &res);
 	if (err || corio_is_err(res))

@@ -13,7 +13,9 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -205,7 +207,7 @@ static int sig_start(corio_server *s)
 int corio_server_new(corio_server **out, int lfd, corio_fn handler, const corio_serve_options *o)
 {
 	static const corio_serve_options defaults;
-	if (!out || lfd < 0 || !handler)
+	if (!out || lfd < -1 || !handler)
 		return -EINVAL;
 	corio_loop *l = corio__tls_loop;
 	if (!l)
@@ -247,13 +249,39 @@ static void reap_task(corio_task *t)
 	corio_shield_pop(&sh);
 }
 
+/* A graceful stop with drain_on_stop: take what the listener already
+ * queued (in the kernel, or accepted by a multishot accept and not yet
+ * claimed), until none comes within QUEUED_WAIT. */
+#define QUEUED_WAIT (2ull * 1000 * 1000)
+static void accept_queued(corio_server *s)
+{
+	for (;;) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		corio_scope sc;
+		corio_timeout_push(&sc, corio_now() + QUEUED_WAIT);
+		int fd = corio_accept(s->lfd, (struct sockaddr *)&peer, &plen);
+		corio_timeout_pop(&sc);
+		if (fd == -ETIMEDOUT || fd == -ECANCELED || (fd < 0 && !transient(fd)))
+			return;
+		if (fd < 0)
+			continue;
+		nodelay(fd, &peer);
+		conn_start(s, fd, &peer, plen);
+	}
+}
+
 /* The stop sequence: no more accepting, a grace period, then cancel. */
 static void wind_down(corio_server *s, bool graceful)
 {
 	s->stopping = true;
-	reap_task(s->acceptor);
-	s->acceptor = NULL;
-	corio__listener_pause(s->loop, s->lfd);
+	if (s->acceptor) {
+		reap_task(s->acceptor);
+		s->acceptor = NULL;
+		if (graceful && s->o.drain_on_stop)
+			accept_queued(s);
+		corio__listener_pause(s->loop, s->lfd);
+	}
 	if (graceful && s->st.active) {
 		uint64_t deadline = corio_now() + s->o.grace_ns;
 		while (s->st.active) {
@@ -289,12 +317,11 @@ int corio_server_run(corio_server *s)
 	if (!s->stopping && s->o.stop_signals && s->o.stop_signals[0])
 		err = sig_start(s);
 	corio_task_options to = {.name = "serve-accept"};
-	if (!err && !s->stopping)
+	if (!err && !s->stopping && s->lfd >= 0)
 		err = corio_spawn_ex(s->loop, &s->acceptor, acceptor_main, s, &to);
 	while (!err && !s->stopping && !s->fatal)
 		err = corio__net_wait(&s->runner, 0, NULL);
-	if (s->acceptor || s->sigtask)
-		wind_down(s, !err);
+	wind_down(s, !err);
 	s->state = 2;
 	return err ? err : s->fatal;
 }
@@ -305,6 +332,30 @@ void corio_server_stop(corio_server *s)
 		return;
 	s->stopping = true;
 	corio__waitq_wake_one(&s->runner, 0);
+}
+
+int corio_server_add(corio_server *s, int fd)
+{
+	if (!s || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -EINVAL;
+	}
+	int err = 0;
+	if (corio_current_loop() != s->loop)
+		err = -EPERM;
+	else if (s->state != 1 || s->stopping)
+		err = -ESHUTDOWN;
+	if (err) {
+		close(fd);
+		return err;
+	}
+	struct sockaddr_storage peer = {0};
+	socklen_t plen = sizeof(peer);
+	if (getpeername(fd, (struct sockaddr *)&peer, &plen))
+		plen = 0;
+	nodelay(fd, &peer);
+	return conn_start(s, fd, &peer, plen);
 }
 
 int corio_server_stopping(const corio_server *s)
@@ -327,10 +378,276 @@ void corio_server_free(corio_server *s)
 int corio_serve(int lfd, corio_fn handler, const corio_serve_options *o)
 {
 	corio_server *s;
+	if (lfd < 0)
+		return -EINVAL; /* -1 (no listener) is for corio_server_new() */
 	int err = corio_server_new(&s, lfd, handler, o);
 	if (err)
 		return err;
 	err = corio_server_run(s);
 	corio_server_free(s);
+	return err;
+}
+
+/* ---- serving on every loop ---------------------------------------------- */
+
+/* What the loops of corio_serve_threads() share.  servers[i], stop[i] and
+ * feeders[i] belong to loop i's thread. */
+struct multi {
+	unsigned n;
+	int *lfds;                /* a listener per loop, or lfds[0] only */
+	bool single;
+	corio_fn handler;
+	corio_serve_options o;
+	corio_xchan **feed;       /* single acceptor: fds for loop i */
+	corio_server **servers;
+	bool *stop;               /* a stop was asked before the server existed */
+	corio_task **dispatcher;  /* loop 0's accepting task (single acceptor) */
+	corio_serve_stats *stats;
+	int *errs;
+};
+
+/* On each loop's thread, once per stop: a graceful server stop; with a
+ * single acceptor, loop 0's dispatcher is cancelled instead and the other
+ * loops stop once it has handed out what was queued. */
+static void multi_stop(void *arg)
+{
+	struct multi *m = arg;
+	unsigned i = corio_loop_index();
+	m->stop[i] = true;
+	if (m->single) {
+		if (i == 0 && m->dispatcher[0])
+			corio_cancel(m->dispatcher[0]);
+		return;
+	}
+	if (m->servers[i])
+		corio_server_stop(m->servers[i]);
+}
+
+/* Hand @fd to a loop's channel; closed if that channel is gone. */
+static void hand_over(struct multi *m, unsigned to, int fd)
+{
+	corio_scope sh;
+	corio_shield_push(&sh); /* a connection accepted is never dropped */
+	if (corio_xchan_send(m->feed[to], &fd))
+		close(fd);
+	corio_shield_pop(&sh);
+}
+
+/* Loop 0, single acceptor: accept and deal connections round robin; when
+ * cancelled (a stop), deal out what is still queued, then close every
+ * loop's channel. */
+static void *dispatcher_main(void *arg)
+{
+	struct multi *m = arg;
+	unsigned next = 0;
+	int lfd = m->lfds[0];
+	for (;;) {
+		int fd = corio_accept(lfd, NULL, NULL);
+		if (fd == -ECANCELED)
+			break;
+		if (fd < 0) {
+			if (transient(fd))
+				continue;
+			if (!resource(fd))
+				break;
+			corio_sleep(BACKOFF_MIN);
+			continue;
+		}
+		hand_over(m, next, fd);
+		next = (next + 1) % m->n;
+	}
+	corio_scope sh;
+	corio_shield_push(&sh);
+	for (;;) {
+		corio_scope sc;
+		corio_timeout_push(&sc, corio_now() + QUEUED_WAIT);
+		int fd = corio_accept(lfd, NULL, NULL);
+		corio_timeout_pop(&sc);
+		if (fd < 0 && transient(fd) && fd != -ETIMEDOUT)
+			continue;
+		if (fd < 0)
+			break;
+		hand_over(m, next, fd);
+		next = (next + 1) % m->n;
+	}
+	corio__listener_pause(corio_current_loop(), lfd);
+	for (unsigned i = 0; i < m->n; i++)
+		corio_xchan_close(m->feed[i]);
+	corio_shield_pop(&sh);
+	return NULL;
+}
+
+/* Each loop, single acceptor: serve what loop 0 deals us; stop our server
+ * once the channel is closed and empty. */
+static void *feeder_main(void *arg)
+{
+	struct multi *m = arg;
+	unsigned i = corio_loop_index();
+	corio_server *s = m->servers[i];
+	int fd;
+	while (corio_xchan_recv(m->feed[i], &fd) == 0)
+		corio_server_add(s, fd);
+	corio_server_stop(s);
+	return NULL;
+}
+
+static void *multi_main(void *arg)
+{
+	struct multi *m = arg;
+	unsigned i = corio_loop_index();
+	corio_server *s;
+	int err = corio_server_new(&s, m->single ? -1 : m->lfds[i], m->handler, &m->o);
+	if (err)
+		return CORIO_ERR_PTR(err);
+	m->servers[i] = s;
+	corio_task *feeder = NULL;
+	if (m->single) {
+		corio_spawn_ex(NULL, &feeder, feeder_main, m, &(corio_task_options){.name = "serve-feed"});
+		if (i == 0)
+			corio_spawn_ex(NULL, &m->dispatcher[0], dispatcher_main, m,
+				       &(corio_task_options){.name = "serve-deal"});
+		if (m->stop[0] && i == 0)
+			corio_cancel(m->dispatcher[0]);
+	} else if (m->stop[i]) {
+		corio_server_stop(s);
+	}
+	err = corio_server_run(s);
+	if (feeder)
+		corio_join(feeder, NULL);
+	if (i == 0 && m->dispatcher[0]) {
+		corio_join(m->dispatcher[0], NULL);
+		m->dispatcher[0] = NULL;
+	}
+	corio_server_stats(s, &m->stats[i]);
+	m->servers[i] = NULL;
+	corio_server_free(s);
+	if (!m->single) /* after its queue was drained (drain_on_stop) */
+		close(m->lfds[i]);
+	m->errs[i] = err;
+	return NULL;
+}
+
+static int bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		return -errno;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+/* The listeners: the first on @port (maybe "0"), the others on the port
+ * it got. */
+static int multi_listen(struct multi *m, const char *host, const char *port, int backlog)
+{
+	unsigned count = m->single ? 1 : m->n;
+	unsigned flags = m->single ? 0 : CORIO_LISTEN_REUSEPORT;
+	char buf[16];
+	for (unsigned i = 0; i < count; i++) {
+		int fd = corio_tcp_listen(host, port, backlog, flags);
+		if (fd < 0) {
+			while (i--)
+				close(m->lfds[i]);
+			return fd;
+		}
+		m->lfds[i] = fd;
+		if (i == 0) {
+			snprintf(buf, sizeof(buf), "%d", bound_port(fd));
+			port = buf;
+		}
+	}
+	return 0;
+}
+
+static int multi_alloc(struct multi *m)
+{
+	m->lfds = calloc(m->n, sizeof(*m->lfds));
+	m->feed = calloc(m->n, sizeof(*m->feed));
+	m->servers = calloc(m->n, sizeof(*m->servers));
+	m->stop = calloc(m->n, sizeof(*m->stop));
+	m->dispatcher = calloc(1, sizeof(*m->dispatcher));
+	m->stats = calloc(m->n, sizeof(*m->stats));
+	m->errs = calloc(m->n, sizeof(*m->errs));
+	if (!m->lfds || !m->feed || !m->servers || !m->stop || !m->dispatcher || !m->stats ||
+	    !m->errs)
+		return -ENOMEM;
+	for (unsigned i = 0; m->single && i < m->n; i++) {
+		int err = corio_xchan_new(&m->feed[i], sizeof(int), 64);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static void multi_free(struct multi *m)
+{
+	for (unsigned i = 0; m->feed && i < m->n; i++) {
+		int fd; /* anything never taken (a loop that failed) */
+		while (m->feed[i] && corio_xchan_try_recv(m->feed[i], &fd) == 0)
+			close(fd);
+		corio_xchan_free(m->feed[i]);
+	}
+	free(m->lfds);
+	free(m->feed);
+	free(m->servers);
+	free(m->stop);
+	free(m->dispatcher);
+	free(m->stats);
+	free(m->errs);
+}
+
+static unsigned allowed_cpus(void)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	return sched_getaffinity(0, sizeof(set), &set) ? 1 : (unsigned)CPU_COUNT(&set);
+}
+
+static int multi_run(struct multi *m, const corio_serve_threads_options *to)
+{
+	corio_threads_options ro = {.pin = to->pin, .on_stop = multi_stop, .on_stop_arg = m};
+	void **res = calloc(m->n, sizeof(*res));
+	if (!res)
+		return -ENOMEM;
+	int err = corio_run_threads_ex(m->n, multi_main, m, res, &ro);
+	for (unsigned i = 0; !err && i < m->n; i++)
+		if (corio_is_err(res[i]))
+			err = (int)(intptr_t)res[i];
+		else if (m->errs[i])
+			err = m->errs[i];
+	for (unsigned i = 0; to->stats && i < m->n && i < to->nstats; i++)
+		to->stats[i] = m->stats[i];
+	free(res);
+	return err;
+}
+
+int corio_serve_threads(const char *host, const char *port, corio_fn handler,
+			const corio_serve_options *o, const corio_serve_threads_options *to)
+{
+	static const corio_serve_threads_options no_to;
+	if (!handler || !port)
+		return -EINVAL;
+	to = to ? to : &no_to;
+	struct multi m = {.n = to->threads ? to->threads : allowed_cpus(),
+			  .single = to->single_acceptor, .handler = handler};
+	if (o)
+		m.o = *o;
+	m.o.stop_signals = NULL; /* corio_run_threads() has SIGINT and SIGTERM */
+	m.o.drain_on_stop = 1;
+	int err = multi_alloc(&m);
+	if (!err)
+		err = multi_listen(&m, host, port, to->backlog);
+	if (err) {
+		multi_free(&m);
+		return err;
+	}
+	if (to->ready)
+		to->ready(bound_port(m.lfds[0]), to->ready_arg);
+	err = multi_run(&m, to);
+	if (m.single)
+		close(m.lfds[0]);
+	multi_free(&m);
 	return err;
 }

@@ -38,6 +38,14 @@
 #include <stddef.h>
 
 
+#if defined(__SANITIZE_THREAD__)
+#define CORIO__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CORIO__TSAN 1
+#endif
+#endif
+
 #if defined(__SANITIZE_ADDRESS__)
 #define CORIO__ASAN 1
 #elif defined(__has_feature)
@@ -47,7 +55,9 @@
 #endif
 
 /* Something the loop can run in a turn: a task or a callback record. */
-enum { CORIO__RUN_TASK = 1, CORIO__RUN_CB = 2 };
+/* CB_EXT: a callback record its owner keeps (never freed or pooled by
+ * the loop), e.g. inside a waiter on a task's stack. */
+enum { CORIO__RUN_TASK = 1, CORIO__RUN_CB = 2, CORIO__RUN_CB_EXT = 3 };
 struct corio__runnable {
 	struct corio__runnable *next; /* ready-queue link */
 	int kind;                     /* CORIO__RUN_* */
@@ -121,6 +131,7 @@ struct corio_task {
 	uint64_t cancelled_at;    /* loop time it was cancelled */
 	uint8_t reported;         /* debug reports made about it (dump.c) */
 	void *asan_fake;    /* ASan fake-stack handle while switched out */
+	void *tsan_fiber;   /* TSan: the task's fiber (CORIO__TSAN builds) */
 	char name[32];
 	/* group.c (issue #3): who besides a joiner hears that fn returned (a
 	 * group holding the task, a gather or wait_any call), the task's links
@@ -147,6 +158,16 @@ struct corio__backend {
 	 * ends with -ECANCELED (now, or through its own completion) and the
 	 * backend drops what it keeps for the number. */
 	void (*forget)(corio_loop *loop, int fd);
+	/* From @self's thread (a task or callback of running @self), post a
+	 * wake-up into loop @target through the kernel: it must end in a
+	 * corio__loop_woken(@target) on @target's thread, or, if the post
+	 * fails later, in corio__loop_wake_fd(@target).  False: cannot (then
+	 * the caller writes the eventfd).  NULL: never can. */
+	bool (*wake_from)(corio_loop *self, corio_loop *target);
+	/* Hand what is queued to the kernel without waiting or dispatching
+	 * anything (wake-ups posted by wake_from, before the loop stops
+	 * turning).  NULL: nothing is ever left queued. */
+	void (*flush)(corio_loop *loop);
 	/* Ops submitted whose final completion has not been dispatched yet
 	 * (the loop's own reads included): teardown waits for none. */
 	unsigned (*inflight)(corio_loop *loop);
@@ -227,9 +248,10 @@ struct corio_loop {
 	const void *sched_stack_bottom;
 	size_t sched_stack_size;
 	bool from_sched;
+	void *tsan_sched; /* TSan: the fiber of the thread running the loop */
 	uint64_t timer_slack; /* ns; waits end on a multiple of it */
 	/* created on first use, freed with the loop */
-	struct corio__pool *offload;    /* offload.c: worker threads */
+	struct corio__pool *offload;    /* offload.c: its side of the shared pool */
 	struct corio__sigstate *sigs;   /* signal.c: signalfd and waiters */
 	/* modules above the runtime (dns/, net/): their per-loop state and
 	 * hooks, in the order they attached (corio_mod.h) */
@@ -341,7 +363,8 @@ static inline uint64_t corio__loop_now(corio_loop *l)
 void corio__op_describe(const struct corio__wait *w, char *buf, size_t n) CORIO__HIDDEN;
 int corio__await(corio_task *t, struct corio__wait *w, const bool *cancel_sent) CORIO__HIDDEN;
 
-/* offload.c: the worker pool, one per loop, started on first use.  A job
+/* offload.c: the worker pool, shared by the process's loops, started on
+ * first use; each loop has its side of it, where its jobs come back.  A job
  * is owned by its submitter and must stay valid until its done() has run
  * on the loop thread (the cancellation invariant, for threads).  Once
  * corio__offload_submit() returned 0, done() always follows: with res 0
@@ -353,6 +376,7 @@ struct corio__job {
 	void (*run)(struct corio__job *j);  /* on a worker thread */
 	void (*done)(struct corio__job *j); /* on the loop thread, once */
 	struct corio__node link;            /* in one of the pool's lists (private) */
+	struct corio__pool *pool;           /* its loop's side of the pool (private) */
 	int res;   /* 0 once run() returned, -ECANCELED if it never ran */
 	int state; /* private */
 };
@@ -401,6 +425,11 @@ static inline void corio__count_enter(void)
 void corio__modules_fd_closing(corio_loop *loop, int fd) CORIO__HIDDEN;
 extern uint64_t corio__teardown_idle_ns CORIO__HIDDEN;
 void corio__loop_wake_complete(struct corio__op *op, int res, uint32_t flags) CORIO__HIDDEN;
+void corio__loop_woken(corio_loop *loop) CORIO__HIDDEN;
+/* corio_call_threadsafe() with a record the caller owns (kind
+ * CORIO__RUN_CB_EXT, fn and arg set) until fn runs: cannot fail. */
+void corio__call_threadsafe_rec(corio_loop *loop, struct corio__cb *cb) CORIO__HIDDEN;
+void corio__loop_wake_fd(corio_loop *loop) CORIO__HIDDEN;
 struct corio__cb *corio__cb_alloc(corio_loop *loop) CORIO__HIDDEN;
 void corio__cb_release(corio_loop *loop, struct corio__cb *cb) CORIO__HIDDEN;
 

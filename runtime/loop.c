@@ -71,15 +71,29 @@ int corio_call_soon(corio_loop *l, void (*fn)(void *), void *arg)
 
 /* ---- cross-thread --------------------------------------------------- */
 
-static void wake_loop(corio_loop *l)
+/* The eventfd half of a wake-up: any thread, any backend. */
+void corio__loop_wake_fd(corio_loop *l)
 {
-	if (atomic_exchange(&l->wake_armed, 1))
-		return; /* a write is pending and the loop has not read it yet */
 	uint64_t one = 1;
 	ssize_t r;
 	do
 		r = write(l->wake_fd, &one, sizeof(one));
 	while (r < 0 && errno == EINTR);
+}
+
+/* Wake @l once per batch of records.  From a task or callback of another
+ * running loop whose backend can post into @l's (io_uring MSG_RING), the
+ * caller's ring carries the wake-up at its next enter; from anywhere else
+ * the eventfd does.  Either arrival runs corio__loop_woken(). */
+static void wake_loop(corio_loop *l)
+{
+	if (atomic_exchange(&l->wake_armed, 1))
+		return; /* a wake-up is on its way and the loop has not had it yet */
+	corio_loop *self = corio__tls_loop;
+	if (self && self != l && self->running && !self->closing && self->be->wake_from &&
+	    pthread_equal(pthread_self(), self->owner) && self->be->wake_from(self, l))
+		return;
+	corio__loop_wake_fd(l);
 }
 
 int corio_call_threadsafe(corio_loop *l, void (*fn)(void *), void *arg)
@@ -94,12 +108,17 @@ int corio_call_threadsafe(corio_loop *l, void (*fn)(void *), void *arg)
 	cb->r.kind = CORIO__RUN_CB;
 	cb->fn = fn;
 	cb->arg = arg;
+	corio__call_threadsafe_rec(l, cb);
+	return 0;
+}
+
+void corio__call_threadsafe_rec(corio_loop *l, struct corio__cb *cb)
+{
 	pthread_mutex_lock(&l->ts_lock);
 	corio__runq_push(&l->ts_q, &cb->r);
 	atomic_store(&l->ts_pending, 1);
 	pthread_mutex_unlock(&l->ts_lock);
 	wake_loop(l);
-	return 0;
 }
 
 void corio_loop_stop(corio_loop *l)
@@ -140,16 +159,23 @@ static void arm_wake(corio_loop *l)
 	l->be->submit(l, &l->wake_op);
 }
 
+/* A wake-up arrived (eventfd read or a MSG_RING completion).  Only moves
+ * records to the ready queue: the backend may call it while reaping. */
+void corio__loop_woken(corio_loop *l)
+{
+	/* Clear before draining: a producer that queues after the drain sees
+	 * the flag down and sends another wake-up. */
+	atomic_store(&l->wake_armed, 0);
+	drain_threadsafe(l);
+}
+
 void corio__loop_wake_complete(struct corio__op *op, int res, uint32_t flags)
 {
 	(void)res;
 	(void)flags;
 	corio_loop *l = corio__container_of(op, corio_loop, wake_op);
 	l->wake_inflight = false;
-	/* Clear before draining: a producer that queues after the drain sees
-	 * the flag down and writes the eventfd again. */
-	atomic_store(&l->wake_armed, 0);
-	drain_threadsafe(l);
+	corio__loop_woken(l);
 	arm_wake(l);
 }
 
@@ -417,13 +443,19 @@ static void dump_tasks(corio_loop *l, const char *when)
 	}
 }
 
+static void free_record(struct corio__runnable *r)
+{
+	if (r->kind != CORIO__RUN_CB_EXT) /* its owner's */
+		free(r); /* only callbacks can be left: tasks are gone */
+}
+
 static void free_records(corio_loop *l)
 {
 	struct corio__runnable *r;
 	while ((r = corio__runq_pop(&l->runq)))
-		free(r); /* only callbacks can be left: tasks are gone */
+		free_record(r);
 	while ((r = corio__runq_pop(&l->ts_q)))
-		free(r);
+		free_record(r);
 	while (l->cb_free) {
 		struct corio__cb *cb = l->cb_free;
 		l->cb_free = (struct corio__cb *)(void *)cb->r.next;
@@ -543,10 +575,14 @@ static void run_ready(corio_loop *l)
 	while (l->budget) {
 		l->budget--;
 		struct corio__runnable *r = corio__runq_pop(&l->runq);
-		if (r->kind == CORIO__RUN_TASK)
+		if (r->kind == CORIO__RUN_TASK) {
 			corio__run_task(l, (corio_task *)(void *)r);
-		else
+		} else if (corio__unlikely(r->kind == CORIO__RUN_CB_EXT)) {
+			struct corio__cb *cb = (struct corio__cb *)(void *)r;
+			cb->fn(cb->arg); /* may end the record's life */
+		} else {
 			run_cb(l, (struct corio__cb *)(void *)r);
+		}
 	}
 }
 
@@ -595,6 +631,8 @@ int corio_loop_run(corio_loop *l)
 		err = 0;
 	}
 	corio__stack_flush(l);
+	if (l->be->flush) /* wake-ups this turn posted to other loops */
+		l->be->flush(l);
 	atomic_store(&l->stop, 0);
 	l->running = false;
 	corio__tls_loop = saved;

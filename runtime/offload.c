@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * offload.c - the offload pool (DESIGN.md section 5): a fixed set of
- * worker threads per loop, started on first use, that run blocking or
- * CPU-bound functions while the loop keeps going.  Jobs are records owned
- * by their submitter (usually on a waiting task's stack); a bounded shared
- * queue feeds the workers, overflow waits on the loop's side, and finished
- * jobs come back through one eventfd the loop keeps a read on, so a burst of
- * completions costs one wakeup.  Also runs ops the backend cannot do
+ * offload.c - the offload pool (DESIGN.md section 5): one fixed set of
+ * worker threads per process, shared by its loops and started on first
+ * use, that run blocking or CPU-bound functions while the loops keep
+ * going.  Jobs are records owned by their submitter (usually on a waiting
+ * task's stack); a bounded shared queue feeds the workers, overflow waits
+ * on the submitting loop's side, and finished jobs come back to the loop
+ * that submitted them through that loop's eventfd, which it keeps a read
+ * on, so a burst of completions costs one wakeup.  Also runs ops the backend cannot do
  * (corio__op_exec) so file calls work on every backend and kernel.
  */
 #include "corio_int.h"
@@ -26,23 +27,39 @@
 
 #define QUEUE_PER_THREAD 64u
 
-/* Where a job is.  Only the loop thread moves a job into or out of
- * OVERFLOW; QUEUED -> RUNNING -> FINISHED happen under the pool lock. */
+/* Where a job is.  Only its loop's thread moves a job into or out of
+ * OVERFLOW; QUEUED -> RUNNING -> FINISHED happen under the workers' lock. */
 enum { J_NEW, J_OVERFLOW, J_QUEUED, J_RUNNING, J_FINISHED, J_DONE };
 
-struct corio__pool {
+/* The process's worker threads, shared by every loop that offloads, made
+ * by the first one (sized once, from the CPUs online) and joined when the
+ * last one is freed.  One lock guards the shared queue and every loop's
+ * finished list. */
+struct workers {
 	pthread_mutex_t lock;
-	pthread_cond_t cv;              /* workers wait here for jobs */
-	struct corio__list queue;       /* shared queue (lock) */
-	unsigned queued, cap;           /* its length and bound (lock) */
-	struct corio__list finished;    /* run, not yet delivered (lock) */
-	bool notify_armed;              /* an eventfd write is pending (lock) */
-	bool shutdown;                  /* workers must exit (lock) */
+	pthread_cond_t cv;        /* workers wait here for jobs */
+	pthread_cond_t idle;      /* a job finished (a freed loop waits for its own) */
+	struct corio__list queue; /* shared queue (lock) */
+	unsigned queued, cap;     /* its length and bound (lock) */
+	bool shutdown;            /* workers must exit (lock) */
+	pthread_t *threads;
+	unsigned nthreads;
+	unsigned users;           /* loops with a pool (users_lock) */
+	unsigned fork_gen;        /* corio__fork_gen when made */
+};
+
+static pthread_mutex_t users_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct workers *shared_workers; /* (users_lock) */
+
+/* A loop's side of the pool: where its finished jobs come back. */
+struct corio__pool {
+	struct workers *w;
+	struct corio__list finished;    /* run, not yet delivered (w->lock) */
+	bool notify_armed;              /* an eventfd write is pending (w->lock) */
+	unsigned running;               /* its jobs queued or running (w->lock) */
 	/* loop thread only */
 	struct corio__list overflow;    /* waiting for room in the queue */
 	corio_loop *loop;
-	pthread_t *threads;
-	unsigned nthreads;
 	unsigned outstanding;     /* submitted, done() not yet run */
 	int efd;                  /* workers -> loop */
 	struct corio__op ev_op;   /* the loop's read of efd */
@@ -60,55 +77,59 @@ static struct corio__job *job_of(struct corio__node *n)
 
 /* ---- workers -------------------------------------------------------- */
 
-/* Hand a finished job to the loop.  True if the eventfd must be written:
+/* Hand a finished job to its loop.  True if the eventfd must be written:
  * only the first completion since the loop last drained writes it. */
 static bool finish_locked(struct corio__pool *p, struct corio__job *j)
 {
 	j->state = J_FINISHED;
+	p->running--;
 	corio__list_push_back(&p->finished, &j->link);
+	pthread_cond_broadcast(&p->w->idle);
 	if (p->notify_armed)
 		return false;
 	p->notify_armed = true;
 	return true;
 }
 
-static struct corio__job *next_locked(struct corio__pool *p)
+static struct corio__job *next_locked(struct workers *w)
 {
-	while (corio__list_empty(&p->queue) && !p->shutdown)
-		pthread_cond_wait(&p->cv, &p->lock);
-	if (p->shutdown)
-		return NULL; /* what is still queued is cancelled by the loop */
-	struct corio__job *j = job_of(corio__list_pop_front(&p->queue));
-	p->queued--;
+	while (corio__list_empty(&w->queue) && !w->shutdown)
+		pthread_cond_wait(&w->cv, &w->lock);
+	if (w->shutdown)
+		return NULL; /* nothing is queued: every loop withdrew its jobs */
+	struct corio__job *j = job_of(corio__list_pop_front(&w->queue));
+	w->queued--;
 	j->state = J_RUNNING;
 	return j;
 }
 
-static void notify(struct corio__pool *p)
+static void notify(int efd)
 {
 	uint64_t one = 1;
 	ssize_t r;
 	do
-		r = write(p->efd, &one, sizeof(one));
+		r = write(efd, &one, sizeof(one));
 	while (r < 0 && errno == EINTR);
 }
 
 static void *worker(void *arg)
 {
-	struct corio__pool *p = arg;
+	struct workers *w = arg;
 	for (;;) {
-		pthread_mutex_lock(&p->lock);
-		struct corio__job *j = next_locked(p);
-		pthread_mutex_unlock(&p->lock);
+		pthread_mutex_lock(&w->lock);
+		struct corio__job *j = next_locked(w);
+		pthread_mutex_unlock(&w->lock);
 		if (!j)
 			return NULL;
+		struct corio__pool *p = j->pool;
 		j->run(j);
-		/* the job is the loop's again from here: do not touch it after */
-		pthread_mutex_lock(&p->lock);
-		bool wake = finish_locked(p, j);
-		pthread_mutex_unlock(&p->lock);
-		if (wake)
-			notify(p);
+		/* the job is the loop's again from here: do not touch it after.
+		 * The eventfd is written under the lock: a loop being freed
+		 * closes it once none of its jobs is running (withdraw_all). */
+		pthread_mutex_lock(&w->lock);
+		if (finish_locked(p, j))
+			notify(p->efd);
+		pthread_mutex_unlock(&w->lock);
 	}
 }
 
@@ -137,18 +158,20 @@ static void refill(struct corio__pool *p)
 {
 	if (corio__list_empty(&p->overflow))
 		return;
-	pthread_mutex_lock(&p->lock);
+	struct workers *w = p->w;
+	pthread_mutex_lock(&w->lock);
 	bool moved = false;
-	while (!corio__list_empty(&p->overflow) && p->queued < p->cap) {
+	while (!corio__list_empty(&p->overflow) && w->queued < w->cap) {
 		struct corio__job *j = job_of(corio__list_pop_front(&p->overflow));
-		corio__list_push_back(&p->queue, &j->link);
+		corio__list_push_back(&w->queue, &j->link);
 		j->state = J_QUEUED;
-		p->queued++;
+		w->queued++;
+		p->running++;
 		moved = true;
 	}
 	if (moved)
-		pthread_cond_broadcast(&p->cv);
-	pthread_mutex_unlock(&p->lock);
+		pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->lock);
 }
 
 static void deliver(struct corio__pool *p, struct corio__job *j)
@@ -161,23 +184,23 @@ static void deliver(struct corio__pool *p, struct corio__job *j)
 /* Deliver what the workers finished, oldest first. */
 static void drain(struct corio__pool *p)
 {
-	pthread_mutex_lock(&p->lock);
+	pthread_mutex_lock(&p->w->lock);
 	struct corio__list done = p->finished;
 	p->finished = (struct corio__list){0};
 	p->notify_armed = false; /* a worker finishing after this writes again */
-	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&p->w->lock);
 	refill(p);
 	struct corio__node *n;
 	while ((n = corio__list_pop_front(&done)))
 		deliver(p, job_of(n));
 }
 
+static void workers_put(struct workers *w);
+
 static void pool_free(struct corio__pool *p)
 {
 	close(p->efd);
-	pthread_cond_destroy(&p->cv);
-	pthread_mutex_destroy(&p->lock);
-	free(p->threads);
+	workers_put(p->w);
 	free(p);
 }
 
@@ -203,19 +226,19 @@ static unsigned default_threads(void)
 	return n < 2 ? 2u : (unsigned)n;
 }
 
-static void stop_workers(struct corio__pool *p, unsigned started)
+static void stop_workers(struct workers *w, unsigned started)
 {
-	pthread_mutex_lock(&p->lock);
-	p->shutdown = true;
-	pthread_cond_broadcast(&p->cv);
-	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_lock(&w->lock);
+	w->shutdown = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->lock);
 	for (unsigned i = 0; i < started; i++)
-		pthread_join(p->threads[i], NULL);
+		pthread_join(w->threads[i], NULL);
 }
 
 /* Workers block every asynchronous signal: signals meant for the program
  * go to its own threads (or to corio_signal_wait's signalfd). */
-static int start_workers(struct corio__pool *p)
+static int start_workers(struct workers *w)
 {
 	sigset_t all, old;
 	sigfillset(&all);
@@ -225,39 +248,73 @@ static int start_workers(struct corio__pool *p)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int err = 0;
 	unsigned i;
-	for (i = 0; i < p->nthreads && !err; i++)
-		err = -pthread_create(&p->threads[i], NULL, worker, p);
+	for (i = 0; i < w->nthreads && !err; i++)
+		err = -pthread_create(&w->threads[i], NULL, worker, w);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err)
-		stop_workers(p, i - 1);
+		stop_workers(w, i - 1);
 	return err;
 }
 
-static int pool_init(struct corio__pool *p, corio_loop *l)
+static void workers_destroy(struct workers *w)
 {
-	p->loop = l;
-	p->nthreads = default_threads();
-	p->cap = p->nthreads * QUEUE_PER_THREAD;
-	p->threads = calloc(p->nthreads, sizeof(*p->threads));
-	if (!p->threads)
+	pthread_cond_destroy(&w->idle);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->lock);
+	free(w->threads);
+	free(w);
+}
+
+static int workers_new(struct workers **out)
+{
+	struct workers *w = calloc(1, sizeof(*w));
+	if (!w)
 		return -ENOMEM;
-	int err = 0;
-	p->efd = eventfd(0, EFD_CLOEXEC);
-	if (p->efd < 0) {
-		err = -errno;
-		goto out_threads;
+	w->nthreads = default_threads();
+	w->cap = w->nthreads * QUEUE_PER_THREAD;
+	w->fork_gen = corio__fork_gen;
+	w->threads = calloc(w->nthreads, sizeof(*w->threads));
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	pthread_cond_init(&w->idle, NULL);
+	int err = w->threads ? start_workers(w) : -ENOMEM;
+	if (err) {
+		workers_destroy(w);
+		return err;
 	}
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->cv, NULL);
-	err = start_workers(p);
-	if (!err)
-		return 0;
-	close(p->efd);
-	pthread_cond_destroy(&p->cv);
-	pthread_mutex_destroy(&p->lock);
-out_threads:
-	free(p->threads);
+	*out = w;
+	return 0;
+}
+
+/* The shared workers, made on first use.  In the child of a fork the
+ * parent's are gone (threads do not survive fork): forgotten, not freed. */
+static int workers_get(struct workers **out)
+{
+	int err = 0;
+	pthread_mutex_lock(&users_lock);
+	if (shared_workers && shared_workers->fork_gen != corio__fork_gen)
+		shared_workers = NULL;
+	if (!shared_workers)
+		err = workers_new(&shared_workers);
+	if (!err) {
+		shared_workers->users++;
+		*out = shared_workers;
+	}
+	pthread_mutex_unlock(&users_lock);
 	return err;
+}
+
+static void workers_put(struct workers *w)
+{
+	pthread_mutex_lock(&users_lock);
+	bool last = --w->users == 0;
+	if (last && shared_workers == w)
+		shared_workers = NULL;
+	pthread_mutex_unlock(&users_lock);
+	if (!last)
+		return;
+	stop_workers(w, w->nthreads);
+	workers_destroy(w);
 }
 
 static int pool_get(corio_loop *l, struct corio__pool **out)
@@ -268,8 +325,12 @@ static int pool_get(corio_loop *l, struct corio__pool **out)
 		struct corio__pool *p = calloc(1, sizeof(*p));
 		if (!p)
 			return -ENOMEM;
-		int err = pool_init(p, l);
+		p->loop = l;
+		p->efd = eventfd(0, EFD_CLOEXEC);
+		int err = p->efd < 0 ? -errno : workers_get(&p->w);
 		if (err) {
+			if (p->efd >= 0)
+				close(p->efd);
 			free(p);
 			return err;
 		}
@@ -279,6 +340,32 @@ static int pool_get(corio_loop *l, struct corio__pool **out)
 	return 0;
 }
 
+/* Take @p's jobs back from the shared queue and wait for its running
+ * ones (the workers are shared: they are not stopped for one loop). */
+static void withdraw_all(struct corio__pool *p)
+{
+	struct workers *w = p->w;
+	struct corio__list mine = {0};
+	pthread_mutex_lock(&w->lock);
+	struct corio__node *n, *tmp;
+	corio__list_for_each_safe(n, tmp, &w->queue) {
+		if (job_of(n)->pool != p)
+			continue;
+		corio__list_remove(&w->queue, n);
+		w->queued--;
+		p->running--;
+		corio__list_push_back(&mine, n);
+	}
+	while (p->running)
+		pthread_cond_wait(&w->idle, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+	while ((n = corio__list_pop_front(&p->overflow)) || (n = corio__list_pop_front(&mine))) {
+		struct corio__job *j = job_of(n);
+		j->res = -ECANCELED;
+		deliver(p, j);
+	}
+}
+
 /* Called by corio_loop_free() before the backend stops.  No task is alive,
  * so no job can be waiting; whatever is left is cancelled anyway. */
 void corio__offload_fini(corio_loop *l)
@@ -286,15 +373,8 @@ void corio__offload_fini(corio_loop *l)
 	struct corio__pool *p = l->offload;
 	if (!p)
 		return;
-	stop_workers(p, p->nthreads);
+	withdraw_all(p);
 	drain(p);
-	struct corio__node *n;
-	while ((n = corio__list_pop_front(&p->overflow)) ||
-	       (n = corio__list_pop_front(&p->queue))) {
-		struct corio__job *j = job_of(n);
-		j->res = -ECANCELED;
-		deliver(p, j);
-	}
 	l->offload = NULL;
 	p->closing = true;
 	if (p->ev_inflight)
@@ -312,18 +392,21 @@ int corio__offload_submit(corio_loop *l, struct corio__job *j)
 	if (err)
 		return err;
 	j->res = 0;
+	j->pool = p;
 	p->outstanding++;
 	arm_read(p);
 	if (corio__list_empty(&p->overflow)) {
-		pthread_mutex_lock(&p->lock);
-		bool room = p->queued < p->cap;
+		struct workers *w = p->w;
+		pthread_mutex_lock(&w->lock);
+		bool room = w->queued < w->cap;
 		if (room) {
-			corio__list_push_back(&p->queue, &j->link);
+			corio__list_push_back(&w->queue, &j->link);
 			j->state = J_QUEUED;
-			p->queued++;
-			pthread_cond_signal(&p->cv);
+			w->queued++;
+			p->running++;
+			pthread_cond_signal(&w->cv);
 		}
-		pthread_mutex_unlock(&p->lock);
+		pthread_mutex_unlock(&w->lock);
 		if (room)
 			return 0;
 	}
@@ -338,16 +421,17 @@ bool corio__offload_cancel(corio_loop *l, struct corio__job *j)
 	if (!p)
 		return false;
 	bool removed = true;
-	pthread_mutex_lock(&p->lock); /* workers move state on: read it locked */
+	pthread_mutex_lock(&p->w->lock); /* workers move state on: read it locked */
 	if (j->state == J_OVERFLOW) {
 		corio__list_remove(&p->overflow, &j->link);
 	} else if (j->state == J_QUEUED) {
-		corio__list_remove(&p->queue, &j->link);
-		p->queued--;
+		corio__list_remove(&p->w->queue, &j->link);
+		p->w->queued--;
+		p->running--;
 	} else {
 		removed = false; /* running or finished: done() follows */
 	}
-	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&p->w->lock);
 	if (!removed)
 		return false;
 	j->res = -ECANCELED;

@@ -17,6 +17,18 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
+/* TSan knows threads, not stacks switched by hand: each task is a fiber
+ * of its own, and every switch below says which one runs next. */
+#ifdef CORIO__TSAN
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+#define TSAN_SWITCH(fiber) __tsan_switch_to_fiber((fiber), 0)
+#else
+#define TSAN_SWITCH(fiber) ((void)0)
+#endif
+
 #define MAX_STACK ((size_t)1 << 30)
 #define SLOW_TASK_NS (100ull * 1000 * 1000)
 
@@ -65,6 +77,10 @@ static void switch_to_task(corio_loop *l, corio_task *t)
 	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #else
 	l->st.switches++;
+#ifdef CORIO__TSAN
+	l->tsan_sched = __tsan_get_current_fiber();
+#endif
+	TSAN_SWITCH(t->tsan_fiber);
 	corio__switch(&l->sched_sp, t->sp);
 #endif
 }
@@ -78,6 +94,7 @@ static void switch_to_sched(corio_loop *l, corio_task *t, bool final)
 	(void)final;
 #endif
 	l->st.switches++;
+	TSAN_SWITCH(l->tsan_sched);
 	corio__switch(&t->sp, l->sched_sp);
 	resumed(l, t);
 }
@@ -89,6 +106,7 @@ static void switch_to_next(corio_loop *l, corio_task *t, corio_task *next)
 	l->from_sched = false;
 #endif
 	l->st.switches++;
+	TSAN_SWITCH(next->tsan_fiber);
 	corio__switch(&t->sp, next->sp);
 	resumed(l, t);
 }
@@ -266,6 +284,9 @@ int corio_spawn_ex(corio_loop *loop, corio_task **out, corio_fn fn, void *arg,
 		snprintf(t->name, sizeof(t->name), "%s", o->name);
 	/* else named "task-<id>" on first use: formatting is most of a spawn */
 	t->sp = corio__stack_init_frame(t);
+#ifdef CORIO__TSAN
+	t->tsan_fiber = __tsan_create_fiber(0);
+#endif
 	corio__list_push_front(&loop->tasks, &t->all);
 	loop->live_tasks++;
 	t->state = CORIO__T_READY;
@@ -286,6 +307,11 @@ void corio__task_free(corio_task *t)
 {
 	corio_loop *l = t->loop;
 	corio__list_remove(&l->tasks, &t->all);
+#ifdef CORIO__TSAN
+	if (t->tsan_fiber)
+		__tsan_destroy_fiber(t->tsan_fiber);
+	t->tsan_fiber = NULL;
+#endif
 	corio__stack_put(l, t);
 }
 

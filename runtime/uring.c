@@ -121,6 +121,8 @@ static int uring_init(corio_loop *l, const corio_loop_options *o)
 		return -EOPNOTSUPP;
 	}
 	probe(u);
+	u->loop = l;
+	u->msg_ring = u->has_op[IORING_OP_MSG_RING] && !getenv("CORIO_NO_MSG_RING");
 	l->be_data = u;
 	l->caps = caps(u);
 	if (l->debug)
@@ -146,6 +148,46 @@ struct corio__cqe {
 	uint32_t flags;
 };
 
+/* A loop-to-loop wake-up, never an op: either another loop posted it
+ * here (move the threadsafe records to the ready queue; nothing runs), or
+ * one this ring posted failed (the target's CQ was full, say): the target
+ * gets the eventfd instead, so a wake-up is never lost. */
+static void wake_cqe(struct corio__uring *u, uint64_t data, int res)
+{
+	if (data == CORIO__URING_UD_WAKE) {
+		corio__loop_woken(u->loop);
+		return;
+	}
+	if (res < 0)
+		corio__loop_wake_fd((corio_loop *)(uintptr_t)(data & ~CORIO__URING_UD_TAGS));
+}
+
+/* Post a wake-up into @target's ring through ours: the SQE goes in with
+ * our next enter (the end of this turn), and only a failure comes back
+ * here (CQE_SKIP_SUCCESS).  @target must outlive the post, as it must
+ * outlive any corio_call_threadsafe() naming it. */
+static bool uring_wake_from(corio_loop *l, corio_loop *target)
+{
+	struct corio__uring *u = U(l);
+	if (!u->msg_ring || target->be != &corio__uring_backend)
+		return false;
+	struct io_uring_sqe *sqe = corio__uring_sqe(l);
+	io_uring_prep_msg_ring(sqe, U(target)->ring.ring_fd, 0, CORIO__URING_UD_WAKE, 0);
+	if (u->features & IORING_FEAT_CQE_SKIP)
+		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)target | CORIO__URING_UD_WAKE_FAILED);
+	l->st.sqes++;
+	return true;
+}
+
+static int enter(struct corio__uring *u, unsigned wait_nr, struct __kernel_timespec *ts);
+
+static void uring_flush(corio_loop *l)
+{
+	if (io_uring_sq_ready(&U(l)->ring))
+		enter(U(l), 0, NULL);
+}
+
 /* Copy up to @max CQEs off the ring into @out and advance the ring.  The
  * async-cancel requests' own completions (no op) and liburing's timeout
  * completions (kernels without IORING_FEAT_EXT_ARG, which init refuses;
@@ -158,6 +200,10 @@ static unsigned take(struct corio__uring *u, struct corio__cqe *out, unsigned ma
 		uint64_t data = cqes[i]->user_data;
 		if (!data || data == LIBURING_UDATA_TIMEOUT)
 			continue;
+		if (corio__unlikely(data & CORIO__URING_UD_TAGS)) {
+			wake_cqe(u, data, cqes[i]->res);
+			continue;
+		}
 		out[k].op = (struct corio__op *)(uintptr_t)data;
 		out[k].res = cqes[i]->res;
 		out[k].flags = cqes[i]->flags;
@@ -577,6 +623,8 @@ const struct corio__backend corio__uring_backend = {
 	.poll = uring_poll,
 	.forget = uring_forget,
 	.inflight = uring_inflight,
+	.wake_from = uring_wake_from,
+	.flush = uring_flush,
 	.bufgroup_init = corio__uring_bufgroup_init,
 	.bufgroup_recycle = corio__uring_bufgroup_recycle,
 	.bufgroup_fini = corio__uring_bufgroup_fini,

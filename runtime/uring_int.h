@@ -24,7 +24,17 @@ struct corio__uring {
 	unsigned stash_len, stash_cap;
 	bool in_submit;                   /* inside corio__uring_sqe(): no reaping */
 	bool has_op[CORIO__URING_MAX_OP]; /* the probe's answer per opcode */
+	corio_loop *loop;                 /* the loop this ring serves */
+	bool msg_ring;                    /* may post wake-ups into other rings */
+
 };
+
+/* user_data values that are not op addresses (ops are 8-byte aligned):
+ * a wake-up another loop posted into this ring with MSG_RING, and the
+ * failure of one this ring posted, tagged onto the target loop's address. */
+#define CORIO__URING_UD_WAKE ((uint64_t)1)
+#define CORIO__URING_UD_WAKE_FAILED ((uint64_t)2)
+#define CORIO__URING_UD_TAGS ((uint64_t)7)
 
 struct io_uring_sqe *corio__uring_sqe(corio_loop *l) CORIO__HIDDEN;
 bool corio__uring_has_op(corio_loop *l, unsigned opcode) CORIO__HIDDEN;

@@ -352,6 +352,11 @@ typedef struct corio_serve_options {
 	size_t stack_size;
 	/** Handed to handlers as corio_conn.arg. */
 	void *arg;
+	/** On a graceful stop, first accept the connections already queued
+	 *  on the listener (closing a listener drops them, and with
+	 *  SO_REUSEPORT nobody else would take them) and serve them within
+	 *  the grace period.  corio_serve_threads() sets it. */
+	int drain_on_stop;
 } corio_serve_options;
 
 /** Counters of a server (corio_server_stats()). */
@@ -378,7 +383,8 @@ typedef struct corio_serve_stats {
 CORIO_API int corio_serve(int lfd, corio_fn handler, const corio_serve_options *o);
 
 /** corio_server_new() - a server to run with corio_server_run() and stop
- *  with corio_server_stop().  Return: 0, -EINVAL, -ENOMEM. */
+ *  with corio_server_stop().  @lfd -1: no listener, only connections
+ *  given with corio_server_add().  Return: 0, -EINVAL, -ENOMEM. */
 CORIO_API int corio_server_new(corio_server **out, int lfd, corio_fn handler,
 			       const corio_serve_options *o);
 
@@ -407,6 +413,62 @@ CORIO_API void corio_server_stats(const corio_server *s, corio_serve_stats *out)
 /** corio_server_free() - free a server that is not running.  NULL is
  *  ignored. */
 CORIO_API void corio_server_free(corio_server *s);
+
+/**
+ * corio_server_add() - serve @fd, a connection accepted elsewhere (another
+ * loop's listener, say), on @s as if @s had accepted it: @s owns @fd from
+ * the call on, even when it fails.  From a task or callback on @s's loop
+ * while @s runs and is not stopping.  A server made with @lfd -1 has no
+ * listener and serves only what it is given.  Never suspends.
+ * Return: 0, -EPERM (wrong loop), -ESHUTDOWN (not running, or stopping),
+ * -ENOMEM.
+ */
+CORIO_API int corio_server_add(corio_server *s, int fd);
+
+/* ------------------------------------------------------------------ */
+/* Serving on every loop (DESIGN.md section 12)                         */
+
+/** corio_serve_threads() options.  Zero-initialise. */
+typedef struct corio_serve_threads_options {
+	/** Loops, one per thread (0: one per CPU the process may run on). */
+	unsigned threads;
+	/** One listener, accepted on loop 0, whose connections go to the
+	 *  loops in turn (round robin, through cross-loop channels): an even
+	 *  spread when connections are few and long.  Default: a
+	 *  SO_REUSEPORT listener per loop, each accepting for itself. */
+	int single_acceptor;
+	/** Pin loop i to the i-th allowed CPU. */
+	int pin;
+	/** listen(2) backlog of each listener (0: SOMAXCONN). */
+	int backlog;
+	/** Called once, on the calling thread, when every listener is bound
+	 *  (with the port, useful for port "0") and before any loop starts. */
+	void (*ready)(int port, void *arg);
+	void *ready_arg;
+	/** If not NULL: each loop's counters at the end, for up to @nstats
+	 *  loops (loop i in stats[i]). */
+	corio_serve_stats *stats;
+	unsigned nstats;
+} corio_serve_threads_options;
+
+/**
+ * corio_serve_threads() - corio_serve() on every loop of a
+ * corio_run_threads() group, with one call: binds @host:@port (numeric, as
+ * corio_tcp_listen()) once per loop with CORIO_LISTEN_REUSEPORT, or once
+ * for all with @to->single_acceptor, and serves each connection with
+ * @handler on the loop that got it, with options @o (NULL: defaults;
+ * stop_signals is ignored, drain_on_stop is forced on).
+ *
+ * SIGINT or SIGTERM stops every loop gracefully: each stops accepting,
+ * accepts what is already queued on its listener, lets its handlers run
+ * for the grace period, then closes its listener; with a single acceptor,
+ * loop 0 hands out what was queued and then the other loops stop.  Blocks
+ * the calling thread until all loops have ended.  Return: 0 after a stop,
+ * a listen error (nothing ran), or the first server error.
+ */
+CORIO_API int corio_serve_threads(const char *host, const char *port, corio_fn handler,
+				  const corio_serve_options *o,
+				  const corio_serve_threads_options *to);
 
 #ifdef __cplusplus
 }

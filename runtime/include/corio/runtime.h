@@ -144,6 +144,69 @@ CORIO_API const char *corio_loop_backend(corio_loop *loop);
  */
 CORIO_API int corio_run(corio_fn main, void *arg, void **result);
 
+/* ------------------------------------------------------------------ */
+/* Many cores: a loop per thread (DESIGN.md section 12)                 */
+
+/** Options of corio_run_threads_ex().  Zero-initialise. */
+typedef struct corio_threads_options {
+	/** Pin loop i to the i-th CPU the process may run on (cycling). */
+	int pin;
+	/** When a main returns an error pointer (corio_is_err()), cancel
+	 *  every other loop's main task. */
+	int stop_all_on_failure;
+	/** Leave SIGINT and SIGTERM alone (by default they are blocked in
+	 *  every thread of the group while it runs, and either one cancels
+	 *  every main task: see corio_run_threads()). */
+	int no_signals;
+	/** Options of every loop (NULL: defaults). */
+	const corio_loop_options *loop;
+	/** How a stop (signal, corio_run_threads_stop(), a failure with
+	 *  stop_all_on_failure) reaches each loop: NULL cancels its main
+	 *  task; else @on_stop(@on_stop_arg) runs on each loop's thread, as a
+	 *  callback (it must not suspend), once per stop asked. */
+	void (*on_stop)(void *arg);
+	void *on_stop_arg;
+} corio_threads_options;
+
+/**
+ * corio_run_threads() - run @n loops (0: one per CPU the process may run
+ * on, from sched_getaffinity), each on a thread of its own, each with
+ * @main(@arg) as its first task as corio_run() has it; return once all
+ * have ended.  Every loop exists before any main starts, and is freed only
+ * after all have ended, so a task may corio_call_threadsafe() any loop of
+ * the group (corio_loop_at()) while the group runs.
+ *
+ * Stopping: SIGINT and SIGTERM are blocked in the calling thread (and so
+ * in the loop threads, which inherit the mask) and read by the calling
+ * thread through a signalfd while the group runs; each one cancels every
+ * main task through a thread-safe call to its loop, so mains end through
+ * their normal cancellation paths (a corio_serve() stops accepting and
+ * drains, say).  The signal mask is restored at the end.
+ * corio_run_threads_stop() does the same from inside.
+ *
+ * @results: n slots (may be NULL): main's return value, or
+ * CORIO_ERR_PTR(-ECANCELED) for a main cancelled before it ended.
+ * Return: 0 once all loops ran (whatever their mains returned), -EINVAL,
+ * -EBUSY inside a group, -ENOMEM, or the first loop's creation error (then
+ * no main ran).  Blocks the calling thread; not from a task.
+ */
+CORIO_API int corio_run_threads(unsigned n, corio_fn main, void *arg, void **results);
+/** corio_run_threads() with options (NULL: as corio_run_threads()). */
+CORIO_API int corio_run_threads_ex(unsigned n, corio_fn main, void *arg, void **results,
+				   const corio_threads_options *o);
+/** corio_loop_index() - 0..n-1 on the loops of corio_run_threads(), 0
+ *  elsewhere. */
+CORIO_API unsigned corio_loop_index(void);
+/** corio_loop_count() - the group's n inside corio_run_threads(), else 1. */
+CORIO_API unsigned corio_loop_count(void);
+/** corio_loop_at() - loop @i of the calling thread's group (NULL if out
+ *  of range); outside a group, the current loop for 0.  Use it only
+ *  through thread-safe calls (corio_call_threadsafe(), corio_xchan_*). */
+CORIO_API corio_loop *corio_loop_at(unsigned i);
+/** corio_run_threads_stop() - from a loop of a group: cancel every main
+ *  task, as SIGINT does.  Thread-safe; does nothing outside a group. */
+CORIO_API void corio_run_threads_stop(void);
+
 /*
  * fork(2).  A child process gets no working loop from its parent: the
  * ring, the epoll set, the eventfds and the worker threads belong to the

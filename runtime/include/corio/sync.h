@@ -331,6 +331,44 @@ CORIO_API void corio_chan_close(corio_chan *ch);
  *  ignored. */
 CORIO_API void corio_chan_free(corio_chan *ch);
 
+/* ------------------------------------------------------------------ */
+/* Cross-loop channels                                                 */
+
+/**
+ * A bounded channel between loops (threads): like corio_chan, but any
+ * task of any loop may send or receive, and the non-blocking try_ calls
+ * work from any thread.  A task that must wait (ring full on send, empty
+ * on receive) suspends; its thread keeps running its loop, which is woken
+ * through corio_call_threadsafe()'s path (MSG_RING between io_uring loops)
+ * when the other side makes progress.  Items are copied (item_size bytes);
+ * hand over a pointer or an fd to move ownership of bigger things.
+ */
+typedef struct corio_xchan corio_xchan;
+
+/** corio_xchan_new() - a channel of @capacity (>= 1) items of @item_size
+ *  bytes.  Return: 0, -EINVAL, -ENOMEM. */
+CORIO_API int corio_xchan_new(corio_xchan **out, size_t item_size, size_t capacity);
+/** corio_xchan_send() - copy *@item in, waiting while the channel is full.
+ *  Suspends.  Return: 0, -EPIPE (closed), -ECANCELED, -ETIMEDOUT, -EPERM
+ *  (outside a task), -EINVAL.  A cancelled sender's item was not sent. */
+CORIO_API int corio_xchan_send(corio_xchan *ch, const void *item);
+/** corio_xchan_recv() - take the oldest item into *@item, waiting while
+ *  the channel is empty.  Suspends.  Return: 0, -EPIPE (closed and
+ *  empty), -ECANCELED, -ETIMEDOUT, -EPERM, -EINVAL. */
+CORIO_API int corio_xchan_recv(corio_xchan *ch, void *item);
+/** corio_xchan_try_send() - as send, without waiting: -EAGAIN when full.
+ *  Thread-safe, from any thread. */
+CORIO_API int corio_xchan_try_send(corio_xchan *ch, const void *item);
+/** corio_xchan_try_recv() - as recv, without waiting: -EAGAIN when empty.
+ *  Thread-safe, from any thread. */
+CORIO_API int corio_xchan_try_recv(corio_xchan *ch, void *item);
+/** corio_xchan_close() - no more sends; queued items stay receivable,
+ *  then receivers get -EPIPE.  Wakes every waiter.  Thread-safe. */
+CORIO_API void corio_xchan_close(corio_xchan *ch);
+/** corio_xchan_free() - free @ch with any items still queued, once no
+ *  task uses it or waits on it any more.  NULL is ignored. */
+CORIO_API void corio_xchan_free(corio_xchan *ch);
+
 #ifdef __cplusplus
 }
 #endif
