@@ -8,7 +8,7 @@
  * loops (corio_serve_threads, REUSEPORT) in a child process, loaded by
  * 500 connections: requests/s, the server's CPU µs per request (from
  * /proc/PID/stat) and how the connections spread over the loops.
- * Medians with min-max.  Usage: bench-loops [--quick|--full] [--rounds N]
+ * Medians with min-max.  Usage: bench-loops [--quick|--full] [--pin] [--rounds N]
  */
 #include <corio.h>
 
@@ -29,6 +29,8 @@
 #include <unistd.h>
 
 #define MAX_RUNS 15
+static int pin; /* --pin: threads and loops on fixed CPUs (off: on a shared
+		 * machine a pinned thread waits behind others' work) */
 #define WINDOW 64
 
 static uint64_t now_ns(void)
@@ -116,7 +118,7 @@ static double run_l2l(uint64_t rounds, unsigned window, bool eventfd)
 	corio_event_init(&x.done[1]);
 	if (eventfd)
 		setenv("CORIO_NO_MSG_RING", "1", 1);
-	corio_threads_options o = {.pin = 1, .no_signals = 1};
+	corio_threads_options o = {.pin = pin, .no_signals = 1};
 	uint64_t t0 = now_ns();
 	corio_run_threads_ex(2, l2l_main, &x, NULL, &o);
 	uint64_t t = now_ns() - t0;
@@ -142,6 +144,8 @@ static void unpin_self(void)
 
 static void pin_self(int cpu)
 {
+	if (!pin)
+		return;
 	cpu_set_t set;
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
@@ -255,7 +259,7 @@ static void serve_child(unsigned loops, int wfd)
 	ready_fd = wfd;
 	corio_serve_stats st[2] = {{0}};
 	corio_serve_options o = {.grace_ns = 100ull * 1000 * 1000};
-	corio_serve_threads_options to = {.threads = loops, .pin = 1, .ready = on_ready,
+	corio_serve_threads_options to = {.threads = loops, .pin = pin, .ready = on_ready,
 					  .stats = st, .nstats = 2};
 	int err = corio_serve_threads("127.0.0.1", "0", echo_handler, &o, &to);
 	uint64_t acc[2] = {st[0].accepted, st[1].accepted};
@@ -401,10 +405,12 @@ int main(int argc, char **argv)
 			quick = true;
 		else if (!strcmp(argv[i], "--full"))
 			quick = false;
+		else if (!strcmp(argv[i], "--pin"))
+			pin = 1;
 		else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
 			runs = atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: bench-loops [--quick|--full] [--rounds 1..%d]\n",
+			fprintf(stderr, "usage: bench-loops [--quick|--full] [--pin] [--rounds 1..%d]\n",
 				MAX_RUNS);
 			return 2;
 		}
@@ -451,8 +457,9 @@ int main(int argc, char **argv)
 		{"echo_2loops_spread_500conns", "%", &spread},
 	};
 	printf("# bench-loops: %d rotating rounds, %llu round trips, %llu messages (window %d), "
-	       "echo %d conns %.1f s\n",
-	       runs, (unsigned long long)rt, (unsigned long long)tp, WINDOW, ECHO_CONNS, esecs);
+	       "echo %d conns %.1f s, %s\n",
+	       runs, (unsigned long long)rt, (unsigned long long)tp, WINDOW, ECHO_CONNS, esecs,
+	       pin ? "pinned" : "not pinned");
 	for (size_t i = 0; i < sizeof(figs) / sizeof(figs[0]); i++) {
 		struct fig *f = figs[i].f;
 		double m = med(f);
