@@ -563,6 +563,18 @@ static int response_framing(struct corio__http_response *r,
 
 /* ---- heads ---- */
 
+/* The field lines of a head whose start line ends at s->le, and the
+ * facts about them the framing rules need: shared by both head parsers. */
+static int head_fields(const unsigned char *b, const struct scan *s, int end,
+                       struct corio__http_header *headers, size_t cap,
+                       const struct lims *l, size_t *n, struct facts *f)
+{
+	size_t fs = s->le + 1;
+	int rc = parse_fields(b + fs, (size_t)end - fs, headers,
+	                      cap < l->fields ? cap : l->fields, n);
+	return rc < 0 ? rc : gather(headers, *n, f);
+}
+
 int corio__http_parse_request(const char *buf, size_t len, size_t last_len,
                               struct corio__http_request *req,
                               struct corio__http_header *headers, size_t cap,
@@ -589,13 +601,8 @@ int corio__http_parse_request(const char *buf, size_t len, size_t last_len,
 	                            l.target, &r);
 	if (rc < 0)
 		return rc;
-	size_t fs = s.le + 1;
-	rc = parse_fields(b + fs, (size_t)end - fs, headers,
-	                  cap < l.fields ? cap : l.fields, &r.nheaders);
-	if (rc < 0)
-		return rc;
 	struct facts f;
-	rc = gather(headers, r.nheaders, &f);
+	rc = head_fields(b, &s, end, headers, cap, &l, &r.nheaders, &f);
 	if (rc == 0)
 		rc = request_framing(&r, &f);
 	if (rc < 0)
@@ -624,13 +631,8 @@ int corio__http_parse_response(const char *buf, size_t len, size_t last_len,
 	int rc = parse_status_line(b + s.skip, s.le - 1 - s.skip, &r);
 	if (rc < 0)
 		return rc;
-	size_t fs = s.le + 1;
-	rc = parse_fields(b + fs, (size_t)end - fs, headers,
-	                  cap < l.fields ? cap : l.fields, &r.nheaders);
-	if (rc < 0)
-		return rc;
 	struct facts f;
-	rc = gather(headers, r.nheaders, &f);
+	rc = head_fields(b, &s, end, headers, cap, &l, &r.nheaders, &f);
 	if (rc == 0)
 		rc = response_framing(&r, &f, method, method_len);
 	if (rc < 0)
