@@ -9,13 +9,17 @@ OpenSSL's first choice on both ends, TLS_AES_256_GCM_SHA384):
                     (1 worker, ssl_protocols TLSv1.3)
   handshakes        the same with -H 'Connection: close': one full
                     handshake per request (wrk resumes no session)
-  bulk_1g           one connection carrying 1 GiB: `openssl s_client
-                    -quiet` (its output to /dev/null) fetches a 1 GiB
-                    file (sparse, so in the page cache) with GET over
-                    HTTP/1.0 from corio's http_server (pread, encrypt,
-                    send) vs from `openssl s_server -WWW` (BIO read,
-                    SSL_write to the socket); the same client for both,
-                    so the figure compares the sending servers; MB/s
+  bulk_1g           one connection carrying 1 GiB, client and server
+                    both corio (bench/tls_bulk.c reading the stream into
+                    a buffer it drops; examples/http_server: pread,
+                    encrypt, send) vs both OpenSSL (`openssl s_client
+                    -quiet` to /dev/null; `openssl s_server -WWW`: BIO
+                    read, SSL_write to the socket).  A 1 GiB sparse file
+                    (in the page cache), GET over HTTP/1.0; MB/s, and the
+                    CPU each end spent per MB
+  bulk_1g_server    the same transfer with `openssl s_client` as the
+                    client for every server, so only the sending servers
+                    differ
 
 Servers are pinned to CPU 0, the load (wrk, s_client) to CPU 1; the
 contenders alternate within each round (the order rotates) and medians
@@ -43,6 +47,7 @@ _spec.loader.exec_module(H)
 
 WEB = ["corio_uring", "corio_epoll", "nginx"]
 BULK = ["corio_uring", "corio_epoll", "s_server"]
+PAIR = ["corio_uring", "corio_epoll", "openssl"]   # client and server of a kind
 GIB = 1 << 30
 
 
@@ -122,8 +127,10 @@ def run_wrk(port, seconds, cpu, close):
 
 
 def run_bulk(port, cpu):
-    """Seconds for s_client to receive the 1 GiB file (and its head)."""
-    # stdout to /dev/null: count bytes with a pipe would cost the client CPU
+    """(seconds, client CPU seconds) for s_client to receive the 1 GiB
+    file (and its head)."""
+    # stdout to /dev/null: counting bytes through a pipe would cost the
+    # client CPU
     with open(os.devnull, "wb") as null:
         t0 = time.monotonic()
         p = subprocess.Popen(["taskset", "-c", str(cpu), "openssl", "s_client", "-quiet",
@@ -131,9 +138,28 @@ def run_bulk(port, cpu):
                              stdin=subprocess.PIPE, stdout=null, stderr=subprocess.DEVNULL)
         p.stdin.write(b"GET /big HTTP/1.0\r\n\r\n")
         p.stdin.flush()
-        p.wait(timeout=300)
+        _, status, ru = os.wait4(p.pid, 0)
+        secs = time.monotonic() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
         p.stdin.close()
-        return time.monotonic() - t0
+        return secs, ru.ru_utime + ru.ru_stime
+
+
+def run_bulk_corio(build, backend, port, cpu, ca):
+    """(seconds, client CPU seconds) for bench-tls-bulk to receive the
+    file; its own clock runs from connect to close_notify."""
+    exe = os.path.join(build, "bench", "bench-tls-bulk")
+    env = dict(os.environ, CORIO_BACKEND=backend)
+    p = subprocess.Popen(["taskset", "-c", str(cpu), exe, str(port), "/big", ca],
+                         env=env, stdout=subprocess.PIPE, text=True)
+    out = p.stdout.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0 or "bytes=" not in out:
+        sys.exit(f"bench/tls.py: bench-tls-bulk failed: {out!r}")
+    fields = dict(kv.split("=") for kv in out.split())
+    if int(fields["bytes"]) < GIB:
+        sys.exit(f"bench/tls.py: bench-tls-bulk got {fields['bytes']} bytes, not 1 GiB")
+    return float(fields["seconds"]), ru.ru_utime + ru.ru_stime
 
 
 def median_range(v):
@@ -169,7 +195,7 @@ def main():
     ap.add_argument("--server-cpu", type=int, default=0)
     ap.add_argument("--load-cpu", type=int, default=1)
     a = ap.parse_args()
-    rounds = a.rounds or (5 if a.full else 3)
+    rounds = a.rounds or (7 if a.full else 5)
     seconds = a.seconds or (5 if a.full else 2)
     for tool in ("wrk", "openssl"):
         if not shutil.which(tool):
@@ -196,6 +222,7 @@ def main():
         cpu = {(k, n): [] for k, _ in keys for n in WEB}
         mbs = {n: [] for n in BULK}
         mcpu = {n: [] for n in BULK}
+        pmbs, pscpu, pccpu = ({n: [] for n in PAIR} for _ in range(3))
         for r in range(rounds):
             for k, close in keys:
                 for n in WEB[r % 3:] + WEB[:r % 3]:
@@ -208,10 +235,22 @@ def main():
             for n in BULK[r % 3:] + BULK[:r % 3]:
                 p, port = procs[n]
                 t0 = H.cpu_ticks(p.pid)
-                secs = run_bulk(port, a.load_cpu)
+                secs, _ = run_bulk(port, a.load_cpu)
                 t1 = H.cpu_ticks(p.pid)
                 mbs[n].append(GIB / 1e6 / secs)
                 mcpu[n].append((t1 - t0) / hz * 1e6 / (GIB / 1e6))
+            for n in PAIR[r % 3:] + PAIR[:r % 3]:
+                server = "s_server" if n == "openssl" else n
+                p, port = procs[server]
+                t0 = H.cpu_ticks(p.pid)
+                if n == "openssl":
+                    secs, ccpu = run_bulk(port, a.load_cpu)
+                else:
+                    secs, ccpu = run_bulk_corio(a.build, n.split("_")[1], port, a.load_cpu, cert)
+                t1 = H.cpu_ticks(p.pid)
+                pmbs[n].append(GIB / 1e6 / secs)
+                pscpu[n].append((t1 - t0) / hz * 1e6 / (GIB / 1e6))
+                pccpu[n].append(ccpu * 1e6 / (GIB / 1e6))
             print(f"# round {r + 1}/{rounds} done", file=sys.stderr, flush=True)
         rows = []
         for k, _ in keys:
@@ -219,8 +258,12 @@ def main():
                          {n: rps[(k, n)] for n in WEB}, "nginx"))
             rows.append((f"{k}_server_cpu_us_per_req", "us/req", "lower", WEB,
                          {n: cpu[(k, n)] for n in WEB}, "nginx"))
-        rows.append(("bulk_1g_MB_per_s", "MB/s", "higher", BULK, mbs, "s_server"))
-        rows.append(("bulk_1g_server_cpu_us_per_MB", "us/MB", "lower", BULK, mcpu, "s_server"))
+        rows.append(("bulk_1g_MB_per_s", "MB/s", "higher", PAIR, pmbs, "openssl"))
+        rows.append(("bulk_1g_server_cpu_us_per_MB", "us/MB", "lower", PAIR, pscpu, "openssl"))
+        rows.append(("bulk_1g_client_cpu_us_per_MB", "us/MB", "lower", PAIR, pccpu, "openssl"))
+        rows.append(("bulk_1g_server_MB_per_s", "MB/s", "higher", BULK, mbs, "s_server"))
+        rows.append(("bulk_1g_server_server_cpu_us_per_MB", "us/MB", "lower", BULK, mcpu,
+                     "s_server"))
         report(rows)
     finally:
         for p, _ in procs.values():
