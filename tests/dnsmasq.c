@@ -51,7 +51,7 @@ static struct sockaddr_in loopback(int port)
 /* A port free for both UDP and TCP right now, or -errno.  The TCP check
  * uses SO_REUSEADDR as dnsmasq does: a port some closed connection keeps
  * in TIME_WAIT is fine for a listener. */
-static int free_port(void)
+static int free_port_once(void)
 {
 	int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -68,6 +68,16 @@ static int free_port(void)
 		close(u);
 	if (t >= 0)
 		close(t);
+	return port;
+}
+
+/* Many tries: while thousands of loopback connections are open (a soak
+ * or a benchmark beside the suite), most free UDP ports are taken in TCP. */
+static int free_port(void)
+{
+	int port = -EADDRINUSE;
+	for (int i = 0; i < 1000 && port < 0; i++)
+		port = free_port_once();
 	return port;
 }
 
