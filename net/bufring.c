@@ -9,8 +9,8 @@
  */
 #include "net_int.h"
 
-#define NBUFS 1024u    /* a power of two, as the ring requires */
-#define BUFSIZE 4096u  /* 4 MiB in all, touched only as used */
+#define NBUFS 512u     /* a power of two, as the ring requires */
+#define BUFSIZE 16384u /* 8 MiB in all, touched only as used */
 
 bool corio__net_bufs_ready(struct corio__net *n)
 {
