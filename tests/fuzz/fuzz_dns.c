@@ -16,9 +16,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 
-static void rc_ok(int rc)
+/* A parser's answer: one of its codes, and records only on success. */
+static bool parsed(int rc, const void *v, size_t k)
 {
 	CHECK(rc == 0 || rc == CORIO_ENODATA || rc == CORIO_EBADRESP || rc == -ENOMEM);
+	CHECK(rc ? !v : v && k >= 1);
+	return rc == 0;
 }
 
 /* A name from the parsers: NUL-terminated, no longer than a message can
@@ -32,13 +35,8 @@ static void mx(const unsigned char *a, size_t n)
 {
 	corio_dns_mx *v = NULL;
 	size_t k = 0;
-	int rc = corio_dns_parse_mx(a, n, &v, &k);
-	rc_ok(rc);
-	if (rc) {
-		CHECK(!v);
+	if (!parsed(corio_dns_parse_mx(a, n, &v, &k), v, k))
 		return;
-	}
-	CHECK(v && k >= 1);
 	for (size_t i = 0; i < k; i++)
 		name_ok(v[i].host);
 	corio_dns_free(v);
@@ -48,13 +46,8 @@ static void srv(const unsigned char *a, size_t n)
 {
 	corio_dns_srv *v = NULL;
 	size_t k = 0;
-	int rc = corio_dns_parse_srv(a, n, &v, &k);
-	rc_ok(rc);
-	if (rc) {
-		CHECK(!v);
+	if (!parsed(corio_dns_parse_srv(a, n, &v, &k), v, k))
 		return;
-	}
-	CHECK(v && k >= 1);
 	for (size_t i = 0; i < k; i++)
 		name_ok(v[i].target);
 	corio_dns_free(v);
@@ -64,13 +57,8 @@ static void txt(const unsigned char *a, size_t n)
 {
 	corio_dns_txt *v = NULL;
 	size_t k = 0, total = 0;
-	int rc = corio_dns_parse_txt(a, n, &v, &k);
-	rc_ok(rc);
-	if (rc) {
-		CHECK(!v);
+	if (!parsed(corio_dns_parse_txt(a, n, &v, &k), v, k))
 		return;
-	}
-	CHECK(v && k >= 1);
 	for (size_t i = 0; i < k; i++) {
 		CHECK(v[i].data && v[i].data[v[i].len] == 0);
 		total += v[i].len;
@@ -83,13 +71,8 @@ static void cname(const unsigned char *a, size_t n)
 {
 	corio_dns_cname *v = NULL;
 	size_t k = 0;
-	int rc = corio_dns_parse_cname(a, n, &v, &k);
-	rc_ok(rc);
-	if (rc) {
-		CHECK(!v);
+	if (!parsed(corio_dns_parse_cname(a, n, &v, &k), v, k))
 		return;
-	}
-	CHECK(v && k >= 1);
 	/* each record takes its 10 fixed bytes and two names at least */
 	CHECK(k <= n / 11);
 	for (size_t i = 0; i < k; i++) {
