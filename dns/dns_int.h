@@ -20,6 +20,7 @@
 
 #include <ares.h>
 #include <netinet/in.h>
+#include <stdio.h>
 
 struct corio__dns;
 struct corio__hosts;
@@ -184,6 +185,10 @@ int corio__hosts_find(struct corio__dns *d, const char *name, int family,
 		      struct corio__dns_addrs *out) CORIO__HIDDEN;
 const char *corio__hosts_name(struct corio__dns *d, int family, const void *addr) CORIO__HIDDEN;
 void corio__hosts_free(struct corio__dns *d) CORIO__HIDDEN;
+/* Tests and fuzzing: @d's table parsed from the text @f, as if its file
+ * had just been read.  It stays while the file at d->hosts_path stays
+ * absent.  0 or -ENOMEM (then the table is empty). */
+int corio__hosts_read(struct corio__dns *d, FILE *f) CORIO__HIDDEN;
 
 /* route.c: 0 and @out filled (entries the kernel did not answer stay
  * !known), or a negative errno if netlink cannot be used. */

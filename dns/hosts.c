@@ -164,18 +164,24 @@ static void hosts_clear(struct corio__hosts *h)
 		h->slots[i] = EMPTY;
 }
 
-static int hosts_load(struct corio__hosts *h, const char *path)
+static int hosts_parse(struct corio__hosts *h, FILE *f)
 {
-	hosts_clear(h);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return errno == ENOENT || errno == EACCES ? 0 : -errno;
 	char *line = NULL;
 	size_t cap = 0;
 	int err = 0;
 	while (!err && getline(&line, &cap, f) >= 0)
 		err = parse_line(h, line);
 	free(line);
+	return err;
+}
+
+static int hosts_load(struct corio__hosts *h, const char *path)
+{
+	hosts_clear(h);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT || errno == EACCES ? 0 : -errno;
+	int err = hosts_parse(h, f);
 	fclose(f);
 	return err;
 }
@@ -208,6 +214,21 @@ static struct corio__hosts *hosts_get(struct corio__dns *d)
 	if (!h->loaded)
 		hosts_clear(h); /* no memory: retry on the next lookup */
 	return h;
+}
+
+int corio__hosts_read(struct corio__dns *d, FILE *f)
+{
+	struct corio__hosts *h = d->hosts;
+	if (!h && !(h = d->hosts = calloc(1, sizeof(*h))))
+		return -ENOMEM;
+	hosts_clear(h);
+	int err = hosts_parse(h, f);
+	if (err)
+		hosts_clear(h);
+	h->loaded = err == 0;
+	h->checked = corio__clock();
+	memset(&h->st, 0, sizeof(h->st)); /* as for a file that is gone */
+	return err;
 }
 
 /* ---- lookups ----------------------------------------------------------- */

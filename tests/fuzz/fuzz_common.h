@@ -42,4 +42,15 @@ static inline char *fz_dup(const uint8_t *p, size_t n)
 	return b;
 }
 
+/* The same with a NUL after it (n + 1 bytes), for parsers of C strings. */
+static inline char *fz_str(const uint8_t *p, size_t n)
+{
+	char *b = malloc(n + 1);
+	CHECK(b);
+	if (n)
+		memcpy(b, p, n);
+	b[n] = 0;
+	return b;
+}
+
 #endif
