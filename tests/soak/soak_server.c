@@ -8,7 +8,7 @@
  * listens, "port P backend B pid N", and on SIGINT/SIGTERM stops
  * gracefully, printing the server's counters.
  *
- *   soak_server [-n NOFILE] [-i IDLE_S] [-H HEAD_S] [--http] [PORT]
+ *   soak_server [-n NOFILE] [-i IDLE_S] [-H HEAD_S] [-K KEEPALIVE_S] [--http] [PORT]
  *
  * -n sets RLIMIT_NOFILE (default: raised to the hard limit), so that a
  * test can make accept run out of descriptors in this process only.
@@ -31,6 +31,7 @@ struct args {
 	long nofile;      /* 0: raise to the hard limit */
 	double idle_s;    /* stream idle timeout; 0: none */
 	double head_s;    /* --http: head timeout; 0: the default */
+	double keep_s;    /* --http: keep-alive timeout; 0: the default */
 	int http;
 };
 
@@ -94,6 +95,7 @@ static void *server_main(void *arg)
 		corio_http_serve_options o = {
 			.serve = {.stop_signals = stop_signals, .grace_ns = NS_PER_S},
 			.head_timeout_ns = (uint64_t)(a->head_s * (double)NS_PER_S),
+			.keepalive_timeout_ns = (uint64_t)(a->keep_s * (double)NS_PER_S),
 		};
 		err = corio_http_serve(lfd, http_handler, NULL, &o);
 		printf("stopped\n");
@@ -115,7 +117,8 @@ static int set_nofile(long n)
 
 static int usage(void)
 {
-	fputs("usage: soak_server [-n NOFILE] [-i IDLE_S] [-H HEAD_S] [--http] [PORT]\n", stderr);
+	fputs("usage: soak_server [-n NOFILE] [-i IDLE_S] [-H HEAD_S] [-K KEEPALIVE_S] [--http]\n"
+	      "                   [PORT]\n", stderr);
 	return 2;
 }
 
@@ -125,19 +128,22 @@ int main(int argc, char **argv)
 		{"nofile", required_argument, NULL, 'n'},
 		{"idle", required_argument, NULL, 'i'},
 		{"head", required_argument, NULL, 'H'},
+		{"keepalive", required_argument, NULL, 'K'},
 		{"http", no_argument, NULL, 'w'},
 		{0},
 	};
 	struct args a = {.port = "0", .idle_s = 300};
 	int opt;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((opt = getopt_long(argc, argv, "n:i:H:", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "n:i:H:K:", longopts, NULL)) != -1) {
 		if (opt == 'n')
 			a.nofile = atol(optarg);
 		else if (opt == 'i')
 			a.idle_s = atof(optarg);
 		else if (opt == 'H')
 			a.head_s = atof(optarg);
+		else if (opt == 'K')
+			a.keep_s = atof(optarg);
 		else if (opt == 'w')
 			a.http = 1;
 		else
