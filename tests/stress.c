@@ -407,7 +407,8 @@ static void slow_poll(struct slow *c, uint64_t now)
 }
 
 /* One request on a fresh connection; it must be answered "ok" within
- * a second. */
+ * two seconds (it takes about a millisecond: the margin is for a loaded
+ * machine, and still well short of what the slow clients get). */
 static void one_request(int port)
 {
 	static const char req[] = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
@@ -418,7 +419,7 @@ static void one_request(int port)
 	size_t got = 0;
 	for (;;) {
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		cr_assert_eq(poll(&pfd, 1, 1000), 1, "a request waited over a second");
+		cr_assert_eq(poll(&pfd, 1, 2000), 1, "a request waited over two seconds");
 		ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
 		cr_assert_geq(n, 0);
 		if (n == 0)
@@ -427,7 +428,7 @@ static void one_request(int port)
 	}
 	buf[got] = 0;
 	cr_assert(!strncmp(buf, "HTTP/1.1 200", 12) && strstr(buf, "\r\n\r\nok\n"), "%s", buf);
-	cr_assert_lt(t_clock() - t0, 1 * SEC);
+	cr_assert_lt(t_clock() - t0, 2 * SEC);
 	close(fd);
 }
 
