@@ -14,7 +14,8 @@
  * the connection and the offset in the stream).
  *
  * After the warm-up it prints "START" on its own line (bench-echo then
- * reads the server's counters), and after the measured window one line:
+ * reads the server's counters), "END" when the measured window is over,
+ * and then one line:
  *
  *   RESULT rts=N bytes=B secs=S p50_us=X p99_us=Y
  *
@@ -240,6 +241,8 @@ int main(int argc, char **argv)
 				pump(ep, &cs[i], i);
 		}
 	}
+	printf("END\n"); /* before anything else: the server is sampled now */
+	fflush(stdout);
 	if (!started || !rts)
 		fail("no echo completed inside the window");
 	qsort(lat, nlat, sizeof(*lat), cmp_u32);
