@@ -247,6 +247,15 @@ static void print_line(const struct figure *f)
 	if (f->target)
 		printf(" target>=%g uring=%s epoll=%s", f->target, verdict(f, BENCH_URING),
 		       verdict(f, BENCH_EPOLL));
+	for (int who = 0; who < NCONT; who++) { /* the spread, for bench/report.py */
+		double lo = f->v[who][0], hi = f->v[who][0];
+		for (int r = 1; r < f->n; r++) {
+			lo = f->v[who][r] < lo ? f->v[who][r] : lo;
+			hi = f->v[who][r] > hi ? f->v[who][r] : hi;
+		}
+		printf(" min:%s=%s max:%s=%s", contender_key(f, who), fmt(lo).s,
+		       contender_key(f, who), fmt(hi).s);
+	}
 	printf("\n#  rounds:");
 	for (int who = 0; who < NCONT; who++) {
 		printf(" %s=[", contender_key(f, who));
