@@ -351,9 +351,9 @@ int main(int argc, char **argv)
 	for (int b = 0; b < BENCH_NBACKENDS; b++)
 		proj[b] = rss[b] + per[b] * (want - conns) / 1024.0;
 	if (want != conns)
-		printf("idle.rss_mib_projected conns=%d unit=MiB better=lower corio_uring=%.1f "
-		       "corio_epoll=%.1f measured_conns=%d target<=%g uring=%s epoll=%s\n",
-		       want, proj[BENCH_URING], proj[BENCH_EPOLL], conns, TARGET_MIB,
+		printf("idle.rss_mib_projected conns=%d measured=%d unit=MiB better=lower "
+		       "corio_uring=%.1f corio_epoll=%.1f target<=%g uring=%s epoll=%s\n",
+		       want, conns, proj[BENCH_URING], proj[BENCH_EPOLL], TARGET_MIB,
 		       proj[BENCH_URING] <= TARGET_MIB ? "PASS" : "FAIL",
 		       proj[BENCH_EPOLL] <= TARGET_MIB ? "PASS" : "FAIL");
 	printf("\n| %d idle connections held by corio_serve | corio io_uring | corio epoll | "

@@ -43,6 +43,7 @@ LABELS = {
     "echo.switches_per_rt": "corio task switches per round trip",
     "idle.rss_mib": "idle connections: server RSS",
     "idle.kib_per_conn": "idle connections: RSS per connection",
+    "idle.rss_mib_projected": "idle connections: server RSS, projected",
     "file.rand4k_direct_iops": "random 4 KiB reads, O_DIRECT",
     "file.seq128k_direct_mibps": "sequential 128 KiB reads, O_DIRECT",
     "file.rand4k_buffered_iops": "random 4 KiB reads, cached",
