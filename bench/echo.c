@@ -173,18 +173,6 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int cmp_dbl(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_dbl);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* ---- the load generator -------------------------------------------------- */
 
 struct result {
@@ -195,42 +183,10 @@ struct result {
 
 /* ---- the server under test, as the generators see it ------------------- */
 
-/* Lines from a pipe, through a buffer (a line may come in pieces). */
-struct lines {
-	int fd;
-	size_t n;
-	char buf[1024];
-};
-
-/* The next line into @out (no newline) within @ms; -1 on a timeout, end
- * of file, an error or a line too long. */
-static int read_line(struct lines *l, char *out, size_t cap, int ms)
-{
-	for (;;) {
-		char *nl = memchr(l->buf, '\n', l->n);
-		if (nl) {
-			size_t len = (size_t)(nl - l->buf);
-			if (len >= cap)
-				return -1;
-			memcpy(out, l->buf, len);
-			out[len] = 0;
-			l->n -= len + 1;
-			memmove(l->buf, nl + 1, l->n);
-			return 0;
-		}
-		struct pollfd pf = {.fd = l->fd, .events = POLLIN};
-		ssize_t r;
-		if (l->n == sizeof(l->buf) || poll(&pf, 1, ms) != 1 ||
-		    (r = read(l->fd, l->buf + l->n, sizeof(l->buf) - l->n)) <= 0)
-			return -1;
-		l->n += (size_t)r;
-	}
-}
-
 static struct {
 	pid_t pid;
 	bool corio;      /* it prints a STATS line on SIGUSR1 */
-	struct lines out; /* its stdout */
+	struct bench_lines out; /* its stdout */
 } server = {.out.fd = -1};
 
 struct sample {
@@ -256,7 +212,7 @@ static void server_sample(struct sample *s)
 	s->stats = false;
 	char line[512];
 	if (server.corio && kill(server.pid, SIGUSR1) == 0 &&
-	    !read_line(&server.out, line, sizeof(line), 2000) &&
+	    !bench_read_line(&server.out, line, sizeof(line), 2000) &&
 	    sscanf(line, "STATS turns=%*u enters=%llu sqes=%*u cqes=%*u switches=%llu", &e,
 		   &sw) == 2) {
 		s->enters = e;
@@ -541,20 +497,21 @@ static int run_pingpong(int port, int conns, size_t size, int window, double war
 		_exit(127);
 	}
 	close(p[1]);
-	struct lines out = {.fd = p[0]};
+	struct bench_lines out = {.fd = p[0]};
 	struct sample s0, s1;
 	char line[256];
 	unsigned long long rts = 0, bytes = 0;
 	double secs = 0, p50 = 0, p99 = 0;
 	int wait_ms = (int)((warmup + dur) * 1000) + 30000; /* connects included */
-	int err = pid < 0 || read_line(&out, line, sizeof(line), wait_ms) || strcmp(line, "START");
+	int err = pid < 0 || bench_read_line(&out, line, sizeof(line), wait_ms) ||
+		  strcmp(line, "START");
 	if (!err) {
 		server_sample(&s0);
-		err = read_line(&out, line, sizeof(line), wait_ms) || strcmp(line, "END");
+		err = bench_read_line(&out, line, sizeof(line), wait_ms) || strcmp(line, "END");
 	}
 	if (!err) {
 		server_sample(&s1);
-		err = read_line(&out, line, sizeof(line), 10000) ||
+		err = bench_read_line(&out, line, sizeof(line), 10000) ||
 		      sscanf(line, "RESULT rts=%llu bytes=%llu secs=%lf p50_us=%lf p99_us=%lf", &rts,
 			     &bytes, &secs, &p50, &p99) != 5 ||
 		      !rts || secs <= 0;
@@ -634,9 +591,9 @@ static pid_t spawn(int c, int *port)
 		_exit(127);
 	}
 	close(p[1]);
-	server.out = (struct lines){.fd = p[0]};
+	server.out = (struct bench_lines){.fd = p[0]};
 	char line[64], backend[16] = "";
-	if (pid < 0 || read_line(&server.out, line, sizeof(line), 5000) ||
+	if (pid < 0 || bench_read_line(&server.out, line, sizeof(line), 5000) ||
 	    sscanf(line, "PORT %d %15s", port, backend) < 1 ||
 	    (is_corio(c) && strcmp(backend, bench_backends[c].loop))) {
 		close(p[0]);
@@ -775,8 +732,8 @@ static void measure(const struct opts *o, struct figure *f)
 		f->n[c] = n[c];
 		for (int m = 0; m < NM; m++) {
 			bool ok = n[c] && !isnan(v[m][c][0]);
-			f->med[m][c] = ok ? median(v[m][c], n[c]) : NAN;
-			f->lo[m][c] = ok ? v[m][c][0] : NAN; /* sorted by median() */
+			f->med[m][c] = ok ? bench_median(v[m][c], n[c]) : NAN;
+			f->lo[m][c] = ok ? v[m][c][0] : NAN; /* sorted by bench_median() */
 			f->hi[m][c] = ok ? v[m][c][n[c] - 1] : NAN;
 		}
 	}

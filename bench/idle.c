@@ -25,7 +25,6 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/resource.h>
@@ -39,39 +38,14 @@
 
 struct server {
 	pid_t pid;
-	int out;      /* its stdout */
 	int port;
-	char buf[1024];
-	size_t n;
+	struct bench_lines out; /* its stdout */
 };
 
 struct stats {
 	unsigned long long accepted, active;
 	long rss_kib;
 };
-
-static int read_line(struct server *s, char *line, size_t cap, int ms)
-{
-	for (;;) {
-		char *nl = memchr(s->buf, '\n', s->n);
-		if (nl) {
-			size_t len = (size_t)(nl - s->buf);
-			if (len >= cap)
-				return -1;
-			memcpy(line, s->buf, len);
-			line[len] = 0;
-			s->n -= len + 1;
-			memmove(s->buf, nl + 1, s->n);
-			return 0;
-		}
-		struct pollfd pf = {.fd = s->out, .events = POLLIN};
-		ssize_t r;
-		if (s->n == sizeof(s->buf) || poll(&pf, 1, ms) != 1 ||
-		    (r = read(s->out, s->buf + s->n, sizeof(s->buf) - s->n)) <= 0)
-			return -1;
-		s->n += (size_t)r;
-	}
-}
 
 /* bench-echo --server on backend @b, next to this program. */
 static int start_server(int b, struct server *s)
@@ -94,9 +68,9 @@ static int start_server(int b, struct server *s)
 		_exit(127);
 	}
 	close(p[1]);
-	*s = (struct server){.pid = pid, .out = p[0]};
+	*s = (struct server){.pid = pid, .out = {.fd = p[0]}};
 	char line[128], backend[16] = "";
-	if (pid < 0 || read_line(s, line, sizeof(line), 5000) ||
+	if (pid < 0 || bench_read_line(&s->out, line, sizeof(line), 5000) ||
 	    sscanf(line, "PORT %d %15s", &s->port, backend) != 2 ||
 	    strcmp(backend, bench_backends[b].loop)) {
 		fprintf(stderr, "bench-idle: %s server did not start\n", bench_backends[b].key);
@@ -108,7 +82,7 @@ static int start_server(int b, struct server *s)
 static int server_stats(struct server *s, struct stats *st)
 {
 	char line[512];
-	if (kill(s->pid, SIGUSR1) || read_line(s, line, sizeof(line), 10000) ||
+	if (kill(s->pid, SIGUSR1) || bench_read_line(&s->out, line, sizeof(line), 10000) ||
 	    sscanf(line,
 		   "STATS turns=%*u enters=%*u sqes=%*u cqes=%*u switches=%*u accepted=%llu "
 		   "active=%llu rss_kib=%ld",
@@ -123,14 +97,14 @@ static int stop_server(struct server *s)
 	int st = 0;
 	for (int i = 0; i < 3000; i++) {
 		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-			close(s->out);
+			close(s->out.fd);
 			return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 		}
 		usleep(10000);
 	}
 	kill(s->pid, SIGKILL);
 	waitpid(s->pid, NULL, 0);
-	close(s->out);
+	close(s->out.fd);
 	return -1;
 }
 
@@ -259,18 +233,6 @@ static rlim_t raise_nofile(rlim_t want)
 	return setrlimit(RLIMIT_NOFILE, &rl) ? 0 : rl.rlim_cur;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 int main(int argc, char **argv)
 {
 	int conns = 100000, rounds = 1;
@@ -336,8 +298,8 @@ int main(int argc, char **argv)
 		}
 	double rss[BENCH_NBACKENDS], per[BENCH_NBACKENDS];
 	for (int b = 0; b < BENCH_NBACKENDS; b++) {
-		rss[b] = median(v[0][b], n[b]);
-		per[b] = median(v[1][b], n[b]);
+		rss[b] = bench_median(v[0][b], n[b]);
+		per[b] = bench_median(v[1][b], n[b]);
 	}
 	printf("idle.rss_mib conns=%d unit=MiB better=lower corio_uring=%.1f corio_epoll=%.1f "
 	       "target<=%g uring=%s epoll=%s\n",
