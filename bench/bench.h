@@ -20,11 +20,13 @@
 #include <corio/runtime.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Monotonic nanoseconds, read fresh. */
 static inline uint64_t bench_now_ns(void)
@@ -40,6 +42,53 @@ static inline void bench_die(const char *what, int err)
 	fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, what,
 		strerror(err < 0 ? -err : err));
 	exit(1);
+}
+
+static inline int bench_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* The median of @v[0..@n), which it leaves sorted (so v[0] is the
+ * smallest and v[n - 1] the largest). */
+static inline double bench_median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), bench_cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Lines read from a pipe (another process's stdout), through a buffer:
+ * a line may come in pieces, or two in one read. */
+struct bench_lines {
+	int fd;
+	size_t n;
+	char buf[1024];
+};
+
+/* The next line into @out (without its newline) within @ms; -1 on a
+ * timeout, end of file, an error, or a line longer than @cap. */
+static inline int bench_read_line(struct bench_lines *l, char *out, size_t cap, int ms)
+{
+	for (;;) {
+		char *nl = memchr(l->buf, '\n', l->n);
+		if (nl) {
+			size_t len = (size_t)(nl - l->buf);
+			if (len >= cap)
+				return -1;
+			memcpy(out, l->buf, len);
+			out[len] = 0;
+			l->n -= len + 1;
+			memmove(l->buf, nl + 1, l->n);
+			return 0;
+		}
+		struct pollfd pf = {.fd = l->fd, .events = POLLIN};
+		ssize_t r;
+		if (l->n == sizeof(l->buf) || poll(&pf, 1, ms) != 1 ||
+		    (r = read(l->fd, l->buf + l->n, sizeof(l->buf) - l->n)) <= 0)
+			return -1;
+		l->n += (size_t)r;
+	}
 }
 
 /* The corio contenders, in the order they are printed. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * core.c - the runtime core against its peers, side by side in one run:
- * task yield vs swapcontext, spawn+join vs pthread_create+join, 10 000
+ * task yield vs a bare Boost.Context jump and vs swapcontext, spawn+join vs pthread_create+join, 10 000
  * tasks alive at once vs as many threads, NOPs
  * through the ring vs a hand-written liburing loop, and a million callback
  * timers (optionally sleeping tasks) vs libuv timers: time, CPU and memory,
@@ -44,7 +44,8 @@
 struct cfg {
 	bool quick;
 	int rounds;
-	long yield_n;        /* round trips per round */
+	long yield_n;        /* round trips per round, against swapcontext */
+	long switch_n;       /* round trips per round, against Boost.Context */
 	long spawn_n;        /* spawn+join pairs per round */
 	long live_n;         /* tasks alive at once per round */
 	long timers_n;       /* timers per round */
@@ -89,6 +90,8 @@ static void parse_args(int argc, char **argv, struct cfg *c)
 	/* swapcontext and pthread_create make syscalls (about 1-2 us each on
 	 * the 2-core VMs this runs on): their counts bound the run time. */
 	c->yield_n = c->quick ? 50000 : 500000;
+	/* no syscall on either side: enough for a window of 0.1-0.5 s */
+	c->switch_n = c->quick ? 2000000 : 10000000;
 	c->spawn_n = c->quick ? 3000 : 20000;
 	c->live_n = 10000;
 	c->timers_n = c->quick ? 200000 : 1000000;
@@ -244,6 +247,15 @@ static void print_line(const struct figure *f)
 	if (f->target)
 		printf(" target>=%g uring=%s epoll=%s", f->target, verdict(f, BENCH_URING),
 		       verdict(f, BENCH_EPOLL));
+	for (int who = 0; who < NCONT; who++) { /* the spread, for bench/report.py */
+		double lo = f->v[who][0], hi = f->v[who][0];
+		for (int r = 1; r < f->n; r++) {
+			lo = f->v[who][r] < lo ? f->v[who][r] : lo;
+			hi = f->v[who][r] > hi ? f->v[who][r] : hi;
+		}
+		printf(" min:%s=%s max:%s=%s", contender_key(f, who), fmt(lo).s,
+		       contender_key(f, who), fmt(hi).s);
+	}
 	printf("\n#  rounds:");
 	for (int who = 0; who < NCONT; who++) {
 		printf(" %s=[", contender_key(f, who));
@@ -352,12 +364,64 @@ static void *yield_main(void *p)
 	return NULL;
 }
 
-static double corio_yield_rt(const struct cfg *c, int b)
+static double corio_yield_n(int b, long n)
 {
-	struct yield_state s = {.n = c->yield_n};
+	struct yield_state s = {.n = n};
 	run_in_loop(b, yield_main, &s, NULL);
 	return (double)(s.t1 - s.t0) / (double)s.n;
 }
+
+static double corio_yield_rt(const struct cfg *c, int b)
+{
+	return corio_yield_n(b, c->yield_n);
+}
+
+#ifdef BENCH_BOOST_CONTEXT
+static double corio_yield_rt_long(const struct cfg *c, int b)
+{
+	return corio_yield_n(b, c->switch_n);
+}
+
+/*
+ * Boost.Context's fcontext, the bare switch that Boost.Coroutine2 and
+ * Boost.Fiber are built on, called from C: its two extern "C" entry points
+ * (boost/context/detail/fcontext.hpp), declared here with the same types.
+ * transfer_t is two pointers, which the SysV x86-64 and AAPCS64 ABIs
+ * return in two registers in C as in C++.  Linked with -lboost_context.
+ */
+typedef void *bctx_fcontext;
+typedef struct {
+	bctx_fcontext fctx;
+	void *data;
+} bctx_transfer;
+extern bctx_transfer jump_fcontext(bctx_fcontext const to, void *vp);
+extern bctx_fcontext make_fcontext(void *sp, size_t size, void (*fn)(bctx_transfer));
+
+/* B: each jump back to A is half a round trip; it never returns. */
+static void bctx_partner(bctx_transfer t)
+{
+	for (;;)
+		t = jump_fcontext(t.fctx, NULL);
+}
+
+static double peer_boost_rt(const struct cfg *c)
+{
+	enum { STACK = 64 * 1024 };
+	char *stack = malloc(STACK);
+	if (!stack)
+		bench_die("malloc", ENOMEM);
+	/* the stack grows down: make_fcontext takes its top */
+	bctx_transfer t = {make_fcontext(stack + STACK, STACK, bctx_partner), NULL};
+	for (int i = 0; i < 10000; i++)
+		t = jump_fcontext(t.fctx, NULL);
+	uint64_t t0 = bench_now_ns();
+	for (long i = 0; i < c->switch_n; i++)
+		t = jump_fcontext(t.fctx, NULL);
+	uint64_t t1 = bench_now_ns();
+	free(stack); /* B is parked mid-loop and owns nothing */
+	return (double)(t1 - t0) / (double)c->switch_n;
+}
+#endif /* BENCH_BOOST_CONTEXT (bench/meson.build: libboost-context-dev) */
 
 static ucontext_t uc_main, uc_a, uc_b;
 static struct yield_state uc_state;
@@ -913,9 +977,16 @@ static double peer_raw_nop_mops(const struct cfg *c)
 
 /* ---- main --------------------------------------------------------------- */
 
+/* The target: a yield round trip (through the scheduler and a loop turn)
+ * at most twice a bare Boost.Context round trip (two jumps). */
+#ifdef BENCH_BOOST_CONTEXT
 static struct figure f_yield = {
 	.key = "core.yield_rt_ns", .what = "yield round trip (A->B->A)", .unit = "ns",
-	.peer = "swapcontext x2", .peer_key = "swapcontext", .target = 20};
+	.peer = "Boost.Context jump_fcontext x2", .peer_key = "boost_context", .target = 0.5};
+#endif
+static struct figure f_yield_uc = {
+	.key = "core.yield_uc_rt_ns", .what = "yield round trip (A->B->A), short run",
+	.unit = "ns", .peer = "swapcontext x2", .peer_key = "swapcontext"};
 static struct figure f_spawn = {
 	.key = "core.spawn_join_ns", .what = "spawn+join empty task", .unit = "ns",
 	.peer = "pthread_create+join",
@@ -926,7 +997,7 @@ static struct figure f_live = {
 	.note = "stack=64KiB"};
 static struct figure f_nop = {
 	.key = "core.nop_mops", .what = "NOPs, 1000 tasks / 1000 in flight", .unit = "Mops/s",
-	.peer = "raw liburing loop", .peer_key = "raw_uring", .higher_better = true, .target = 0.6};
+	.peer = "raw liburing loop", .peer_key = "raw_uring", .higher_better = true, .target = 0.8};
 #define NOTE_LEN 64
 static char timers_note[NOTE_LEN], sleepers_note[NOTE_LEN];
 #define UV_PEER .peer = "libuv timers", .peer_key = "libuv"
@@ -979,7 +1050,10 @@ static int run_pairs(const struct cfg *c, struct figure **all)
 		double (*mine)(const struct cfg *, int);
 		double (*theirs)(const struct cfg *);
 	} pairs[] = {
-		{"yield", &f_yield, corio_yield_rt, peer_swapcontext_rt},
+#ifdef BENCH_BOOST_CONTEXT
+		{"yield", &f_yield, corio_yield_rt_long, peer_boost_rt},
+#endif
+		{"yield", &f_yield_uc, corio_yield_rt, peer_swapcontext_rt},
 		{"spawn", &f_spawn, corio_spawn_join, peer_pthread_spawn_join},
 		{"live", &f_live, corio_live, peer_pthread_live},
 		{"nop", &f_nop, corio_nop_mops, peer_raw_nop_mops},
@@ -1033,12 +1107,14 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &c);
 	pin_cpu0();
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("# bench-core: %s mode, %d rounds, pinned to CPU 0; yield n=%ld, "
-	       "spawn n=%ld, live n=%ld, timers n=%ld, nop %u tasks x %ld, sleepers n=%ld\n",
-	       c.quick ? "quick" : "full", c.rounds, c.yield_n, c.spawn_n, c.live_n, c.timers_n,
+	printf("# bench-core: %s mode, %d rounds, pinned to CPU 0; yield n=%ld (Boost.Context) "
+	       "and %ld (swapcontext), spawn n=%ld, live n=%ld, timers n=%ld, nop %u tasks x %ld, "
+	       "sleepers n=%ld\n",
+	       c.quick ? "quick" : "full", c.rounds, c.switch_n, c.yield_n, c.spawn_n, c.live_n,
+	       c.timers_n,
 	       NOP_TASKS, c.nop_per_task, c.sleepers_n);
 
-	struct figure *all[20];
+	struct figure *all[24];
 	int nfig = run_pairs(&c, all);
 	nfig += run_timer_groups(&c, all + nfig);
 	print_table(all, nfig, &c);

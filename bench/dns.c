@@ -335,6 +335,17 @@ static void print_rounds(const char *who, const double *v, int n)
 	printf("]");
 }
 
+/* " min:WHO=V max:WHO=V": the spread of @who's rounds (bench/report.py). */
+static void print_spread(const char *who, const double *v, int n)
+{
+	double lo = v[0], hi = v[0];
+	for (int i = 1; i < n; i++) {
+		lo = v[i] < lo ? v[i] : lo;
+		hi = v[i] > hi ? v[i] : hi;
+	}
+	printf(" min:%s=%.0f max:%s=%.0f", who, lo, who, hi);
+}
+
 /* The verdict of backend @b in @shape against the pool's target. */
 static const char *verdict(const struct rounds *rs, int shape, int b)
 {
@@ -367,6 +378,10 @@ static void print_line(const struct cfg *c, const struct rounds *rs, int shape)
 	if (shape == SHAPE_TASKS)
 		printf(" target:%s>=%g uring=%s epoll=%s", peer[0], TARGET_VS_POOL,
 		       verdict(rs, shape, BENCH_URING), verdict(rs, shape, BENCH_EPOLL));
+	print_spread("corio_uring", rs->v[u], rs->n);
+	print_spread("corio_epoll", rs->v[e], rs->n);
+	print_spread(peer[0], rs->v[POOL], rs->n);
+	print_spread(peer[1], rs->v[SEQ], rs->n);
 	printf("\n#  rounds:");
 	print_rounds("corio_uring", rs->v[u], rs->n);
 	print_rounds("corio_epoll", rs->v[e], rs->n);
@@ -378,14 +393,13 @@ static void print_line(const struct cfg *c, const struct rounds *rs, int shape)
 
 static void parse_args(int argc, char **argv, struct cfg *c)
 {
-	*c = (struct cfg){.rounds = 3, .names = 10000, .threads = 8, .tasks = 64, .quick = true};
+	*c = (struct cfg){.rounds = 5, .names = 10000, .threads = 8, .tasks = 64, .quick = true};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--quick")) {
 			c->quick = true;
 		} else if (!strcmp(a, "--full")) {
 			c->quick = false;
-			c->rounds = 5;
 		} else if (!strcmp(a, "--rounds") && v) {
 			c->rounds = atoi(v), i++;
 		} else if (!strcmp(a, "--names") && v) {

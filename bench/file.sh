@@ -15,7 +15,9 @@
 #   bench/file.sh [--quick] [--rounds N] [--seconds S] [--dir DIR]
 #                 [--cpu N] [--build DIR] [--only direct|buffered|copy]
 #
-# --quick: a 256 MiB file, 0.4 s per run, 3 rounds (under a minute).
+# --quick: a 256 MiB file, 5 rounds; the O_DIRECT figures run 2 s each
+# (shorter windows of sequential reads swung by a third between runs),
+# the cached ones 0.4 s (about two minutes in all).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,15 +25,16 @@ build="$here/../build"
 dir=${TMPDIR:-/var/tmp}
 rounds=5
 ms=4000 # per run
+direct_ms="" # per O_DIRECT run (empty: $ms)
 size_mib=1024
 cpu=""
 only=""
 
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--quick) rounds=3 ms=400 size_mib=256 ;;
+	--quick) rounds=5 ms=400 direct_ms=2000 size_mib=256 ;;
 	--rounds) rounds=$2; shift ;;
-	--seconds) ms=$(awk -v s="$2" 'BEGIN { printf "%d", s * 1000 }'); shift ;;
+	--seconds) ms=$(awk -v s="$2" 'BEGIN { printf "%d", s * 1000 }') direct_ms=""; shift ;;
 	--dir) dir=$2; shift ;;
 	--cpu) cpu=$2; shift ;;
 	--build) build=$2; shift ;;
@@ -42,6 +45,8 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
+[ -n "$direct_ms" ] || direct_ms=$ms
+run_ms=$ms # the window of the figure being measured
 bench="$build/bench/bench-file"
 [ -x "$bench" ] || { echo "build first: $bench is missing" >&2; exit 1; }
 if ! command -v fio >/dev/null; then
@@ -56,7 +61,7 @@ pin="taskset -c $cpu"
 work=$(mktemp -d "$dir/corio-bench-file.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 file="$work/data"
-echo "# creating a ${size_mib} MiB file in $work (pinned to CPU $cpu, $rounds rounds of ${ms} ms)" >&2
+echo "# creating a ${size_mib} MiB file in $work (pinned to CPU $cpu, $rounds rounds of ${direct_ms} ms O_DIRECT, ${ms} ms otherwise)" >&2
 head -c $((size_mib << 20)) /dev/urandom >"$file"
 sync "$file" # O_DIRECT reads would otherwise wait for its writeback
 
@@ -73,7 +78,7 @@ fio_run() {
 	local depth=32
 	[ "$3" = psync ] && depth=1 # a sync engine runs at depth 1 anyway
 	$pin fio --name=bench --filename="$file" --rw="$1" --bs="$2" --ioengine="$3" \
-		--iodepth=$depth --direct="$4" --invalidate=0 --time_based --runtime="${ms}ms" \
+		--iodepth=$depth --direct="$4" --invalidate=0 --time_based --runtime="${run_ms}ms" \
 		--output-format=json 2>/dev/null |
 		python3 -c 'import json,sys
 r = json.load(sys.stdin)["jobs"][0]["read"]
@@ -109,7 +114,7 @@ corio_run() {
 	local backend=$1 mode=$2 field=$3
 	shift 3
 	corio_backend "$backend" "$mode" "$file" \
-		--seconds "$(awk -v m="$ms" 'BEGIN { print m / 1000 }')" "$@" |
+		--seconds "$(awk -v m="$run_ms" 'BEGIN { print m / 1000 }')" "$@" |
 		sed -n "s/.*$field=\([0-9.]*\).*/\1/p" | cut -d. -f1
 }
 # corio_copy_run BACKEND
@@ -144,6 +149,11 @@ figure() {
 	done
 }
 
+# the smallest and largest of a contender's rounds; "median (min–max)"
+lo() { sort -g "$work/$1.txt" | head -1; }
+hi() { sort -g "$work/$1.txt" | tail -1; }
+spread() { local v=med_$1; echo "${!v} ($(lo "$1")–$(hi "$1"))"; }
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 nothing() { :; }
 
@@ -173,7 +183,11 @@ emit() {
 		advs+=" | $u / $e"
 	done
 	u=$(adv "$better" "$med_corio_uring" "$med_corio_epoll")
-	lines+=("$line uring:epoll=$u")
+	line+=" uring:epoll=$u"
+	for c in corio_uring corio_epoll "$@"; do
+		line+=" min:$c=$(lo "$c") max:$c=$(hi "$c")"
+	done
+	lines+=("$line")
 	advs="$u$advs"
 }
 
@@ -181,6 +195,8 @@ read_figure() { # NAME RW BS DIRECT FIELD CORIO_MODE [--direct]
 	local name=$1 rw=$2 bs=$3 direct=$4 field=$5 mode=$6 flag=${7:-}
 	local prep=nothing
 	[ "$direct" = 1 ] || prep=warm
+	run_ms=$ms
+	[ "$direct" = 1 ] && run_ms=$direct_ms
 	figure "$name" "$prep" \
 		"corio_uring=corio_run uring $mode $field $flag" \
 		"corio_epoll=corio_run epoll $mode $field $flag" \
@@ -189,7 +205,7 @@ read_figure() { # NAME RW BS DIRECT FIELD CORIO_MODE [--direct]
 	local unit=IOPS
 	[ "$field" = iops ] || unit=MiB/s
 	emit "$name" "$unit" higher fio_uring fio_psync
-	table+=("| $name | $med_corio_uring | $med_corio_epoll | $med_fio_uring | $med_fio_psync | $advs |")
+	table+=("| $name | $(spread corio_uring) | $(spread corio_epoll) | $(spread fio_uring) | $(spread fio_psync) | $advs |")
 }
 
 want() { [ -z "$only" ] || [ "$only" = "$1" ]; }
@@ -210,12 +226,13 @@ if want copy; then
 		"cp=cp_run"
 	emit "copy_${size_mib}m_seconds" s lower cp
 	copy_advs=$advs
+	copy_cells="$(spread corio_uring) | $(spread corio_epoll) | $(spread cp)"
 fi
 
 printf '%s\n' "${lines[@]}"
 if [ ${#table[@]} -gt 0 ]; then
 	echo
-	echo "| figure (median of $rounds, ${size_mib} MiB file, CPU $cpu) | corio io_uring | corio epoll | fio io_uring QD32 | fio psync | io_uring vs epoll | corio vs fio io_uring (io_uring / epoll) | corio vs fio psync (io_uring / epoll) |"
+	echo "| figure (median (min–max) of $rounds, ${size_mib} MiB file, CPU $cpu, O_DIRECT runs ${direct_ms} ms, cached ${ms} ms) | corio io_uring | corio epoll | fio io_uring QD32 | fio psync | io_uring vs epoll | corio vs fio io_uring (io_uring / epoll) | corio vs fio psync (io_uring / epoll) |"
 	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 	printf '%s\n' "${table[@]}"
 fi
@@ -223,7 +240,7 @@ if want copy; then
 	echo
 	echo "| copy of ${size_mib} MiB (seconds, median of $rounds) | corio_copy_fd io_uring | corio_copy_fd epoll | GNU cp | io_uring vs epoll | corio vs cp (io_uring / epoll) |"
 	echo "|---|---:|---:|---:|---:|---:|"
-	echo "| copy | $med_corio_uring | $med_corio_epoll | $med_cp | $copy_advs |"
+	echo "| copy | $copy_cells | $copy_advs |"
 fi
 echo
 echo "\"A vs B\" is A's advantage over B: A/B for rates, B/A for seconds; above 1, A is better."

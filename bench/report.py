@@ -20,6 +20,7 @@ CORIO = ("corio_uring", "corio_epoll")
 # Short names for the figures; a key not listed is shown as it is.
 LABELS = {
     "core.yield_rt_ns": "yield round trip",
+    "core.yield_uc_rt_ns": "yield round trip (short run)",
     "core.spawn_join_ns": "spawn+join empty task",
     "core.live_ns": "10 000 live tasks, per task",
     "core.nop_mops": "NOPs, 1000 tasks",
@@ -37,6 +38,12 @@ LABELS = {
     "sync.mutex_contended_ops_per_s": "contended mutex",
     "echo.rt_per_s": "round trips",
     "echo.server_cpu_us_per_rt": "server CPU per round trip",
+    "echo.mb_per_s": "echoed MB/s",
+    "echo.syscalls_per_rt": "corio syscalls per round trip",
+    "echo.switches_per_rt": "corio task switches per round trip",
+    "idle.rss_mib": "idle connections: server RSS",
+    "idle.kib_per_conn": "idle connections: RSS per connection",
+    "idle.rss_mib_projected": "idle connections: server RSS, projected",
     "file.rand4k_direct_iops": "random 4 KiB reads, O_DIRECT",
     "file.seq128k_direct_mibps": "sequential 128 KiB reads, O_DIRECT",
     "file.rand4k_buffered_iops": "random 4 KiB reads, cached",
@@ -48,6 +55,7 @@ NAMES = {
     "corio_uring": "corio io_uring",
     "corio_epoll": "corio epoll",
     "swapcontext": "swapcontext",
+    "boost_context": "Boost.Context jump_fcontext",
     "pthread": "pthread_create+join",
     "pthreads": "as many pthreads",
     "raw_uring": "raw liburing",
@@ -66,14 +74,17 @@ NAMES = {
 DETAIL_ONLY = {"echo.p50_us", "echo.p99_us"}
 
 NAME = re.compile(r"^[a-z0-9_]+$")
+# After the contenders, optional spreads over the rounds: min:NAME=V max:NAME=V
+SPREAD = re.compile(r"^(min|max):([a-z0-9_]+)=(-?[0-9.]+)$")
 KEY = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+$")
 
 
 class Figure:
     """One figure line: key, parameters, unit, direction, contenders."""
 
-    def __init__(self, key, params, unit, better, values):
+    def __init__(self, key, params, unit, better, values, spread=None):
         self.key, self.params, self.unit = key, params, unit
+        self.spread = spread or {}  # (min|max, name) -> value
         self.higher = better == "higher"
         self.values = values  # name -> median, in the order printed
         self.step = key.split(".")[0]
@@ -127,7 +138,12 @@ def parse_line(line):
     values = contenders(toks[u + 2:])
     if not all(c in values for c in CORIO):
         return None
-    return Figure(toks[0], toks[1:u], toks[u][5:], toks[u + 1][7:], values)
+    spread = {}
+    for tok in toks[u + 2 + len(values):]:
+        m = SPREAD.match(tok)
+        if m:
+            spread[(m.group(1), m.group(2))] = float(m.group(3))
+    return Figure(toks[0], toks[1:u], toks[u][5:], toks[u + 1][7:], values, spread)
 
 
 def read_figures(paths):
@@ -169,9 +185,16 @@ def table(rows, text=(0, 1)):
     return "\n".join(out)
 
 
+def value(f, name):
+    """The median, with its min-max when the line gave them."""
+    lo, hi = f.spread.get(("min", name)), f.spread.get(("max", name))
+    v = fmt(f.values.get(name))
+    return f"{v} ({fmt(lo)}–{fmt(hi)})" if lo is not None and hi is not None else v
+
+
 def corio_cells(f):
     unit = "µs" if f.unit == "us" else f.unit
-    return [f.label(), unit, fmt(f.values["corio_uring"]), fmt(f.values["corio_epoll"]),
+    return [f.label(), unit, value(f, "corio_uring"), value(f, "corio_epoll"),
             fmt_ratio(f.advantage("corio_uring", "corio_epoll"))]
 
 
@@ -186,7 +209,7 @@ def wide_table(figs):
         head += [f"io_uring vs {display(p)}", f"epoll vs {display(p)}"]
     rows = [head]
     for f in figs:
-        row = corio_cells(f) + [fmt(f.values[p]) for p in peers]
+        row = corio_cells(f) + [value(f, p) for p in peers]
         for p in peers:
             row += [fmt_ratio(f.advantage(c, p)) for c in CORIO]
         rows.append(row)
@@ -203,7 +226,7 @@ def long_table(figs):
             if p is None:
                 rows.append(cells + ["-", "-", "-", "-"])
                 continue
-            rows.append(cells + [display(p), fmt(f.values[p])] +
+            rows.append(cells + [display(p), value(f, p)] +
                         [fmt_ratio(f.advantage(c, p)) for c in CORIO])
     return table(rows, text=(0, 1, peer_col))
 
@@ -242,6 +265,8 @@ def echo_data(figs):
         p = dict(t.split("=", 1) for t in f.params if "=" in t)
         conns = p.get("conns", "?")
         label = f"{conns} conn{'' if conns == '1' else 's'}, {p.get('size', '?')} B"
+        if "gen" in p:
+            label = f"{p['gen']}: {label}"
         lines.append(f'"{label}" ' + " ".join(fmt(f.values.get(n)) for n in names))
     return "\n".join(lines) + "\n"
 

@@ -175,6 +175,14 @@ static void *echo_server(void *arg)
 	corio_serve_options o = serve_options(a);
 	int err = corio_serve(lfd, handle_connection, &o);
 	corio_close(lfd);
+	/* what serving cost, in counts no machine noise moves */
+	corio_loop_stats st;
+	if (!corio_loop_get_stats(corio_current_loop(), &st))
+		printf("Loop counters: %llu turns, %llu system calls, %llu ops, %llu completions, "
+		       "%llu task switches.\n",
+		       (unsigned long long)st.turns, (unsigned long long)st.enters,
+		       (unsigned long long)st.sqes, (unsigned long long)st.cqes,
+		       (unsigned long long)st.switches);
 	return err ? CORIO_ERR_PTR(err) : NULL;
 }
 
