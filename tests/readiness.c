@@ -104,6 +104,7 @@ static void *reuse_main(void *arg)
 
 Test(readiness, an_fd_number_reused_after_corio_close_still_waits_right, .timeout = 20)
 {
+	CORIO_TEST_NO_FAULTS("asserts that a single recv is whole");
 	t_run(reuse_main, NULL, NULL);
 }
 
