@@ -224,6 +224,78 @@ Test(faults, all_calls_finish_cut_transfers, .timeout = WAIT_TEST_TIMEOUT)
 	free(dir);
 }
 
+struct feed {
+	int fd;
+	const unsigned char *p;
+	size_t n;
+};
+
+static void *pipe_feeder(void *arg)
+{
+	struct feed *f = arg;
+	for (size_t off = 0; off < f->n;) {
+		ssize_t r = corio_write(f->fd, f->p + off, f->n - off);
+		cr_assert_gt(r, 0, "write: %s", corio_strerror((int)r));
+		off += (size_t)r;
+	}
+	cr_assert_eq(corio_close(f->fd), 0); /* the end, for the splice */
+	return NULL;
+}
+
+/* readv/writev lose their last iovecs; a splice moves less, and
+ * corio_copy_fd from a pipe goes on until everything is there. */
+static void *short_vec_main(void *arg)
+{
+	const char *dir = arg;
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/v", dir);
+	int fd = corio_open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	cr_assert_geq(fd, 0);
+	unsigned char v[300], back[300];
+	fill(v, 0, sizeof(v));
+	struct iovec w[3] = {{v, 100}, {v + 100, 100}, {v + 200, 100}};
+	ssize_t r = corio_pwritev(fd, w, 3, 0);
+	cr_expect(r == 100 || r == 200, "pwritev of 3 iovecs: %zd", r);
+	cr_assert_eq(corio_write_full(fd, v + r, sizeof(v) - (size_t)r, r), (ssize_t)sizeof(v) - r);
+	struct iovec rd[3] = {{back, 100}, {back + 100, 100}, {back + 200, 100}};
+	r = corio_preadv(fd, rd, 3, 0);
+	cr_expect(r == 100 || r == 200, "preadv of 3 iovecs: %zd", r);
+	cr_expect_eq(bad_at(back, 0, (size_t)r), SIZE_MAX);
+	cr_assert_eq(corio_close(fd), 0);
+
+	size_t n = (size_t)1 << 20;
+	unsigned char *big = malloc(n), *got = malloc(n);
+	fill(big, 0, n);
+	int p[2];
+	t_pipe(p);
+	snprintf(path, sizeof(path), "%s/s", dir);
+	int out = corio_open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	cr_assert_geq(out, 0);
+	struct feed f = {p[1], big, n};
+	corio_task *t;
+	cr_assert_eq(corio_spawn(&t, pipe_feeder, &f), 0);
+	uint64_t before = injected(CORIO_FAULT_SHORT);
+	cr_assert_eq(corio_copy_fd(p[0], out, n), (ssize_t)n);
+	cr_assert_eq(corio_join(t, NULL), 0);
+	cr_expect_gt(injected(CORIO_FAULT_SHORT), before + 2);
+	cr_assert_eq(corio_read_full(out, got, n, 0), (ssize_t)n);
+	cr_expect_eq(bad_at(got, 0, n), SIZE_MAX, "a byte lost or repeated");
+	cr_assert_eq(corio_close(p[0]), 0);
+	cr_assert_eq(corio_close(out), 0);
+	free(big);
+	free(got);
+	return NULL;
+}
+
+Test(faults, short_vectors_and_splices_lose_nothing, .timeout = WAIT_TEST_TIMEOUT)
+{
+	char *dir = t_tmpdir();
+	corio_loop_options o = opts("15:1:short");
+	t_run(short_vec_main, dir, &o);
+	t_rmtree(dir);
+	free(dir);
+}
+
 /* ---- streams: 4 MiB under short counts and -EINTR ------------------------ */
 
 #define STREAM_N ((size_t)4 << 20)
