@@ -29,6 +29,22 @@ static corio_loop_options opts(const char *spec)
 	return o;
 }
 
+/* Run @fn(@arg) as the main task of a loop with faults @spec. */
+static void *run_spec(const char *spec, corio_fn fn, void *arg)
+{
+	corio_loop_options o = opts(spec);
+	return t_run(fn, arg, &o);
+}
+
+/* The same with a fresh temporary directory as @fn's argument. */
+static void run_in_tmpdir(const char *spec, corio_fn fn)
+{
+	char *dir = t_tmpdir();
+	run_spec(spec, fn, dir);
+	t_rmtree(dir);
+	free(dir);
+}
+
 static corio_loop_stats stats(void)
 {
 	corio_loop_stats st;
@@ -172,8 +188,7 @@ static void *short_socket_main(void *arg)
 
 Test(faults, short_counts_on_sockets_keep_every_byte, .timeout = WAIT_TEST_TIMEOUT)
 {
-	corio_loop_options o = opts("11:1:short");
-	t_run(short_socket_main, NULL, &o);
+	run_spec("11:1:short", short_socket_main, NULL);
 }
 
 /* corio_send_all, corio_recv_all, corio_write_full and corio_read_full
@@ -217,11 +232,7 @@ static void *short_all_main(void *arg)
 
 Test(faults, all_calls_finish_cut_transfers, .timeout = WAIT_TEST_TIMEOUT)
 {
-	char *dir = t_tmpdir();
-	corio_loop_options o = opts("12:0.7:short");
-	t_run(short_all_main, dir, &o);
-	t_rmtree(dir);
-	free(dir);
+	run_in_tmpdir("12:0.7:short", short_all_main);
 }
 
 struct feed {
@@ -289,11 +300,7 @@ static void *short_vec_main(void *arg)
 
 Test(faults, short_vectors_and_splices_lose_nothing, .timeout = WAIT_TEST_TIMEOUT)
 {
-	char *dir = t_tmpdir();
-	corio_loop_options o = opts("15:1:short");
-	t_run(short_vec_main, dir, &o);
-	t_rmtree(dir);
-	free(dir);
+	run_in_tmpdir("15:1:short", short_vec_main);
 }
 
 /* ---- streams: 4 MiB under short counts and -EINTR ------------------------ */
@@ -377,15 +384,13 @@ static void *stream_main(void *arg)
 Test(faults, stream_4mib_under_short_and_eintr, .timeout = 60)
 {
 	int plain = 0;
-	corio_loop_options o = opts("13:0.2:short,eintr");
-	t_run(stream_main, &plain, &o);
+	run_spec("13:0.2:short,eintr", stream_main, &plain);
 }
 
 Test(faults, plain_stream_4mib_under_short_and_eintr, .timeout = 60)
 {
 	int plain = 1;
-	corio_loop_options o = opts("14:0.2:short,eintr");
-	t_run(stream_main, &plain, &o);
+	run_spec("14:0.2:short,eintr", stream_main, &plain);
 }
 
 /* ---- -EINTR -------------------------------------------------------------- */
@@ -442,8 +447,7 @@ static void *eintr_main(void *arg)
 
 Test(faults, eintr_reaches_the_caller_or_is_retried, .timeout = WAIT_TEST_TIMEOUT)
 {
-	corio_loop_options o = opts("21:0.4:eintr");
-	t_run(eintr_main, NULL, &o);
+	run_spec("21:0.4:eintr", eintr_main, NULL);
 }
 
 /* ---- -EAGAIN ------------------------------------------------------------- */
@@ -469,8 +473,7 @@ static void *eagain_main(void *arg)
 
 Test(faults, eagain_only_when_asked_not_to_wait, .timeout = WAIT_TEST_TIMEOUT)
 {
-	corio_loop_options o = opts("31:1:eagain");
-	t_run(eagain_main, NULL, &o);
+	run_spec("31:1:eagain", eagain_main, NULL);
 }
 
 /* ---- -ECONNRESET, -ECONNABORTED, -EPIPE, -ENOBUFS ------------------------- */
@@ -516,8 +519,7 @@ static void *reset_main(void *arg)
 Test(faults, reset_reaches_the_caller_and_takes_nothing, .timeout = WAIT_TEST_TIMEOUT)
 {
 	setenv("CORIO_NET_PLAIN", "1", 1); /* one accept op per call */
-	corio_loop_options o = opts("41:1:reset");
-	t_run(reset_main, NULL, &o);
+	run_spec("41:1:reset", reset_main, NULL);
 }
 
 static void *pipe_main(void *arg)
@@ -544,8 +546,7 @@ static void *pipe_main(void *arg)
 
 Test(faults, epipe_reaches_the_caller, .timeout = WAIT_TEST_TIMEOUT)
 {
-	corio_loop_options o = opts("51:1:pipe");
-	t_run(pipe_main, NULL, &o);
+	run_spec("51:1:pipe", pipe_main, NULL);
 }
 
 /* ---- -ENOBUFS ------------------------------------------------------------ */
@@ -581,8 +582,7 @@ static void *nobufs_main(void *arg)
 
 Test(faults, enobufs_reaches_a_sender_and_is_rearmed_by_streams, .timeout = WAIT_TEST_TIMEOUT)
 {
-	corio_loop_options o = opts("61:0.5:nobufs");
-	t_run(nobufs_main, NULL, &o);
+	run_spec("61:0.5:nobufs", nobufs_main, NULL);
 }
 
 /* ---- -ENOMEM ------------------------------------------------------------- */
@@ -626,11 +626,7 @@ static void *nomem_main(void *arg)
 
 Test(faults, enomem_reaches_the_caller_and_leaks_nothing, .timeout = WAIT_TEST_TIMEOUT)
 {
-	char *dir = t_tmpdir();
-	corio_loop_options o = opts("71:1:nomem");
-	t_run(nomem_main, dir, &o);
-	t_rmtree(dir);
-	free(dir);
+	run_in_tmpdir("71:1:nomem", nomem_main);
 }
 
 /* ---- a full submission queue (io_uring) ---------------------------------- */
@@ -684,8 +680,7 @@ static void *sqfull_main(void *arg)
 
 Test(faults, sqfull_flushes_and_loses_nothing, .timeout = WAIT_TEST_TIMEOUT)
 {
-	corio_loop_options o = opts("81:1:sqfull");
-	if (t_run(sqfull_main, NULL, &o) == CORIO_ERR_PTR(-EOPNOTSUPP))
+	if (run_spec("81:1:sqfull", sqfull_main, NULL) == CORIO_ERR_PTR(-EOPNOTSUPP))
 		cr_skip_test("sqfull is an io_uring fault (this loop runs epoll)");
 }
 
@@ -731,20 +726,15 @@ static void *replay_main(void *arg)
 	return NULL;
 }
 
-static void replay_run(struct replay *rp, const char *spec)
-{
-	corio_loop_options o = opts(spec);
-	t_run(replay_main, rp, &o);
-}
 
 Test(faults, same_seed_replays_the_same_faults, .timeout = WAIT_TEST_TIMEOUT)
 {
 	char *dir = t_tmpdir();
 	static struct replay a, b, c;
 	a.dir = b.dir = c.dir = dir;
-	replay_run(&a, "1234:0.3");
-	replay_run(&b, "1234:0.3");
-	replay_run(&c, "1235:0.3");
+	run_spec("1234:0.3", replay_main, &a);
+	run_spec("1234:0.3", replay_main, &b);
+	run_spec("1235:0.3", replay_main, &c);
 	t_rmtree(dir);
 	free(dir);
 	uint64_t total = 0;
