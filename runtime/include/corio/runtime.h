@@ -99,7 +99,8 @@ typedef struct corio_task_options {
  * corio_loop_new() - create an event loop for the calling thread.
  * @out:  receives the loop.
  * @opts: options, or NULL for the defaults.
- * Return: 0, -ENOMEM, -EINVAL (bad option), or the error the backend met
+ * Return: 0, -ENOMEM, -EINVAL (bad option, or a $CORIO_FAULTS that does
+ * not parse: see enum corio_fault_kind), or the error the backend met
  * (for example -EPERM or -ENOSYS when io_uring was forced but is disabled).
  */
 CORIO_API int corio_loop_new(corio_loop **out, const corio_loop_options *opts);
@@ -240,7 +241,10 @@ CORIO_API void corio_run_threads_stop(void);
  * of the names below (default: all).  Each loop draws from a generator of
  * its own, seeded with seed, once per op that can meet one of the kinds
  * asked for (and once per io_uring submission for sqfull), so the same
- * seed and the same program replay the same faults.
+ * seed and the same program replay the same faults.  A spec that does
+ * not parse makes corio_loop_new() fail with -EINVAL, from the option or
+ * from the variable (then with one line on stderr saying why): a typo
+ * never silently runs a test without its faults.
  *
  * Faults are ones the kernel could give for the op and its file, and they
  * reach the caller exactly as the kernel's would, through the op's own
