@@ -169,6 +169,8 @@ ssize_t corio_send_all(int fd, const void *buf, size_t n, int flags)
 		size_t k = n - done > INT_MAX ? INT_MAX : n - done;
 		/* MSG_WAITALL: the kernel itself retries short stream sends */
 		ssize_t r = corio_send(fd, p + done, k, flags | MSG_WAITALL);
+		if (r == -EINTR)
+			continue; /* nothing was sent */
 		if (r < 0)
 			return r;
 		if (r == 0)
@@ -187,6 +189,8 @@ ssize_t corio_recv_all(int fd, void *buf, size_t n, int flags)
 	while (done < n) {
 		size_t k = n - done > INT_MAX ? INT_MAX : n - done;
 		ssize_t r = corio_recv(fd, p + done, k, flags);
+		if (r == -EINTR)
+			continue; /* nothing was received */
 		if (r < 0)
 			return r;
 		if (r == 0)

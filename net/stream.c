@@ -237,6 +237,8 @@ static void recv_failed(struct corio_stream *s, int res)
 		s->net->enobufs++; /* the ring ran dry: re-armed below if wanted */
 		return;
 	}
+	if (res == -EINTR)
+		return; /* nothing was taken: re-armed below if wanted */
 	if (res == -EINVAL && !s->rgot_data && s->ms) {
 		s->net->ms_recv = false; /* refused: the plain path from now on */
 		s->ms = false;
@@ -311,6 +313,10 @@ static void plain_complete(struct corio__op *op, int res, uint32_t flags)
 		s->rtail += (size_t)res;
 	} else if (res == 0) {
 		got_eof(s);
+	} else if (res == -EINTR) {
+		/* nothing was taken: the reader looks again and re-arms */
+		corio__waitq_wake_one(&s->readers, 0);
+		return;
 	} else if (res != -ECANCELED) {
 		*(s->x ? &s->xerr : &s->rerr) = res;
 	}

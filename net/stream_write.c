@@ -135,7 +135,9 @@ static void send_complete(struct corio__op *op, int res, uint32_t flags)
 		corio__stream_maybe_free(s);
 		return;
 	}
-	if (res > 0) {
+	if (res == -EINTR) {
+		send_arm(s); /* nothing was sent: the same bytes again */
+	} else if (res > 0) {
 		s->wprogress = corio__now(s->loop);
 		s->wf.off += (size_t)res;
 		if (s->wf.off < s->wf.len) {

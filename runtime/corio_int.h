@@ -30,6 +30,7 @@
 
 #include "corio/runtime.h"
 #include "corio_mod.h"
+#include "faults_int.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -266,6 +267,7 @@ struct corio_loop {
 	corio_loop_stats st; /* counters (corio_loop_get_stats()) */
 	uint64_t debug_checked; /* debug mode: last check of late tasks (dump.c) */
 	unsigned sigquit_seen;  /* debug mode: SIGQUITs already dumped for */
+	struct corio__faults faults; /* fault injection (faults.c), if .on */
 };
 
 static inline corio_task *corio__current(void)

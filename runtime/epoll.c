@@ -98,7 +98,7 @@ static unsigned deliver(corio_loop *l, struct corio__epoll *e)
 		e->inflight--;
 		l->st.cqes++;
 		n++;
-		op->complete(op, op->res, 0);
+		op->complete(op, corio__op_res(op, op->res), 0);
 	}
 	return n;
 }
@@ -776,8 +776,8 @@ static void epoll_submit(corio_loop *l, struct corio__op *op)
 	op->ep_fd = NULL;
 	op->ep_job = NULL;
 	op->ep_done = 0;
-	if (op->code == CORIO__OP_NOP) {
-		epoll_done(l, op, 0);
+	if (op->code == CORIO__OP_NOP || corio__unlikely(op->fault)) {
+		epoll_done(l, op, 0); /* a faulted op's stand-in: corio__op_res() */
 		return;
 	}
 	if (pool_only(op->code)) {

@@ -242,6 +242,9 @@ void corio__op_submit(corio_loop *l, struct corio__op *op)
 {
 	if (op->code < CORIO_STATS_OP_KINDS)
 		l->st.ops[op->code]++;
+	op->fault = 0;
+	if (corio__unlikely(l->faults.on))
+		corio__fault_submit(l, op, true);
 	l->be->submit(l, op);
 }
 
@@ -389,7 +392,10 @@ static int loop_init(corio_loop *l, const corio_loop_options *o)
 	corio__runq_init(&l->runq);
 	corio__runq_init(&l->ts_q);
 	l->now = corio__clock();
-	int err = corio__thread_altstack();
+	int err = corio__faults_init(l, o);
+	if (err)
+		return err;
+	err = corio__thread_altstack();
 	if (err)
 		return err;
 	l->wake_fd = eventfd(0, EFD_CLOEXEC);

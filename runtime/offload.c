@@ -642,7 +642,8 @@ struct op_job {
 static void op_job_run(struct corio__job *j)
 {
 	struct op_job *o = corio__container_of(j, struct op_job, w.job);
-	o->res = corio__op_exec(o->op);
+	/* a faulted op runs not at all (faults.c) */
+	o->res = o->op->fault ? -(ssize_t)o->op->fault : corio__op_exec(o->op);
 }
 
 /* corio__op_run() for ops the backend lacks: same contract, including the
@@ -651,8 +652,13 @@ static void op_job_run(struct corio__job *j)
  * returns, and a cancelled task waits for it: keep such ops in the ring. */
 ssize_t corio__op_run_offload(struct corio__op *op)
 {
+	corio_loop *l = corio__tls_loop;
+	op->fault = 0;
+	if (l && corio__unlikely(l->faults.on) && l->current)
+		corio__fault_submit(l, op, false);
 	struct op_job o = {.w.job.run = op_job_run, .op = op};
 	int err = waiter_run(&o.w);
+	op->fault = 0;
 	if (err)
 		return err;
 	op->res = (int32_t)o.res;

@@ -66,6 +66,9 @@ ssize_t corio__op_run(struct corio__op *op)
 	op->cancel_sent = false;
 	if (op->code < CORIO_STATS_OP_KINDS)
 		l->st.ops[op->code]++;
+	op->fault = 0;
+	if (corio__unlikely(l->faults.on))
+		corio__fault_submit(l, op, false);
 	l->be->submit(l, op);
 	return corio__await(op->task, &op->wait, &op->cancel_sent);
 }

@@ -221,7 +221,7 @@ static void dispatch(struct corio__uring *u, struct corio__cqe *c, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		if (!(c[i].flags & IORING_CQE_F_MORE))
 			u->inflight--;
-		c[i].op->complete(c[i].op, c[i].res, c[i].flags);
+		c[i].op->complete(c[i].op, corio__op_res(c[i].op, c[i].res), c[i].flags);
 	}
 }
 
@@ -345,26 +345,47 @@ unsigned corio__uring_fake_busy;
 bool corio__uring_pretend_no_ext_arg;
 unsigned long corio__uring_dispatched_in_sqe;
 
+/* The SQ is full: hand what is queued to the kernel.  @busy: as if it
+ * first said -EBUSY (fault injection). */
+static void sq_full(struct corio__uring *u, bool busy)
+{
+	int ret;
+	if (busy || corio__uring_fake_busy) {
+		if (!busy)
+			corio__uring_fake_busy--;
+		ret = -EBUSY;
+	} else {
+		corio__count_enter();
+		ret = io_uring_submit(&u->ring);
+	}
+	if (ret == -EBUSY || ret == -EAGAIN)
+		stash_cqes(u); /* room without running any completion */
+}
+
 /* A free SQE, flushing the queue to the kernel when it is full. */
 struct io_uring_sqe *corio__uring_sqe(corio_loop *l)
 {
 	struct corio__uring *u = U(l);
 	struct io_uring_sqe *sqe;
 	u->in_submit = true;
-	while (!(sqe = io_uring_get_sqe(&u->ring))) {
-		int ret;
-		if (corio__uring_fake_busy) {
-			corio__uring_fake_busy--;
-			ret = -EBUSY;
-		} else {
-			corio__count_enter();
-			ret = io_uring_submit(&u->ring);
-		}
-		if (ret == -EBUSY || ret == -EAGAIN)
-			stash_cqes(u); /* room without running any completion */
-	}
+	while (!(sqe = io_uring_get_sqe(&u->ring)))
+		sq_full(u, false);
 	u->in_submit = false;
 	return sqe;
+}
+
+/* Fault injection: the SQ "is full" before @l's next op takes an SQE. */
+static void sq_fault(corio_loop *l)
+{
+	bool busy = false;
+	if (!corio__fault_sq_full(l, &busy))
+		return;
+	struct corio__uring *u = U(l);
+	u->in_submit = true;
+	if (busy)
+		sq_full(u, true);
+	sq_full(u, false);
+	u->in_submit = false;
 }
 
 /* Room for @n SQEs in a row (a linked pair must not be split by a flush). */
@@ -550,11 +571,16 @@ static void uring_submit(corio_loop *l, struct corio__op *op)
 		sq_reserve(l, 2);
 		cancel_fd_ops(l, op->fd);
 		l->st.sqes++;
+	} else if (corio__unlikely(l->faults.on)) {
+		sq_fault(l);
 	}
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&U(l)->ring);
 	if (corio__unlikely(!sqe))
 		sqe = corio__uring_sqe(l);
-	prep(sqe, op);
+	if (corio__unlikely(op->fault))
+		io_uring_prep_nop(sqe); /* a stand-in: it ends with the fault */
+	else
+		prep(sqe, op);
 	io_uring_sqe_set_data(sqe, op);
 	U(l)->inflight++;
 }

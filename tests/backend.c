@@ -50,6 +50,7 @@ static void *work(void *arg)
 
 Test(backend, falls_back_to_epoll_when_io_uring_is_forbidden, .init = cr_redirect_stderr)
 {
+	CORIO_TEST_NO_FAULTS("asserts that single reads and writes are whole");
 	unsetenv("CORIO_BACKEND");
 	forbid_io_uring();
 	const char *name = t_run(work, NULL, NULL);
@@ -102,6 +103,7 @@ Test(backend, chosen_by_option_and_environment)
 
 Test(backend, same_program_gives_same_results_on_both)
 {
+	CORIO_TEST_NO_FAULTS("asserts that single reads and writes are whole");
 	unsetenv("CORIO_BACKEND");
 	corio_loop_options u = {.backend = CORIO_BACKEND_URING};
 	corio_loop_options e = {.backend = CORIO_BACKEND_EPOLL};

@@ -163,6 +163,7 @@ static void *big_main(void *arg)
 
 Test(file, random_offsets_and_sizes_256mib_read_back_equal, .timeout = 120)
 {
+	CORIO_TEST_NO_FAULTS("asserts that each single preadv/pwritev is whole");
 	char *dir = t_tmpdir();
 	t_run(big_main, dir, NULL);
 	t_rmtree(dir);
@@ -569,6 +570,7 @@ static void *vec_main(void *arg)
 
 Test(file, vectored_reads_and_writes)
 {
+	CORIO_TEST_NO_FAULTS("asserts that single reads and writes are whole");
 	char *dir = t_tmpdir();
 	t_run(vec_main, dir, NULL);
 	t_rmtree(dir);
@@ -773,6 +775,7 @@ static void *cancel_main(void *arg)
 
 Test(file, cancelled_read_returns_and_close_still_closes)
 {
+	CORIO_TEST_NO_FAULTS("asserts that single reads and writes are whole");
 	t_run(cancel_main, NULL, NULL);
 }
 
@@ -780,6 +783,7 @@ Test(file, cancelled_read_returns_and_close_still_closes)
 
 Test(file, ops_work_on_the_offload_pool_when_the_ring_lacks_them)
 {
+	CORIO_TEST_NO_FAULTS("asserts that single reads and writes are whole");
 	corio__no_ring_ops = true;
 	char *dir = t_tmpdir();
 	t_run(eof_main, dir, NULL);

@@ -104,6 +104,7 @@ static void *reuse_main(void *arg)
 
 Test(readiness, an_fd_number_reused_after_corio_close_still_waits_right, .timeout = 20)
 {
+	CORIO_TEST_NO_FAULTS("asserts that a single recv is whole");
 	t_run(reuse_main, NULL, NULL);
 }
 
@@ -519,6 +520,7 @@ static void *watcher_main(void *arg)
 
 Test(readiness, polls_neither_wait_behind_readers_nor_hold_them_up, .timeout = 20)
 {
+	CORIO_TEST_NO_FAULTS("asserts that single reads and writes are whole");
 	t_run(watcher_main, NULL, NULL);
 }
 
@@ -599,6 +601,7 @@ static void *sock_to_file_main(void *arg)
 
 Test(readiness, a_socket_number_reused_by_a_file_after_corio_close_reads_the_file, .timeout = 20)
 {
+	CORIO_TEST_NO_FAULTS("asserts that single reads and writes are whole");
 	char *dir = t_tmpdir();
 	char path[512];
 	snprintf(path, sizeof(path), "%s/f", dir);

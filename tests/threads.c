@@ -585,6 +585,20 @@ static int client_connect(int port)
 	return fd;
 }
 
+/* Read @n bytes: TCP may deliver an echo in pieces (under fault
+ * injection's short sends, it does). */
+static bool read_n(int fd, char *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, buf + got, n - got);
+		if (r <= 0)
+			return false;
+		got += (size_t)r;
+	}
+	return true;
+}
+
 static void *client_main(void *arg)
 {
 	struct srv *s = arg;
@@ -594,7 +608,7 @@ static void *client_main(void *arg)
 	for (unsigned i = 0; i < s->conns; i++) {
 		char buf[4];
 		fds[i] = client_connect(s->port);
-		if (fds[i] < 0 || write(fds[i], "hi\n", 3) != 3 || read(fds[i], buf, 3) != 3 ||
+		if (fds[i] < 0 || write(fds[i], "hi\n", 3) != 3 || !read_n(fds[i], buf, 3) ||
 		    memcmp(buf, "hi\n", 3))
 			s->client_err++;
 	}

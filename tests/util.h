@@ -9,10 +9,21 @@
 #include <corio.h>
 #include <criterion/criterion.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #define MS (1000000ull)
 /* criterion .timeout for tests that wait: a hang fails instead of stalling */
 #define WAIT_TEST_TIMEOUT 30
+
+/* For a test that cannot hold under fault injection by its nature (it
+ * asserts an exact error path, or counts system calls or ops): skip it,
+ * with @reason, when $CORIO_FAULTS is set (.ci/run runs the suite so). */
+#define CORIO_TEST_NO_FAULTS(reason)                                          \
+	do {                                                                  \
+		const char *corio_f_ = getenv("CORIO_FAULTS");                \
+		if (corio_f_ && *corio_f_)                                    \
+			cr_skip_test("not under CORIO_FAULTS: %s", (reason)); \
+	} while (0)
 
 /* Run @fn(@arg) as the main task of a new loop (options @o may be NULL),
  * assert the loop ran cleanly and was freed, and return main's result. */

@@ -96,6 +96,8 @@ struct corio__op {
 	int32_t res;             /* the result, once completed */
 	uint8_t code;            /* enum corio__op_code */
 	bool cancel_sent;        /* an async cancel was requested */
+	uint16_t fault;          /* faults.c: the errno a stand-in completes
+				  * with instead of the op (0: none) */
 	int fd;
 	void *buf;
 	uint32_t len;

@@ -74,6 +74,12 @@ typedef struct corio_loop_options {
 	 *  timers close together cost one kernel wait.  Timers never fire
 	 *  early; they may fire late by up to the slack. */
 	uint64_t timer_slack_ns;
+	/** Fault injection, as $CORIO_FAULTS ("seed:rate[:kinds]", see
+	 *  enum corio_fault_kind); it overrides the variable, and "" turns
+	 *  faults off whatever the variable says.  NULL: $CORIO_FAULTS.  A
+	 *  string that does not parse makes corio_loop_new() fail with
+	 *  -EINVAL. */
+	const char *faults;
 } corio_loop_options;
 
 /** Task options for corio_spawn_ex().  Zero-initialise. */
@@ -93,7 +99,8 @@ typedef struct corio_task_options {
  * corio_loop_new() - create an event loop for the calling thread.
  * @out:  receives the loop.
  * @opts: options, or NULL for the defaults.
- * Return: 0, -ENOMEM, -EINVAL (bad option), or the error the backend met
+ * Return: 0, -ENOMEM, -EINVAL (bad option, or a $CORIO_FAULTS that does
+ * not parse: see enum corio_fault_kind), or the error the backend met
  * (for example -EPERM or -ENOSYS when io_uring was forced but is disabled).
  */
 CORIO_API int corio_loop_new(corio_loop **out, const corio_loop_options *opts);
@@ -226,6 +233,63 @@ CORIO_API void corio_run_threads_stop(void);
  * the simpler way.
  */
 
+/*
+ * Fault injection: $CORIO_FAULTS=seed:rate[:kinds] (read when a loop is
+ * made) or corio_loop_options.faults, the same string.  seed: an unsigned
+ * number (0x.. for hex); rate: the probability, 0 to 1, that an op which
+ * can meet a fault meets one (0.01: one in a hundred); kinds: a comma list
+ * of the names below (default: all).  Each loop draws from a generator of
+ * its own, seeded with seed, once per op that can meet one of the kinds
+ * asked for (and once per io_uring submission for sqfull), so the same
+ * seed and the same program replay the same faults.  A spec that does
+ * not parse makes corio_loop_new() fail with -EINVAL, from the option or
+ * from the variable (then with one line on stderr saying why): a typo
+ * never silently runs a test without its faults.
+ *
+ * Faults are ones the kernel could give for the op and its file, and they
+ * reach the caller exactly as the kernel's would, through the op's own
+ * completion.  An error is injected *instead of* the op: the op never
+ * reaches the kernel (a stand-in completes with the error), so nothing
+ * was transferred, accepted or consumed, and nothing is lost or sent
+ * twice when the caller retries.  A short count is a real one: the
+ * request is cut before the kernel sees it, so the bytes past the count
+ * stay where they were (in the socket, pipe or file) for the next call.
+ * Never faulted: closes, cancels, timeouts, connects, shutdowns, fsyncs,
+ * NOPs, loop-to-loop wake-ups, and the runtime's own ops (its eventfd,
+ * signalfd and resolver reads and polls).
+ */
+enum corio_fault_kind {
+	/** "short": a read, recv, write, send or splice moves fewer bytes
+	 *  than asked (exactly 1 in a quarter of them): regular files
+	 *  (not O_DIRECT), pipes and stream sockets only (a datagram
+	 *  would be cut); never a recv with MSG_WAITALL; readv/writev with
+	 *  more than one iovec lose the last ones. */
+	CORIO_FAULT_SHORT,
+	/** "eintr": -EINTR from accept, recv/send and their msg forms, and
+	 *  read/write/readv/writev of pipes and sockets, splice, poll. */
+	CORIO_FAULT_EINTR,
+	/** "eagain": -EAGAIN, only where the caller asked not to wait
+	 *  (MSG_DONTWAIT, RWF_NOWAIT). */
+	CORIO_FAULT_EAGAIN,
+	/** "reset": -ECONNRESET from recv/send/read/write on connected
+	 *  stream sockets (a multishot receive included); -ECONNABORTED
+	 *  from accept (the connection died in the backlog). */
+	CORIO_FAULT_RESET,
+	/** "pipe": -EPIPE from send/write on stream sockets and pipes. */
+	CORIO_FAULT_PIPE,
+	/** "nobufs": -ENOBUFS from send/sendmsg, and as the end of a
+	 *  multishot receive (its buffer ring ran dry). */
+	CORIO_FAULT_NOBUFS,
+	/** "nomem": -ENOMEM from accept, recv/send, read/write, splice,
+	 *  poll, open, statx, unlink, rename, mkdir, multishot ops. */
+	CORIO_FAULT_NOMEM,
+	/** "sqfull": io_uring only: the submission queue is found full, so
+	 *  what is queued goes to the kernel before the op's SQE is taken,
+	 *  half the time after a -EBUSY (completions moved aside). */
+	CORIO_FAULT_SQFULL,
+	CORIO_FAULT_KINDS
+};
+
 /** Op kinds counted in corio_loop_stats.ops (see corio_op_name()). */
 #define CORIO_STATS_OP_KINDS 80
 
@@ -244,6 +308,9 @@ typedef struct corio_loop_stats {
 	uint64_t cqes;     /**< completions delivered */
 	uint64_t switches; /**< context switches between tasks and the loop */
 	uint64_t ops[CORIO_STATS_OP_KINDS]; /**< ops started, by kind */
+	/* Fault injection (enum corio_fault_kind): 0 unless it is on. */
+	uint64_t faults;                              /**< faults injected */
+	uint64_t faults_by_kind[CORIO_FAULT_KINDS];   /**< the same, by kind */
 } corio_loop_stats;
 
 /** corio_loop_get_stats() - copy @loop's counters into *@out.  Return: 0,
