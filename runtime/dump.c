@@ -8,6 +8,7 @@
  * cancelled tasks that go on for long without ending.
  */
 #include "corio_int.h"
+#include "faults_int.h"
 
 #include <inttypes.h>
 #include <signal.h>
@@ -77,6 +78,17 @@ void corio_loop_dump(corio_loop *l, FILE *out)
 			fprintf(out, " %s %" PRIu64, corio_op_name(k) ? corio_op_name(k) : "?",
 				s->ops[k]);
 	fputc('\n', out);
+	if (s->faults) {
+		fprintf(out, "  faults injected: %" PRIu64 " (", s->faults);
+		const char *sep = "";
+		for (unsigned k = 0; k < CORIO_FAULT_KINDS; k++)
+			if (s->faults_by_kind[k]) {
+				fprintf(out, "%s%s %" PRIu64, sep, corio__fault_name(k),
+					s->faults_by_kind[k]);
+				sep = ", ";
+			}
+		fputs(")\n", out);
+	}
 	fflush(out);
 }
 

@@ -33,6 +33,11 @@ static const char *const kind_names[CORIO_FAULT_KINDS] = {
 	[CORIO_FAULT_NOMEM] = "nomem",   [CORIO_FAULT_SQFULL] = "sqfull",
 };
 
+const char *corio__fault_name(unsigned kind)
+{
+	return kind < CORIO_FAULT_KINDS ? kind_names[kind] : NULL;
+}
+
 /* ---- the spec --------------------------------------------------------- */
 
 /* One name of the kinds list, @len bytes at @p: its bit, 0 if unknown. */

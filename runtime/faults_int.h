@@ -22,6 +22,8 @@ struct corio__faults {
 
 /* Parse "seed:rate[:kinds]" into *@f: 0 or -EINVAL. */
 int corio__faults_parse(const char *spec, struct corio__faults *f) CORIO__HIDDEN;
+/* A kind's name in specs ("short", "eintr", ...), NULL past the last. */
+const char *corio__fault_name(unsigned kind) CORIO__HIDDEN;
 /* At loop creation: the option's spec, else $CORIO_FAULTS.  0 or -EINVAL
  * (for the variable, also a line on stderr saying what is wrong). */
 int corio__faults_init(corio_loop *l, const corio_loop_options *o) CORIO__HIDDEN;

@@ -139,6 +139,27 @@ static void *env_nomem_main(void *arg)
 	return NULL;
 }
 
+static void *dump_nomem_main(void *arg)
+{
+	(void)arg;
+	cr_assert_eq(corio_open("/dev/null", O_RDONLY, 0), -ENOMEM);
+	cr_assert_eq(corio_open("/dev/null", O_RDONLY, 0), -ENOMEM);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	cr_assert_not_null(f);
+	corio_loop_dump(corio_current_loop(), f);
+	fclose(f);
+	cr_expect_not_null(strstr(text, "faults injected: 2 (nomem 2)"), "%s", text);
+	free(text);
+	return NULL;
+}
+
+Test(faults, the_dump_counts_faults_by_kind, .timeout = WAIT_TEST_TIMEOUT)
+{
+	run_spec("1:1:nomem", dump_nomem_main, NULL);
+}
+
 Test(faults, env_spec_injects, .timeout = WAIT_TEST_TIMEOUT)
 {
 	setenv("CORIO_FAULTS", "1:1:nomem", 1);
