@@ -30,7 +30,7 @@
  *
  *   bench-echo [--quick|--full] [--rounds N] [--duration S] [--warmup S]
  *              [--conns 1,50,500] [--sizes 64,4096] [--window W]
- *              [--only batch|pingpong|stream]
+ *              [--only batch|pingpong|stream|stream_epoll]
  *   bench-echo --server [port]     (the corio server alone; the backend
  *                                   from $CORIO_BACKEND, as any program;
  *                                   SIGUSR1 prints a STATS line)
@@ -260,11 +260,20 @@ static void sample(struct samples *s, uint64_t ns)
 	s->v[s->n++] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
 }
 
+#define MAX_WINDOW 256
+
+/* A connection keeps up to window messages in flight, all the same
+ * message, sent from one buffer holding it window times over; one send
+ * in flight at a time (two sends on a socket could interleave), carrying
+ * every message the window has room for. */
 struct cconn {
 	int fd;
-	size_t got;   /* bytes of the echo received so far */
-	uint64_t t0;  /* when the message went out */
+	uint64_t recvd;   /* echoed bytes so far */
+	uint64_t sent;    /* messages handed to the kernel */
+	uint64_t done;    /* messages whose echo is whole */
+	unsigned sending; /* messages in the send in flight (0: none) */
 	char *msg;
+	uint64_t t0[MAX_WINDOW]; /* when message k went out, at k % window */
 };
 
 struct gen {
@@ -274,6 +283,7 @@ struct gen {
 	struct cconn *cs;
 	int conns;
 	size_t size;
+	unsigned window;   /* messages in flight per connection */
 	uint64_t from, to; /* the measured window */
 	struct samples s;
 	uint64_t rts;      /* every round trip, warm-up included */
@@ -297,14 +307,30 @@ static void g_recv(struct gen *g, int i)
 	io_uring_sqe_set_data64(q, (uint64_t)G_RECV << 32 | (uint32_t)i);
 }
 
+/* Send every message the window has room for, in one send, unless a
+ * send is in flight (its completion calls this again). */
 static void g_send(struct gen *g, int i, uint64_t now)
 {
 	struct cconn *c = &g->cs[i];
-	c->got = 0;
-	c->t0 = now;
+	unsigned k = (unsigned)(c->done + g->window - c->sent);
+	if (c->sending || !k)
+		return;
+	for (unsigned m = 0; m < k; m++)
+		c->t0[(c->sent + m) % g->window] = now;
+	c->sent += k;
+	c->sending = k;
 	struct io_uring_sqe *q = gsqe(g);
-	io_uring_prep_send(q, c->fd, c->msg, g->size, MSG_NOSIGNAL | MSG_WAITALL);
+	io_uring_prep_send(q, c->fd, c->msg, k * g->size, MSG_NOSIGNAL | MSG_WAITALL);
 	io_uring_sqe_set_data64(q, (uint64_t)G_SEND << 32 | (uint32_t)i);
+}
+
+static void g_on_send(struct gen *g, int i, int res)
+{
+	struct cconn *c = &g->cs[i];
+	if (res != (int)(c->sending * g->size))
+		g->err = -1; /* short or failed send */
+	c->sending = 0;
+	g_send(g, i, bench_now_ns());
 }
 
 static void g_recycle(struct gen *g, unsigned bid)
@@ -321,18 +347,31 @@ static void g_on_recv(struct gen *g, int i, int res, unsigned flags)
 	struct cconn *c = &g->cs[i];
 	if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
 		unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
-		if (c->got + (size_t)res > g->size ||
-		    memcmp(g->bufs + (size_t)bid * GBUFSZ, c->msg + c->got, (size_t)res))
-			g->err = -1; /* a wrong echo */
-		c->got += (size_t)res;
-		g_recycle(g, bid);
-		if (c->got == g->size) {
-			uint64_t t1 = bench_now_ns();
-			g->rts++;
-			if (c->t0 >= g->from && t1 <= g->to)
-				sample(&g->s, t1 - c->t0);
-			g_send(g, i, t1);
+		const char *p = g->bufs + (size_t)bid * GBUFSZ;
+		if (c->recvd + (uint64_t)res > c->sent * g->size)
+			g->err = -1; /* more than was sent */
+		/* the stream is the message over and over: check it piece by
+		 * piece, each within one message */
+		for (size_t k = 0; k < (size_t)res && !g->err;) {
+			size_t off = (size_t)((c->recvd + k) % g->size);
+			size_t n = g->size - off < (size_t)res - k ? g->size - off : (size_t)res - k;
+			if (memcmp(p + k, c->msg + off, n))
+				g->err = -1; /* a wrong echo */
+			k += n;
 		}
+		c->recvd += (uint64_t)res;
+		g_recycle(g, bid);
+		uint64_t t1 = 0;
+		while ((c->done + 1) * g->size <= c->recvd) {
+			t1 = t1 ? t1 : bench_now_ns();
+			uint64_t t0 = c->t0[c->done % g->window];
+			g->rts++;
+			c->done++;
+			if (t0 >= g->from && t1 <= g->to)
+				sample(&g->s, t1 - t0);
+		}
+		if (t1)
+			g_send(g, i, t1);
 	}
 	if (flags & IORING_CQE_F_MORE)
 		return;
@@ -423,8 +462,8 @@ static void drive(struct gen *g, struct window *w)
 			int i = (int)(uint32_t)cqe->user_data;
 			if (cqe->user_data >> 32 == G_RECV)
 				g_on_recv(g, i, cqe->res, cqe->flags);
-			else if (cqe->res != (int)g->size)
-				g->err = -1; /* short or failed send */
+			else
+				g_on_send(g, i, cqe->res);
 			n++;
 		}
 		io_uring_cq_advance(&g->ring, n);
@@ -433,16 +472,22 @@ static void drive(struct gen *g, struct window *w)
 	w->rts1 = g->rts;
 }
 
-static int run_client(int port, int conns, size_t size, double warmup, double dur,
-		      struct result *r)
+/* @window 1: ping-pong; more: streaming. */
+static int run_client(int port, int conns, size_t size, unsigned window, double warmup,
+		      double dur, struct result *r)
 {
-	struct gen g = {.conns = conns, .size = size};
-	g.cs = calloc((size_t)conns, sizeof(*g.cs));
+	struct gen g = {.conns = conns, .size = size, .window = window};
+	if (window < 1 || window > MAX_WINDOW || !(g.cs = calloc((size_t)conns, sizeof(*g.cs))))
+		return -1;
 	int err = g_setup(&g);
 	for (int i = 0; i < conns && !err; i++) {
-		g.cs[i].msg = malloc(size);
-		for (size_t k = 0; k < size; k++)
-			g.cs[i].msg[k] = (char)(i * 131 + k * 7);
+		g.cs[i].msg = malloc(size * window);
+		if (!g.cs[i].msg) {
+			err = 1;
+			break;
+		}
+		for (size_t k = 0; k < size * window; k++)
+			g.cs[i].msg[k] = (char)((size_t)i * 131 + (k % size) * 7);
 		g.cs[i].fd = client_connect(port);
 		err = g.cs[i].fd < 0;
 	}
@@ -458,7 +503,7 @@ static int run_client(int port, int conns, size_t size, double warmup, double du
 	err = err || g.err || !g.s.n;
 	if (!err) {
 		qsort(g.s.v, g.s.n, sizeof(*g.s.v), cmp_u32);
-		r->rt_per_s = (double)g.s.n / dur;
+		r->rt_per_s = (double)(w.rts1 - w.rts0) / dur;
 		r->p50_us = g.s.v[g.s.n / 2] / 1e3;
 		r->p99_us = g.s.v[g.s.n * 99 / 100] / 1e3;
 		r->mb_per_s = r->rt_per_s * (double)size / 1e6;
@@ -628,14 +673,20 @@ static int stop_server(pid_t pid)
 
 /* ---- the grid ----------------------------------------------------------- */
 
-enum { GEN_BATCH, GEN_PINGPONG, GEN_STREAM, NGEN };
-static const char *const gen_keys[NGEN] = {"batch", "pingpong", "stream"};
+enum { GEN_BATCH, GEN_PINGPONG, GEN_STREAM, GEN_STREAM_EPOLL, NGEN };
+static const char *const gen_keys[NGEN] = {"batch", "pingpong", "stream", "stream_epoll"};
 static const char *const gen_titles[NGEN] = {
 	"Batch generator (io_uring: multishot receive, the sends of a turn in one enter)",
 	"Ping-pong generator (bench-echo-pingpong: epoll, one send() per message)",
-	"Streaming (bench-echo-pingpong with a window: each connection keeps W messages "
-	"in flight)",
+	"Streaming, batch generator (each connection keeps W messages in flight, the ones "
+	"the window has room for in one send)",
+	"Streaming, epoll generator (bench-echo-pingpong with a window of W messages)",
 };
+
+static bool streaming(int gen)
+{
+	return gen == GEN_STREAM || gen == GEN_STREAM_EPOLL;
+}
 
 struct cell {
 	int gen, conns, size;
@@ -676,7 +727,7 @@ static const struct metric {
 /* The throughput figure of a cell: MB/s when streaming. */
 static int headline(const struct cell *c)
 {
-	return c->gen == GEN_STREAM ? MBS : RT;
+	return streaming(c->gen) ? MBS : RT;
 }
 
 static int stream_window; /* for the lines */
@@ -697,11 +748,14 @@ static int one_round(int c, const struct opts *o, const struct cell *cl, struct 
 		return -1;
 	}
 	int err;
-	if (cl->gen == GEN_BATCH)
-		err = run_client(port, cl->conns, (size_t)cl->size, o->warmup, o->duration, r);
+	if (cl->gen == GEN_BATCH || cl->gen == GEN_STREAM)
+		err = run_client(port, cl->conns, (size_t)cl->size,
+				 cl->gen == GEN_STREAM ? (unsigned)o->window : 1, o->warmup,
+				 o->duration, r);
 	else
 		err = run_pingpong(port, cl->conns, (size_t)cl->size,
-				   cl->gen == GEN_STREAM ? o->window : 1, o->warmup, o->duration, r);
+				   cl->gen == GEN_STREAM_EPOLL ? o->window : 1, o->warmup,
+				   o->duration, r);
 	if (stop_server(pid))
 		fprintf(stderr, "bench-echo: %s did not stop cleanly\n", names[c]);
 	if (err)
@@ -771,7 +825,7 @@ static void print_lines(const struct figure *f)
 		}
 		printf("echo.%s gen=%s conns=%d size=%d", metrics[m].key, gen_keys[cl->gen],
 		       cl->conns, cl->size);
-		if (cl->gen == GEN_STREAM)
+		if (streaming(cl->gen))
 			printf(" window=%d", stream_window);
 		printf(" unit=%s better=%s", metrics[m].unit, metrics[m].better);
 		for (int c = 0; c < NC; c++)
@@ -838,7 +892,7 @@ static void print_throughput(const struct figure *fs, int n, int gen)
 	static const char *const extra[] = {"io_uring vs epoll", "corio io_uring vs raw epoll",
 					    "corio io_uring vs raw liburing",
 					    "corio epoll vs raw epoll"};
-	int m = gen == GEN_STREAM ? MBS : RT;
+	int m = streaming(gen) ? MBS : RT;
 	table_head(metrics[m].title, extra, 4);
 	for (int i = 0; i < n; i++) {
 		const struct figure *f = &fs[i];
@@ -920,7 +974,7 @@ static void print_tables(const struct figure *fs, int n, const struct opts *o)
 		if (!any)
 			continue;
 		printf("\n### %s", gen_titles[g]);
-		if (g == GEN_STREAM)
+		if (streaming(g))
 			printf(", W = %d; target: corio io_uring >= 1.2x raw epoll", o->window);
 		printf("\n");
 		print_throughput(fs, n, g);
@@ -971,10 +1025,12 @@ static void make_cells(struct opts *o, bool custom)
 			for (int k = 0; k < o->nsizes; k++)
 				add_cell(o, g, o->conns[i], o->sizes[k]);
 	}
-	if (o->gens & 1u << GEN_STREAM) {
+	for (int g = GEN_STREAM; g <= GEN_STREAM_EPOLL; g++) {
+		if (!(o->gens & 1u << g))
+			continue;
 		int nsizes = o->quick && !custom ? 1 : o->nsizes;
 		for (int k = 0; k < nsizes; k++)
-			add_cell(o, GEN_STREAM, custom ? o->conns[0] : 50, o->sizes[k]);
+			add_cell(o, g, custom ? o->conns[0] : 50, o->sizes[k]);
 	}
 }
 
@@ -1027,7 +1083,7 @@ static int parse(int argc, char **argv, struct opts *o)
 static int client_only(int port, const struct opts *o)
 {
 	struct result r;
-	if (run_client(port, o->conns[0], (size_t)o->sizes[0], o->warmup, o->duration, &r))
+	if (run_client(port, o->conns[0], (size_t)o->sizes[0], 1, o->warmup, o->duration, &r))
 		return 1;
 	printf("rt/s %.0f p50 %.1f us p99 %.1f us\n", r.rt_per_s, r.p50_us, r.p99_us);
 	return 0;
@@ -1048,7 +1104,7 @@ int main(int argc, char **argv)
 	if (parse(argc, argv, &o)) {
 		fprintf(stderr, "usage: bench-echo [--quick|--full] [--rounds N] [--duration S] "
 				"[--warmup S] [--conns 1,50,500] [--sizes 64,4096] [--window W] "
-				"[--only batch|pingpong|stream]\n");
+				"[--only batch|pingpong|stream|stream_epoll]\n");
 		return 2;
 	}
 	pin(1);
