@@ -105,12 +105,16 @@ static void *stats_task(void *arg)
 				rss = pages * (sysconf(_SC_PAGESIZE) / 1024);
 			fclose(f);
 		}
+		unsigned long long sends = 0; /* send ops, of every kind */
+		for (unsigned k = 0; k < CORIO_STATS_OP_KINDS; k++)
+			if (corio_op_name(k) && !strncmp(corio_op_name(k), "send", 4))
+				sends += st.ops[k];
 		printf("STATS turns=%llu enters=%llu sqes=%llu cqes=%llu switches=%llu "
-		       "accepted=%llu active=%llu rss_kib=%ld\n",
+		       "accepted=%llu active=%llu rss_kib=%ld sends=%llu\n",
 		       (unsigned long long)st.turns, (unsigned long long)st.enters,
 		       (unsigned long long)st.sqes, (unsigned long long)st.cqes,
 		       (unsigned long long)st.switches, (unsigned long long)ss.accepted,
-		       (unsigned long long)ss.active, rss);
+		       (unsigned long long)ss.active, rss, sends);
 		fflush(stdout);
 	}
 	return NULL;
@@ -181,7 +185,7 @@ static int cmp_u32(const void *a, const void *b)
 struct result {
 	double rt_per_s, mb_per_s, p50_us, p99_us;
 	double cpu_us_rt;  /* server run time per round trip, measured window */
-	double enters_rt, switches_rt; /* corio's, per round trip; NAN for peers */
+	double enters_rt, switches_rt, sends_rt; /* corio's, per round trip; NAN for peers */
 };
 
 /* ---- the server under test, as the generators see it ------------------- */
@@ -194,7 +198,7 @@ static struct {
 
 struct sample {
 	uint64_t cpu_ns;           /* its run time so far */
-	uint64_t enters, switches; /* corio's counters, if stats */
+	uint64_t enters, switches, sends; /* corio's counters, if stats */
 	bool stats;
 };
 
@@ -203,7 +207,7 @@ struct sample {
 static void server_sample(struct sample *s)
 {
 	char path[64];
-	unsigned long long ns = 0, e, sw;
+	unsigned long long ns = 0, e, sw, sn = 0;
 	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)server.pid);
 	FILE *f = server.pid > 0 ? fopen(path, "r") : NULL;
 	if (f) {
@@ -218,8 +222,10 @@ static void server_sample(struct sample *s)
 	    !bench_read_line(&server.out, line, sizeof(line), 2000) &&
 	    sscanf(line, "STATS turns=%*u enters=%llu sqes=%*u cqes=%*u switches=%llu", &e,
 		   &sw) == 2) {
+		const char *p = strstr(line, " sends=");
 		s->enters = e;
 		s->switches = sw;
+		s->sends = p && sscanf(p, " sends=%llu", &sn) == 1 ? sn : 0;
 		s->stats = true;
 	}
 }
@@ -230,10 +236,11 @@ static void window_figures(const struct sample *a, const struct sample *b, uint6
 {
 	double n = (double)rts;
 	r->cpu_us_rt = b->cpu_ns > a->cpu_ns && rts ? (double)(b->cpu_ns - a->cpu_ns) / 1e3 / n : 0;
-	r->enters_rt = r->switches_rt = NAN;
+	r->enters_rt = r->switches_rt = r->sends_rt = NAN;
 	if (a->stats && b->stats && rts) {
 		r->enters_rt = (double)(b->enters - a->enters) / n;
 		r->switches_rt = (double)(b->switches - a->switches) / n;
+		r->sends_rt = (double)(b->sends - a->sends) / n;
 	}
 }
 
@@ -503,7 +510,7 @@ struct opts {
 };
 
 /* What is measured at each grid point (struct result's fields). */
-enum { RT, MBS, P50, P99, CPU, ENT, SW, NM };
+enum { RT, MBS, P50, P99, CPU, ENT, SW, SND, NM };
 
 static const struct metric {
 	const char *key, *unit, *better, *title;
@@ -521,6 +528,8 @@ static const struct metric {
 		 "corio's system calls per round trip (corio_loop_stats.enters)", 3},
 	[SW] = {"switches_per_rt", "switches", "lower",
 		"corio's task switches per round trip (corio_loop_stats.switches)", 3},
+	[SND] = {"sends_per_rt", "sends", "lower",
+		 "corio's send ops per round trip (corio_loop_stats.ops)", 3},
 };
 
 /* The throughput figure of a cell: MB/s when streaming. */
@@ -575,7 +584,8 @@ static void measure(const struct opts *o, struct figure *f)
 			if (!present[c] || one_round(c, o, &f->cell, &res))
 				continue;
 			const double x[NM] = {res.rt_per_s, res.mb_per_s, res.p50_us, res.p99_us,
-					      res.cpu_us_rt, res.enters_rt, res.switches_rt};
+					      res.cpu_us_rt, res.enters_rt, res.switches_rt,
+					      res.sends_rt};
 			for (int m = 0; m < NM; m++)
 				v[m][c][n[c]] = x[m];
 			n[c]++;
@@ -752,15 +762,16 @@ static void print_counters(const struct figure *fs, int n, int gen)
 {
 	printf("\ncorio's counters per round trip (corio_loop_get_stats() over the window; "
 	       "median (min–max)):\n\n| conns | size | io_uring: syscalls | io_uring: task "
-	       "switches | epoll: syscalls | epoll: task switches |\n|---:|---:|---:|---:|---:|"
-	       "---:|\n");
+	       "switches | io_uring: send ops | epoll: syscalls | epoll: task switches | epoll: "
+	       "send ops |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n");
 	for (int i = 0; i < n; i++) {
 		const struct figure *f = &fs[i];
 		if (f->cell.gen != gen)
 			continue;
-		printf("| %d | %d | %s | %s | %s | %s |\n", f->cell.conns, f->cell.size,
-		       cellf(f, ENT, BENCH_URING), cellf(f, SW, BENCH_URING),
-		       cellf(f, ENT, BENCH_EPOLL), cellf(f, SW, BENCH_EPOLL));
+		printf("| %d | %d |", f->cell.conns, f->cell.size);
+		for (int b = 0; b < BENCH_NBACKENDS; b++)
+			printf(" %s | %s | %s |", cellf(f, ENT, b), cellf(f, SW, b), cellf(f, SND, b));
+		printf("\n");
 	}
 }
 

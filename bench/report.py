@@ -41,6 +41,7 @@ LABELS = {
     "echo.mb_per_s": "echoed MB/s",
     "echo.syscalls_per_rt": "corio syscalls per round trip",
     "echo.switches_per_rt": "corio task switches per round trip",
+    "echo.sends_per_rt": "corio send ops per round trip",
     "idle.rss_mib": "idle connections: server RSS",
     "idle.kib_per_conn": "idle connections: RSS per connection",
     "idle.rss_mib_projected": "idle connections: server RSS, projected",
