@@ -484,8 +484,7 @@ static const char *const gen_keys[NGEN] = {"batch", "pingpong", "stream", "strea
 static const char *const gen_titles[NGEN] = {
 	"Batch generator (io_uring: multishot receive, the sends of a turn in one enter)",
 	"Ping-pong generator (bench-echo-pingpong: epoll, one send() per message)",
-	"Streaming, batch generator (each connection keeps W messages in flight, the ones "
-	"the window has room for in one send)",
+	"Streaming, batch generator (W messages in flight per connection, sent together)",
 	"Streaming, epoll generator (bench-echo-pingpong with a window of W messages)",
 };
 
