@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * core.c - the runtime core against its peers, side by side in one run:
- * task yield vs a bare Boost.Context jump and vs swapcontext, spawn+join vs pthread_create+join, 10 000
- * tasks alive at once vs as many threads, NOPs
- * through the ring vs a hand-written liburing loop, and a million callback
+ * task yield vs a bare Boost.Context jump and vs swapcontext, spawn+join
+ * vs pthread_create+join, 10 000 tasks alive at once vs as many threads,
+ * NOPs through the ring vs a hand-written liburing loop, and a million callback
  * timers (optionally sleeping tasks) vs libuv timers: time, CPU and memory,
  * in one child process per contender so that RSS is measured cleanly.
  * corio runs on both backends (io_uring, epoll): even a figure that never

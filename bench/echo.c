@@ -12,10 +12,10 @@
  *  - pingpong: bench-echo-pingpong (bench/echo_pingpong.c), plain epoll,
  *    one send() per message, as most real clients are written.
  * In both, N connections each send an M-byte message and wait for its
- * echo, over and over.  A third mode, stream, runs bench-echo-pingpong
- * with a window: each connection keeps W messages in flight, and the
- * figure is echoed MB/s, where a server that batches its system calls
- * should show it.  Every echo is checked.
+ * echo, over and over.  Streaming runs either generator with a window:
+ * each connection keeps W messages in flight, and the figure is echoed
+ * MB/s, where a server that batches its system calls should show it.
+ * Every echo is checked.
  *
  * Figures: round trips per second (MB/s when streaming), p50/p99 latency,
  * the server's CPU time per round trip over the measured window (from
@@ -30,7 +30,7 @@
  *
  *   bench-echo [--quick|--full] [--rounds N] [--duration S] [--warmup S]
  *              [--conns 1,50,500] [--sizes 64,4096] [--window W]
- *              [--only batch|pingpong|stream]
+ *              [--only batch|pingpong|stream|stream_epoll]
  *   bench-echo --server [port]     (the corio server alone; the backend
  *                                   from $CORIO_BACKEND, as any program;
  *                                   SIGUSR1 prints a STATS line)
@@ -39,12 +39,15 @@
  *
  * --quick (bench/run's default): 5 rounds of 2 s after 0.5 s of warm-up,
  * on 50 x 64 B and 500 x 4 KiB with both generators, and streaming on
- * 50 x 64 B; --full: the whole grid (1, 50, 500 connections x 64 B,
- * 4 KiB) with both generators, streaming on 50 x 64 B and 50 x 4 KiB.
+ * 50 x 64 B and 50 x 4 KiB (batch generator), 50 x 64 B (epoll one);
+ * --full: 3 s windows, the whole grid (1, 50, 500 connections x 64 B,
+ * 4 KiB) with both generators, streaming on 50 x 64 B and 4 KiB with
+ * both.
  */
 #include <corio.h>
 
 #include "bench.h"
+#include "echo_batch.h"
 
 #include <errno.h>
 #include <liburing.h>
@@ -102,12 +105,16 @@ static void *stats_task(void *arg)
 				rss = pages * (sysconf(_SC_PAGESIZE) / 1024);
 			fclose(f);
 		}
+		unsigned long long sends = 0; /* send ops, of every kind */
+		for (unsigned k = 0; k < CORIO_STATS_OP_KINDS; k++)
+			if (corio_op_name(k) && !strncmp(corio_op_name(k), "send", 4))
+				sends += st.ops[k];
 		printf("STATS turns=%llu enters=%llu sqes=%llu cqes=%llu switches=%llu "
-		       "accepted=%llu active=%llu rss_kib=%ld\n",
+		       "accepted=%llu active=%llu rss_kib=%ld sends=%llu\n",
 		       (unsigned long long)st.turns, (unsigned long long)st.enters,
 		       (unsigned long long)st.sqes, (unsigned long long)st.cqes,
 		       (unsigned long long)st.switches, (unsigned long long)ss.accepted,
-		       (unsigned long long)ss.active, rss);
+		       (unsigned long long)ss.active, rss, sends);
 		fflush(stdout);
 	}
 	return NULL;
@@ -178,7 +185,7 @@ static int cmp_u32(const void *a, const void *b)
 struct result {
 	double rt_per_s, mb_per_s, p50_us, p99_us;
 	double cpu_us_rt;  /* server run time per round trip, measured window */
-	double enters_rt, switches_rt; /* corio's, per round trip; NAN for peers */
+	double enters_rt, switches_rt, sends_rt; /* corio's, per round trip; NAN for peers */
 };
 
 /* ---- the server under test, as the generators see it ------------------- */
@@ -191,7 +198,7 @@ static struct {
 
 struct sample {
 	uint64_t cpu_ns;           /* its run time so far */
-	uint64_t enters, switches; /* corio's counters, if stats */
+	uint64_t enters, switches, sends; /* corio's counters, if stats */
 	bool stats;
 };
 
@@ -200,7 +207,7 @@ struct sample {
 static void server_sample(struct sample *s)
 {
 	char path[64];
-	unsigned long long ns = 0, e, sw;
+	unsigned long long ns = 0, e, sw, sn = 0;
 	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)server.pid);
 	FILE *f = server.pid > 0 ? fopen(path, "r") : NULL;
 	if (f) {
@@ -215,8 +222,10 @@ static void server_sample(struct sample *s)
 	    !bench_read_line(&server.out, line, sizeof(line), 2000) &&
 	    sscanf(line, "STATS turns=%*u enters=%llu sqes=%*u cqes=%*u switches=%llu", &e,
 		   &sw) == 2) {
+		const char *p = strstr(line, " sends=");
 		s->enters = e;
 		s->switches = sw;
+		s->sends = p && sscanf(p, " sends=%llu", &sn) == 1 ? sn : 0;
 		s->stats = true;
 	}
 }
@@ -227,176 +236,12 @@ static void window_figures(const struct sample *a, const struct sample *b, uint6
 {
 	double n = (double)rts;
 	r->cpu_us_rt = b->cpu_ns > a->cpu_ns && rts ? (double)(b->cpu_ns - a->cpu_ns) / 1e3 / n : 0;
-	r->enters_rt = r->switches_rt = NAN;
+	r->enters_rt = r->switches_rt = r->sends_rt = NAN;
 	if (a->stats && b->stats && rts) {
 		r->enters_rt = (double)(b->enters - a->enters) / n;
 		r->switches_rt = (double)(b->switches - a->switches) / n;
+		r->sends_rt = (double)(b->sends - a->sends) / n;
 	}
-}
-
-/*
- * The generator runs on io_uring itself (multishot receive into provided
- * buffers, sends batched into one enter per turn) so that it costs less
- * per round trip than any of the servers: a generator that saturates
- * first makes every server look alike.
- */
-#define GBUFS 2048u
-#define GBUFSZ 4096u
-#define GBGID 7
-
-enum { G_RECV = 1, G_SEND };
-
-struct samples {
-	uint32_t *v;
-	size_t n, cap;
-};
-
-static void sample(struct samples *s, uint64_t ns)
-{
-	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 1 << 16;
-		s->v = realloc(s->v, s->cap * sizeof(*s->v));
-	}
-	s->v[s->n++] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
-}
-
-struct cconn {
-	int fd;
-	size_t got;   /* bytes of the echo received so far */
-	uint64_t t0;  /* when the message went out */
-	char *msg;
-};
-
-struct gen {
-	struct io_uring ring;
-	struct io_uring_buf_ring *br;
-	char *bufs;
-	struct cconn *cs;
-	int conns;
-	size_t size;
-	uint64_t from, to; /* the measured window */
-	struct samples s;
-	uint64_t rts;      /* every round trip, warm-up included */
-	int err;
-};
-
-static struct io_uring_sqe *gsqe(struct gen *g)
-{
-	struct io_uring_sqe *q;
-	while (!(q = io_uring_get_sqe(&g->ring)))
-		io_uring_submit(&g->ring);
-	return q;
-}
-
-static void g_recv(struct gen *g, int i)
-{
-	struct io_uring_sqe *q = gsqe(g);
-	io_uring_prep_recv_multishot(q, g->cs[i].fd, NULL, 0, 0);
-	q->flags |= IOSQE_BUFFER_SELECT;
-	q->buf_group = GBGID;
-	io_uring_sqe_set_data64(q, (uint64_t)G_RECV << 32 | (uint32_t)i);
-}
-
-static void g_send(struct gen *g, int i, uint64_t now)
-{
-	struct cconn *c = &g->cs[i];
-	c->got = 0;
-	c->t0 = now;
-	struct io_uring_sqe *q = gsqe(g);
-	io_uring_prep_send(q, c->fd, c->msg, g->size, MSG_NOSIGNAL | MSG_WAITALL);
-	io_uring_sqe_set_data64(q, (uint64_t)G_SEND << 32 | (uint32_t)i);
-}
-
-static void g_recycle(struct gen *g, unsigned bid)
-{
-	io_uring_buf_ring_add(g->br, g->bufs + (size_t)bid * GBUFSZ, GBUFSZ, (unsigned short)bid,
-			      io_uring_buf_ring_mask(GBUFS), 0);
-	io_uring_buf_ring_advance(g->br, 1);
-}
-
-/* Part of an echo: check it against what was sent; when it is whole,
- * time the round trip and send the next message. */
-static void g_on_recv(struct gen *g, int i, int res, unsigned flags)
-{
-	struct cconn *c = &g->cs[i];
-	if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
-		unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
-		if (c->got + (size_t)res > g->size ||
-		    memcmp(g->bufs + (size_t)bid * GBUFSZ, c->msg + c->got, (size_t)res))
-			g->err = -1; /* a wrong echo */
-		c->got += (size_t)res;
-		g_recycle(g, bid);
-		if (c->got == g->size) {
-			uint64_t t1 = bench_now_ns();
-			g->rts++;
-			if (c->t0 >= g->from && t1 <= g->to)
-				sample(&g->s, t1 - c->t0);
-			g_send(g, i, t1);
-		}
-	}
-	if (flags & IORING_CQE_F_MORE)
-		return;
-	if (res == -ENOBUFS || res > 0)
-		g_recv(g, i);
-	else
-		g->err = -1; /* the server hung up */
-}
-
-static int g_setup(struct gen *g)
-{
-	struct io_uring_params p;
-	memset(&p, 0, sizeof(p));
-	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
-	p.cq_entries = 8192;
-	if (io_uring_queue_init_params(2048, &g->ring, &p)) {
-		memset(&p, 0, sizeof(p));
-		if (io_uring_queue_init_params(2048, &g->ring, &p))
-			return -1;
-	}
-	g->br = mmap(NULL, GBUFS * sizeof(struct io_uring_buf), PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	g->bufs = mmap(NULL, (size_t)GBUFS * GBUFSZ, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)g->br,
-				       .ring_entries = GBUFS, .bgid = GBGID};
-	if (g->br == MAP_FAILED || g->bufs == MAP_FAILED ||
-	    io_uring_register_buf_ring(&g->ring, &reg, 0))
-		return -1;
-	io_uring_buf_ring_init(g->br);
-	for (unsigned i = 0; i < GBUFS; i++)
-		io_uring_buf_ring_add(g->br, g->bufs + (size_t)i * GBUFSZ, GBUFSZ,
-				      (unsigned short)i, io_uring_buf_ring_mask(GBUFS), (int)i);
-	io_uring_buf_ring_advance(g->br, GBUFS);
-	return 0;
-}
-
-static void g_teardown(struct gen *g)
-{
-	io_uring_queue_exit(&g->ring);
-	munmap(g->br, GBUFS * sizeof(struct io_uring_buf));
-	munmap(g->bufs, (size_t)GBUFS * GBUFSZ);
-	for (int i = 0; i < g->conns; i++) {
-		if (g->cs[i].fd > 0)
-			close(g->cs[i].fd);
-		free(g->cs[i].msg);
-	}
-	free(g->cs);
-	free(g->s.v);
-}
-
-static int client_connect(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin))) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	int on = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	return fd;
 }
 
 struct window {
@@ -423,8 +268,8 @@ static void drive(struct gen *g, struct window *w)
 			int i = (int)(uint32_t)cqe->user_data;
 			if (cqe->user_data >> 32 == G_RECV)
 				g_on_recv(g, i, cqe->res, cqe->flags);
-			else if (cqe->res != (int)g->size)
-				g->err = -1; /* short or failed send */
+			else
+				g_on_send(g, i, cqe->res);
 			n++;
 		}
 		io_uring_cq_advance(&g->ring, n);
@@ -433,16 +278,22 @@ static void drive(struct gen *g, struct window *w)
 	w->rts1 = g->rts;
 }
 
-static int run_client(int port, int conns, size_t size, double warmup, double dur,
-		      struct result *r)
+/* @window 1: ping-pong; more: streaming. */
+static int run_client(int port, int conns, size_t size, unsigned window, double warmup,
+		      double dur, struct result *r)
 {
-	struct gen g = {.conns = conns, .size = size};
-	g.cs = calloc((size_t)conns, sizeof(*g.cs));
+	struct gen g = {.conns = conns, .size = size, .window = window};
+	if (window < 1 || window > MAX_WINDOW || !(g.cs = calloc((size_t)conns, sizeof(*g.cs))))
+		return -1;
 	int err = g_setup(&g);
 	for (int i = 0; i < conns && !err; i++) {
-		g.cs[i].msg = malloc(size);
-		for (size_t k = 0; k < size; k++)
-			g.cs[i].msg[k] = (char)(i * 131 + k * 7);
+		g.cs[i].msg = malloc(size * window);
+		if (!g.cs[i].msg) {
+			err = 1;
+			break;
+		}
+		for (size_t k = 0; k < size * window; k++)
+			g.cs[i].msg[k] = (char)((size_t)i * 131 + (k % size) * 7);
 		g.cs[i].fd = client_connect(port);
 		err = g.cs[i].fd < 0;
 	}
@@ -458,7 +309,7 @@ static int run_client(int port, int conns, size_t size, double warmup, double du
 	err = err || g.err || !g.s.n;
 	if (!err) {
 		qsort(g.s.v, g.s.n, sizeof(*g.s.v), cmp_u32);
-		r->rt_per_s = (double)g.s.n / dur;
+		r->rt_per_s = (double)(w.rts1 - w.rts0) / dur;
 		r->p50_us = g.s.v[g.s.n / 2] / 1e3;
 		r->p99_us = g.s.v[g.s.n * 99 / 100] / 1e3;
 		r->mb_per_s = r->rt_per_s * (double)size / 1e6;
@@ -628,14 +479,19 @@ static int stop_server(pid_t pid)
 
 /* ---- the grid ----------------------------------------------------------- */
 
-enum { GEN_BATCH, GEN_PINGPONG, GEN_STREAM, NGEN };
-static const char *const gen_keys[NGEN] = {"batch", "pingpong", "stream"};
+enum { GEN_BATCH, GEN_PINGPONG, GEN_STREAM, GEN_STREAM_EPOLL, NGEN };
+static const char *const gen_keys[NGEN] = {"batch", "pingpong", "stream", "stream_epoll"};
 static const char *const gen_titles[NGEN] = {
 	"Batch generator (io_uring: multishot receive, the sends of a turn in one enter)",
 	"Ping-pong generator (bench-echo-pingpong: epoll, one send() per message)",
-	"Streaming (bench-echo-pingpong with a window: each connection keeps W messages "
-	"in flight)",
+	"Streaming, batch generator (W messages in flight per connection, sent together)",
+	"Streaming, epoll generator (bench-echo-pingpong with a window of W messages)",
 };
+
+static bool streaming(int gen)
+{
+	return gen == GEN_STREAM || gen == GEN_STREAM_EPOLL;
+}
 
 struct cell {
 	int gen, conns, size;
@@ -653,7 +509,7 @@ struct opts {
 };
 
 /* What is measured at each grid point (struct result's fields). */
-enum { RT, MBS, P50, P99, CPU, ENT, SW, NM };
+enum { RT, MBS, P50, P99, CPU, ENT, SW, SND, NM };
 
 static const struct metric {
 	const char *key, *unit, *better, *title;
@@ -671,12 +527,14 @@ static const struct metric {
 		 "corio's system calls per round trip (corio_loop_stats.enters)", 3},
 	[SW] = {"switches_per_rt", "switches", "lower",
 		"corio's task switches per round trip (corio_loop_stats.switches)", 3},
+	[SND] = {"sends_per_rt", "sends", "lower",
+		 "corio's send ops per round trip (corio_loop_stats.ops)", 3},
 };
 
 /* The throughput figure of a cell: MB/s when streaming. */
 static int headline(const struct cell *c)
 {
-	return c->gen == GEN_STREAM ? MBS : RT;
+	return streaming(c->gen) ? MBS : RT;
 }
 
 static int stream_window; /* for the lines */
@@ -697,11 +555,14 @@ static int one_round(int c, const struct opts *o, const struct cell *cl, struct 
 		return -1;
 	}
 	int err;
-	if (cl->gen == GEN_BATCH)
-		err = run_client(port, cl->conns, (size_t)cl->size, o->warmup, o->duration, r);
+	if (cl->gen == GEN_BATCH || cl->gen == GEN_STREAM)
+		err = run_client(port, cl->conns, (size_t)cl->size,
+				 cl->gen == GEN_STREAM ? (unsigned)o->window : 1, o->warmup,
+				 o->duration, r);
 	else
 		err = run_pingpong(port, cl->conns, (size_t)cl->size,
-				   cl->gen == GEN_STREAM ? o->window : 1, o->warmup, o->duration, r);
+				   cl->gen == GEN_STREAM_EPOLL ? o->window : 1, o->warmup,
+				   o->duration, r);
 	if (stop_server(pid))
 		fprintf(stderr, "bench-echo: %s did not stop cleanly\n", names[c]);
 	if (err)
@@ -722,7 +583,8 @@ static void measure(const struct opts *o, struct figure *f)
 			if (!present[c] || one_round(c, o, &f->cell, &res))
 				continue;
 			const double x[NM] = {res.rt_per_s, res.mb_per_s, res.p50_us, res.p99_us,
-					      res.cpu_us_rt, res.enters_rt, res.switches_rt};
+					      res.cpu_us_rt, res.enters_rt, res.switches_rt,
+					      res.sends_rt};
 			for (int m = 0; m < NM; m++)
 				v[m][c][n[c]] = x[m];
 			n[c]++;
@@ -771,7 +633,7 @@ static void print_lines(const struct figure *f)
 		}
 		printf("echo.%s gen=%s conns=%d size=%d", metrics[m].key, gen_keys[cl->gen],
 		       cl->conns, cl->size);
-		if (cl->gen == GEN_STREAM)
+		if (streaming(cl->gen))
 			printf(" window=%d", stream_window);
 		printf(" unit=%s better=%s", metrics[m].unit, metrics[m].better);
 		for (int c = 0; c < NC; c++)
@@ -838,7 +700,7 @@ static void print_throughput(const struct figure *fs, int n, int gen)
 	static const char *const extra[] = {"io_uring vs epoll", "corio io_uring vs raw epoll",
 					    "corio io_uring vs raw liburing",
 					    "corio epoll vs raw epoll"};
-	int m = gen == GEN_STREAM ? MBS : RT;
+	int m = streaming(gen) ? MBS : RT;
 	table_head(metrics[m].title, extra, 4);
 	for (int i = 0; i < n; i++) {
 		const struct figure *f = &fs[i];
@@ -899,15 +761,16 @@ static void print_counters(const struct figure *fs, int n, int gen)
 {
 	printf("\ncorio's counters per round trip (corio_loop_get_stats() over the window; "
 	       "median (min–max)):\n\n| conns | size | io_uring: syscalls | io_uring: task "
-	       "switches | epoll: syscalls | epoll: task switches |\n|---:|---:|---:|---:|---:|"
-	       "---:|\n");
+	       "switches | io_uring: send ops | epoll: syscalls | epoll: task switches | epoll: "
+	       "send ops |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n");
 	for (int i = 0; i < n; i++) {
 		const struct figure *f = &fs[i];
 		if (f->cell.gen != gen)
 			continue;
-		printf("| %d | %d | %s | %s | %s | %s |\n", f->cell.conns, f->cell.size,
-		       cellf(f, ENT, BENCH_URING), cellf(f, SW, BENCH_URING),
-		       cellf(f, ENT, BENCH_EPOLL), cellf(f, SW, BENCH_EPOLL));
+		printf("| %d | %d |", f->cell.conns, f->cell.size);
+		for (int b = 0; b < BENCH_NBACKENDS; b++)
+			printf(" %s | %s | %s |", cellf(f, ENT, b), cellf(f, SW, b), cellf(f, SND, b));
+		printf("\n");
 	}
 }
 
@@ -920,7 +783,7 @@ static void print_tables(const struct figure *fs, int n, const struct opts *o)
 		if (!any)
 			continue;
 		printf("\n### %s", gen_titles[g]);
-		if (g == GEN_STREAM)
+		if (streaming(g))
 			printf(", W = %d; target: corio io_uring >= 1.2x raw epoll", o->window);
 		printf("\n");
 		print_throughput(fs, n, g);
@@ -955,7 +818,8 @@ static void add_cell(struct opts *o, int gen, int conns, int size)
 }
 
 /* The grid: quick, unless --conns or --sizes say otherwise, keeps the
- * cells 50 x 64 B and 500 x 4 KiB; streaming runs 50 connections. */
+ * cells 50 x 64 B and 500 x 4 KiB; streaming runs 50 connections, at
+ * 64 B and 4 KiB (quick: the epoll generator at 64 B only). */
 static void make_cells(struct opts *o, bool custom)
 {
 	static const int quick_pairs[][2] = {{50, 64}, {500, 4096}};
@@ -971,10 +835,13 @@ static void make_cells(struct opts *o, bool custom)
 			for (int k = 0; k < o->nsizes; k++)
 				add_cell(o, g, o->conns[i], o->sizes[k]);
 	}
-	if (o->gens & 1u << GEN_STREAM) {
-		int nsizes = o->quick && !custom ? 1 : o->nsizes;
+	for (int g = GEN_STREAM; g <= GEN_STREAM_EPOLL; g++) {
+		if (!(o->gens & 1u << g))
+			continue;
+		/* quick: the epoll generator at 64 B only */
+		int nsizes = o->quick && !custom && g == GEN_STREAM_EPOLL ? 1 : o->nsizes;
 		for (int k = 0; k < nsizes; k++)
-			add_cell(o, GEN_STREAM, custom ? o->conns[0] : 50, o->sizes[k]);
+			add_cell(o, g, custom ? o->conns[0] : 50, o->sizes[k]);
 	}
 }
 
@@ -1027,7 +894,7 @@ static int parse(int argc, char **argv, struct opts *o)
 static int client_only(int port, const struct opts *o)
 {
 	struct result r;
-	if (run_client(port, o->conns[0], (size_t)o->sizes[0], o->warmup, o->duration, &r))
+	if (run_client(port, o->conns[0], (size_t)o->sizes[0], 1, o->warmup, o->duration, &r))
 		return 1;
 	printf("rt/s %.0f p50 %.1f us p99 %.1f us\n", r.rt_per_s, r.p50_us, r.p99_us);
 	return 0;
@@ -1048,7 +915,7 @@ int main(int argc, char **argv)
 	if (parse(argc, argv, &o)) {
 		fprintf(stderr, "usage: bench-echo [--quick|--full] [--rounds N] [--duration S] "
 				"[--warmup S] [--conns 1,50,500] [--sizes 64,4096] [--window W] "
-				"[--only batch|pingpong|stream]\n");
+				"[--only batch|pingpong|stream|stream_epoll]\n");
 		return 2;
 	}
 	pin(1);

@@ -4,7 +4,7 @@
 lines that the benchmark programs print (format in bench/bench.h) and writes
 one Markdown table per step, corio on io_uring and on epoll beside every
 peer, with corio's advantage over each.  With --echo-data, also writes the
-echo grid's round trips per second for bench/echo.gp to draw.
+echo grid's server CPU per round trip for bench/echo.gp to draw.
 
   bench/report.py [--echo-data FILE] OUTPUT...
 
@@ -41,6 +41,7 @@ LABELS = {
     "echo.mb_per_s": "echoed MB/s",
     "echo.syscalls_per_rt": "corio syscalls per round trip",
     "echo.switches_per_rt": "corio task switches per round trip",
+    "echo.sends_per_rt": "corio send ops per round trip",
     "idle.rss_mib": "idle connections: server RSS",
     "idle.kib_per_conn": "idle connections: RSS per connection",
     "idle.rss_mib_projected": "idle connections: server RSS, projected",
@@ -254,9 +255,11 @@ def summary(figs):
 
 
 def echo_data(figs):
-    """The echo grid's round trips/s: a row per (conns, size), a column per
-    contender, headers quoted for gnuplot's columnheader()."""
-    grid = [f for f in figs if f.key == "echo.rt_per_s"]
+    """The echo grid's server CPU per round trip (streaming left out: its
+    figure is per message): a row per (generator, conns, size), a column
+    per contender, headers quoted for gnuplot's columnheader()."""
+    grid = [f for f in figs if f.key == "echo.server_cpu_us_per_rt" and
+            not any(p.startswith("gen=stream") for p in f.params)]
     if not grid:
         return None
     names = list(grid[0].values)
@@ -274,7 +277,7 @@ def echo_data(figs):
 def main():
     ap = argparse.ArgumentParser(description="Summary table of bench/run outputs.")
     ap.add_argument("--echo-data", metavar="FILE",
-                    help="write the echo grid (round trips/s) for bench/echo.gp")
+                    help="write the echo grid (server CPU per round trip) for bench/echo.gp")
     ap.add_argument("outputs", nargs="+", metavar="OUTPUT")
     args = ap.parse_args()
     figs = read_figures(args.outputs)
