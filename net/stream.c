@@ -698,7 +698,8 @@ void corio__stream_maybe_free(struct corio_stream *s)
 
 /* Close the fd and let go: ops still in the kernel are cancelled, tasks
  * waiting in a read or write get -ECANCELED, and the record is freed by
- * the last of the final completions and those callers.  The close is
+ * the last of the final completions and those callers (the caller
+ * calls corio__stream_maybe_free() or leaves after this).  The close is
  * corio_close(), the one close path (it may suspend on io_uring: the
  * caller holds the record meanwhile).  Its result, or 0. */
 static int orphan(struct corio_stream *s)
@@ -718,9 +719,7 @@ static int orphan(struct corio_stream *s)
 	corio__waitq_wake_all(&s->writers, -ECANCELED);
 	int fd = s->fd;
 	s->fd = -1;
-	int err = corio_close(fd); /* the kernel's ops hold the file until they end */
-	corio__stream_maybe_free(s);
-	return err;
+	return corio_close(fd); /* the kernel's ops hold the file until they end */
 }
 
 int corio_stream_close(corio_stream *s)
@@ -747,8 +746,12 @@ int corio_stream_close(corio_stream *s)
 /* At loop teardown, outside any task: corio_close() does not suspend. */
 void corio__streams_fini(struct corio__net *n)
 {
-	while (!corio__list_empty(&n->streams))
-		orphan(corio__list_entry(n->streams.head, struct corio_stream, node));
+	while (!corio__list_empty(&n->streams)) {
+		struct corio_stream *s =
+			corio__list_entry(n->streams.head, struct corio_stream, node);
+		orphan(s);
+		corio__stream_maybe_free(s);
+	}
 }
 
 int corio_stream_fd(const corio_stream *s)
