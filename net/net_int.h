@@ -62,6 +62,10 @@ void corio__net_bufs_free(struct corio__net *n) CORIO__HIDDEN;
 /* listener.c */
 int corio__listener_accept(struct corio__net *n, int lfd) CORIO__HIDDEN;
 void corio__listener_pause(corio_loop *l, int lfd) CORIO__HIDDEN;
+/* For a final drain, after corio__listener_pause(): a connection the
+ * multishot accept queued, -EINPROGRESS while that accept is still in the
+ * kernel (more may come), -EAGAIN once there is neither. */
+int corio__listener_take(corio_loop *l, int lfd) CORIO__HIDDEN;
 void corio__listener_forget(struct corio__net *n, int fd) CORIO__HIDDEN;
 void corio__listeners_fini(struct corio__net *n) CORIO__HIDDEN;
 
