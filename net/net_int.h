@@ -69,6 +69,21 @@ int corio__listener_take(corio_loop *l, int lfd) CORIO__HIDDEN;
 void corio__listener_forget(struct corio__net *n, int fd) CORIO__HIDDEN;
 void corio__listeners_fini(struct corio__net *n) CORIO__HIDDEN;
 
+/* serve.c: corio_serve_threads() for a server layered on corio_serve()
+ * (HTTP).  On each loop, @init(@ctx, so, &state) adapts that loop's copy
+ * of the options and makes its state; @start(state, server) runs once the
+ * loop's server exists, before it runs; @end(state) after it ran (or when
+ * @start failed).  All three on the loop's thread, in a task. */
+struct corio__serve_layer {
+	void *ctx;
+	int (*init)(void *ctx, corio_serve_options *so, void **state);
+	int (*start)(void *state, corio_server *s);
+	void (*end)(void *state);
+};
+int corio__serve_threads(const char *host, const char *port, corio_fn handler,
+			 const corio_serve_options *o, const corio_serve_threads_options *to,
+			 const struct corio__serve_layer *layer) CORIO__HIDDEN;
+
 /* stream.c */
 void corio__streams_fini(struct corio__net *n) CORIO__HIDDEN;
 

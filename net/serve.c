@@ -488,6 +488,7 @@ struct multi {
 	corio_task **dispatcher;  /* loop 0's accepting task (single acceptor) */
 	corio_serve_stats *stats;
 	int *errs;
+	const struct corio__serve_layer *layer; /* NULL: plain corio_serve() */
 };
 
 /* On each loop's thread, once per stop: a graceful server stop; with a
@@ -578,16 +579,27 @@ static void *feeder_main(void *arg)
 	return NULL;
 }
 
-static void *multi_main(void *arg)
+/* Loop i's server: made (with the layer's state for this loop, if any),
+ * run until a stop, its counters kept, freed. */
+static int multi_serve(struct multi *m, unsigned i)
 {
-	struct multi *m = arg;
-	unsigned i = corio_loop_index();
-	corio_server *s;
-	int err = corio_server_new(&s, m->single ? -1 : m->lfds[i], m->handler, &m->o);
+	const struct corio__serve_layer *ly = m->layer;
+	corio_serve_options so = m->o;
+	void *state = NULL;
+	corio_server *s = NULL;
+	int err = ly ? ly->init(ly->ctx, &so, &state) : 0;
+	if (!err)
+		err = corio_server_new(&s, m->single ? -1 : m->lfds[i], m->handler, &so);
+	if (!err && ly && (err = ly->start(state, s))) {
+		corio_server_free(s);
+		s = NULL;
+	}
 	if (err) {
+		if (ly && state)
+			ly->end(state);
 		if (!m->single)
 			close(m->lfds[i]);
-		return CORIO_ERR_PTR(err);
+		return err;
 	}
 	s->own_lfd = !m->single; /* closed right after its last accepts */
 	m->servers[i] = s;
@@ -609,9 +621,19 @@ static void *multi_main(void *arg)
 		corio_join(m->dispatcher[0], NULL);
 		m->dispatcher[0] = NULL;
 	}
+	if (ly)
+		ly->end(state);
 	corio_server_stats(s, &m->stats[i]);
 	m->servers[i] = NULL;
 	corio_server_free(s);
+	return err;
+}
+
+static void *multi_main(void *arg)
+{
+	struct multi *m = arg;
+	unsigned i = corio_loop_index();
+	int err = multi_serve(m, i);
 	m->errs[i] = err;
 	return NULL;
 }
@@ -712,15 +734,16 @@ static int multi_run(struct multi *m, const corio_serve_threads_options *to)
 	return err;
 }
 
-int corio_serve_threads(const char *host, const char *port, corio_fn handler,
-			const corio_serve_options *o, const corio_serve_threads_options *to)
+int corio__serve_threads(const char *host, const char *port, corio_fn handler,
+			 const corio_serve_options *o, const corio_serve_threads_options *to,
+			 const struct corio__serve_layer *layer)
 {
 	static const corio_serve_threads_options no_to;
 	if (!handler || !port)
 		return -EINVAL;
 	to = to ? to : &no_to;
 	struct multi m = {.n = to->threads ? to->threads : allowed_cpus(),
-			  .single = to->single_acceptor, .handler = handler};
+			  .single = to->single_acceptor, .handler = handler, .layer = layer};
 	if (o)
 		m.o = *o;
 	m.o.stop_signals = NULL; /* corio_run_threads() has SIGINT and SIGTERM */
@@ -739,4 +762,10 @@ int corio_serve_threads(const char *host, const char *port, corio_fn handler,
 		close(m.lfds[0]);
 	multi_free(&m);
 	return err;
+}
+
+int corio_serve_threads(const char *host, const char *port, corio_fn handler,
+			const corio_serve_options *o, const corio_serve_threads_options *to)
+{
+	return corio__serve_threads(host, port, handler, o, to, NULL);
 }

@@ -10,6 +10,7 @@
  */
 #include "util.h"
 
+#include <corio/http.h>
 #include <corio/net.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -930,4 +931,122 @@ Test(threads, a_single_acceptor_stop_serves_the_queue_and_never_resets_a_late_on
      .timeout = WAIT_TEST_TIMEOUT)
 {
 	run_late(true);
+}
+
+/* ---- HTTP on every loop -------------------------------------------------- */
+
+enum { HT_LOOPS = 2, HT_CONNS = 48, HT_REQS = 25 };
+
+struct ht {
+	atomic_int port;
+	atomic_uint per_loop[HT_LOOPS];
+	int ok, bad;
+	unsigned served_by[HT_LOOPS]; /* answers the client saw, by loop */
+};
+
+static int ht_handler(corio_http_request *r, void *arg)
+{
+	struct ht *t = arg;
+	unsigned i = corio_loop_index();
+	atomic_fetch_add(&t->per_loop[i], 1);
+	char body[256];
+	int n = snprintf(body, sizeof(body), "%u %s", i, corio_http_request_target(r));
+	return corio_http_respond(r, 200, "text/plain", body, (size_t)n);
+}
+
+static void on_ready_ht(int port, void *arg)
+{
+	atomic_store(&((struct ht *)arg)->port, port);
+}
+
+/* One response off @fd: its body into @body (NUL-terminated); -1 if bad. */
+static int ht_read_response(int fd, char *body, size_t cap)
+{
+	char head[1024];
+	size_t len = 0;
+	while (len < 4 || memcmp(head + len - 4, "\r\n\r\n", 4)) {
+		if (len == sizeof(head) - 1 || read(fd, head + len, 1) != 1)
+			return -1;
+		len++;
+	}
+	head[len] = 0;
+	const char *cl = strcasestr(head, "\r\nContent-Length:");
+	if (strncmp(head, "HTTP/1.1 200", 12) || !cl)
+		return -1;
+	size_t n = strtoul(cl + 17, NULL, 10);
+	if (n >= cap || !read_exact(fd, body, n))
+		return -1;
+	body[n] = 0;
+	return (int)n;
+}
+
+static void *ht_client(void *arg)
+{
+	struct ht *t = arg;
+	while (!atomic_load(&t->port))
+		usleep(1000);
+	int fds[HT_CONNS];
+	for (int c = 0; c < HT_CONNS; c++)
+		fds[c] = client_connect(atomic_load(&t->port));
+	for (int k = 0; k < HT_REQS; k++) {
+		for (int c = 0; c < HT_CONNS; c++) { /* every connection kept alive */
+			char req[128], body[256], want[64];
+			int n = snprintf(req, sizeof(req),
+					 "GET /c%d/r%d HTTP/1.1\r\nHost: x\r\n\r\n", c, k);
+			snprintf(want, sizeof(want), "/c%d/r%d", c, k);
+			unsigned loop;
+			char target[64];
+			if (fds[c] < 0 || write(fds[c], req, (size_t)n) != n ||
+			    ht_read_response(fds[c], body, sizeof(body)) < 0 ||
+			    sscanf(body, "%u %63s", &loop, target) != 2 || loop >= HT_LOOPS ||
+			    strcmp(target, want)) {
+				t->bad++;
+				continue;
+			}
+			t->ok++;
+			t->served_by[loop]++;
+		}
+	}
+	for (int c = 0; c < HT_CONNS; c++)
+		if (fds[c] >= 0)
+			close(fds[c]);
+	kill(getpid(), SIGTERM);
+	return NULL;
+}
+
+Test(threads, http_on_two_reuseport_loops_answers_every_keepalive_request,
+     .timeout = WAIT_TEST_TIMEOUT)
+{
+	struct ht t = {0};
+	sigset_t term;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &term, NULL);
+	pthread_t client;
+	cr_assert_eq(pthread_create(&client, NULL, ht_client, &t), 0);
+	corio_serve_stats st[HT_LOOPS] = {{0}};
+	corio_http_serve_options o = {.serve.grace_ns = 1000 * MS};
+	corio_serve_threads_options to = {.threads = HT_LOOPS, .ready = on_ready_ht,
+					  .ready_arg = &t, .stats = st, .nstats = HT_LOOPS};
+	int err = corio_http_serve_threads("127.0.0.1", "0", ht_handler, &t, &o, &to);
+	pthread_join(client, NULL);
+	cr_assert_eq(err, 0);
+	cr_assert_eq(t.bad, 0);
+	cr_assert_eq(t.ok, HT_CONNS * HT_REQS);
+	uint64_t conns = 0;
+	for (unsigned i = 0; i < HT_LOOPS; i++) {
+		cr_assert_gt(t.served_by[i], 0, "loop %u answered nothing", i);
+		cr_assert_eq(t.served_by[i], atomic_load(&t.per_loop[i]));
+		cr_assert_eq(t.served_by[i] % HT_REQS, 0, "a connection stays on its loop");
+		conns += st[i].accepted;
+	}
+	cr_assert_eq(conns, HT_CONNS);
+}
+
+Test(threads, http_serve_threads_refuses_bad_options, .timeout = WAIT_TEST_TIMEOUT)
+{
+	corio_http_serve_options o = {.max_headers = 20000};
+	cr_assert_eq(corio_http_serve_threads("127.0.0.1", "0", ht_handler, NULL, &o, NULL),
+		     -EINVAL);
+	cr_assert_eq(corio_http_serve_threads("127.0.0.1", "0", NULL, NULL, NULL, NULL), -EINVAL);
 }
