@@ -1050,3 +1050,68 @@ Test(threads, http_serve_threads_refuses_bad_options, .timeout = WAIT_TEST_TIMEO
 		     -EINVAL);
 	cr_assert_eq(corio_http_serve_threads("127.0.0.1", "0", NULL, NULL, NULL, NULL), -EINVAL);
 }
+
+/* ---- cross-loop traffic in the loop's counters --------------------------- */
+
+enum { ST_MSGS = 1000 };
+
+struct stx {
+	unsigned back;
+	corio_event done[2];
+	corio_loop_stats st[2];
+};
+
+static void st_back(void *arg);
+
+static void st_there(void *arg)
+{
+	corio_call_threadsafe(corio_loop_at(0), st_back, arg);
+}
+
+static void st_back(void *arg)
+{
+	struct stx *x = arg;
+	if (++x->back == ST_MSGS)
+		corio_event_set(&x->done[0]);
+	else
+		corio_call_threadsafe(corio_loop_at(1), st_there, x);
+}
+
+static void st_set(void *arg)
+{
+	corio_event_set(arg);
+}
+
+static void *stats_main(void *arg)
+{
+	struct stx *x = arg;
+	unsigned me = corio_loop_index();
+	if (me == 0)
+		corio_call_threadsafe(corio_loop_at(1), st_there, x);
+	corio_event_wait(&x->done[me]);
+	if (me == 0)
+		corio_call_threadsafe(corio_loop_at(1), st_set, &x->done[1]);
+	corio_loop_get_stats(corio_current_loop(), &x->st[me]);
+	return NULL;
+}
+
+Test(threads, loop_stats_count_messages_and_wakeups_between_loops,
+     .timeout = WAIT_TEST_TIMEOUT)
+{
+	struct stx x = {0};
+	corio_event_init(&x.done[0]);
+	corio_event_init(&x.done[1]);
+	corio_threads_options o = {.no_signals = 1};
+	cr_assert_eq(corio_run_threads_ex(2, stats_main, &x, NULL, &o), 0);
+	/* one at a time: loop 0 sent ST_MSGS pings and the final call */
+	cr_assert_eq(x.st[0].msgs_sent, ST_MSGS + 1);
+	cr_assert_eq(x.st[1].msgs_received, ST_MSGS + 1);
+	cr_assert_eq(x.st[1].msgs_sent, ST_MSGS);
+	cr_assert_eq(x.st[0].msgs_received, ST_MSGS);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_geq(x.st[i].wakeups, 1);
+		cr_assert_leq(x.st[i].wakeups, x.st[i].msgs_received + 1, "one per batch at most");
+		cr_assert_geq(x.st[i].wakeups_sent, 1);
+		cr_assert_leq(x.st[i].wakeups_sent, x.st[i].msgs_sent);
+	}
+}

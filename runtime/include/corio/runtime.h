@@ -244,6 +244,16 @@ typedef struct corio_loop_stats {
 	uint64_t cqes;     /**< completions delivered */
 	uint64_t switches; /**< context switches between tasks and the loop */
 	uint64_t ops[CORIO_STATS_OP_KINDS]; /**< ops started, by kind */
+	/* -- many cores (threads.c, xchan.c): one block, appended -- */
+	uint64_t msgs_sent;     /**< thread-safe calls (corio_call_threadsafe(),
+				 *   xchan signals) made from this loop to others */
+	uint64_t msgs_received; /**< thread-safe calls from other threads
+				 *   (loops, workers) run on this loop */
+	uint64_t wakeups_sent;  /**< wake-ups this loop sent another (a MSG_RING
+				 *   post, or an eventfd write): one per batch */
+	uint64_t wakeups;       /**< wake-ups that reached this loop (MSG_RING
+				 *   completions, eventfd reads) */
+	/* -- end of the many-cores block -- */
 } corio_loop_stats;
 
 /** corio_loop_get_stats() - copy @loop's counters into *@out.  Return: 0,
