@@ -8,7 +8,8 @@
  * loops (corio_serve_threads, REUSEPORT) in a child process, loaded by
  * 500 connections: requests/s, the server's CPU µs per request (from
  * /proc/PID/stat) and how the connections spread over the loops.
- * Medians with min-max.  Usage: bench-loops [--quick|--full] [--pin] [--rounds N]
+ * Medians with min-max.  Usage: bench-loops [--quick|--full] [--pin] [--rtt]
+ * [--rounds N] (--rtt: the round trips only).
  */
 #include <corio.h>
 
@@ -107,18 +108,28 @@ static void *l2l_main(void *arg)
 	corio_event_wait(&x->done[me]);
 	if (me == 0)
 		corio_call_threadsafe(corio_loop_at(1), set_ev, &x->done[1]);
+	if (getenv("BENCH_LOOPS_STATS")) {
+		corio_loop_stats st;
+		corio_loop_get_stats(corio_current_loop(), &st);
+		fprintf(stderr, "loop %u: turns %llu enters %llu sent %llu received %llu "
+			"wakeups %llu/%llu spins %llu hits %llu\n", me,
+			(unsigned long long)st.turns, (unsigned long long)st.enters,
+			(unsigned long long)st.msgs_sent, (unsigned long long)st.msgs_received,
+			(unsigned long long)st.wakeups_sent, (unsigned long long)st.wakeups,
+			(unsigned long long)st.spins, (unsigned long long)st.spin_hits);
+	}
 	return NULL;
 }
 
 /* ns per message round trip (@window 1) or per message (@window > 1). */
-static double run_l2l(uint64_t rounds, unsigned window, bool eventfd)
+static double run_l2l(uint64_t rounds, unsigned window, bool eventfd, bool spin)
 {
 	struct l2l x = {.rounds = rounds, .window = window};
 	corio_event_init(&x.done[0]);
 	corio_event_init(&x.done[1]);
 	if (eventfd)
 		setenv("CORIO_NO_MSG_RING", "1", 1);
-	corio_threads_options o = {.pin = pin, .no_signals = 1};
+	corio_threads_options o = {.pin = pin, .no_signals = 1, .spin_ns = spin ? 0 : -1};
 	uint64_t t0 = now_ns();
 	corio_run_threads_ex(2, l2l_main, &x, NULL, &o);
 	uint64_t t = now_ns() - t0;
@@ -398,7 +409,7 @@ static struct echo_res run_echo(unsigned loops, double secs)
 
 int main(int argc, char **argv)
 {
-	bool quick = true;
+	bool quick = true, rtt_only = false;
 	int runs = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--quick"))
@@ -407,10 +418,12 @@ int main(int argc, char **argv)
 			quick = false;
 		else if (!strcmp(argv[i], "--pin"))
 			pin = 1;
+		else if (!strcmp(argv[i], "--rtt"))
+			rtt_only = true;
 		else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
 			runs = atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: bench-loops [--quick|--full] [--pin] [--rounds 1..%d]\n",
+			fprintf(stderr, "usage: bench-loops [--quick|--full] [--pin] [--rtt] [--rounds 1..%d]\n",
 				MAX_RUNS);
 			return 2;
 		}
@@ -421,19 +434,24 @@ int main(int argc, char **argv)
 	uint64_t rt = quick ? 100000 : 500000, tp = quick ? 1000000 : 5000000;
 	double esecs = quick ? 1.5 : 4.0;
 	struct fig rt_ring = {0}, rt_efd = {0}, rt_cv = {0}, rt_pipe = {0};
+	struct fig rt_ring_ns = {0}, rt_efd_ns = {0}; /* spin_ns < 0: sleep at once */
 	struct fig tp_ring = {0}, tp_efd = {0};
 	struct fig e1_rps = {0}, e2_rps = {0}, e1_cpu = {0}, e2_cpu = {0}, spread = {0};
 	for (int r = 0; r < runs; r++) {
-		for (int k = 0; k < 4; k++) { /* rotate the order each round */
-			switch ((k + r) % 4) {
-			case 0: add(&rt_ring, run_l2l(rt, 1, false)); break;
-			case 1: add(&rt_efd, run_l2l(rt, 1, true)); break;
+		for (int k = 0; k < 6; k++) { /* rotate the order each round */
+			switch ((k + r) % 6) {
+			case 0: add(&rt_ring, run_l2l(rt, 1, false, true)); break;
+			case 1: add(&rt_efd, run_l2l(rt, 1, true, true)); break;
 			case 2: add(&rt_cv, run_condvar(rt)); break;
 			case 3: add(&rt_pipe, run_pipe(rt)); break;
+			case 4: add(&rt_ring_ns, run_l2l(rt, 1, false, false)); break;
+			case 5: add(&rt_efd_ns, run_l2l(rt, 1, true, false)); break;
 			}
 		}
-		add(&tp_ring, run_l2l(tp, WINDOW, false));
-		add(&tp_efd, run_l2l(tp, WINDOW, true));
+		if (rtt_only)
+			continue;
+		add(&tp_ring, run_l2l(tp, WINDOW, false, true));
+		add(&tp_efd, run_l2l(tp, WINDOW, true, true));
 		struct echo_res a, b;
 		if (r % 2) {
 			b = run_echo(2, esecs);
@@ -450,6 +468,8 @@ int main(int argc, char **argv)
 		struct fig *f;
 	} figs[] = {
 		{"l2l_rtt_msg_ring", "ns", &rt_ring}, {"l2l_rtt_eventfd", "ns", &rt_efd},
+		{"l2l_rtt_msg_ring_nospin", "ns", &rt_ring_ns},
+		{"l2l_rtt_eventfd_nospin", "ns", &rt_efd_ns},
 		{"rtt_condvar", "ns", &rt_cv}, {"rtt_pipe", "ns", &rt_pipe},
 		{"l2l_msg_ring_per_msg_w64", "ns", &tp_ring}, {"l2l_eventfd_per_msg_w64", "ns", &tp_efd},
 		{"echo_1loop_rps", "req/s", &e1_rps}, {"echo_2loops_rps", "req/s", &e2_rps},
@@ -462,13 +482,18 @@ int main(int argc, char **argv)
 	       pin ? "pinned" : "not pinned");
 	for (size_t i = 0; i < sizeof(figs) / sizeof(figs[0]); i++) {
 		struct fig *f = figs[i].f;
+		if (!f->n)
+			continue;
 		double m = med(f);
 		printf("%s unit=%s median=%.2f min=%.2f max=%.2f\n", figs[i].key, figs[i].unit, m,
 		       f->v[0], f->v[f->n - 1]);
 	}
 	printf("ratio condvar/msg_ring_rtt=%.2f (target >= 5)\n", med(&rt_cv) / med(&rt_ring));
 	printf("ratio condvar/eventfd_rtt=%.2f\n", med(&rt_cv) / med(&rt_efd));
+	printf("ratio condvar/msg_ring_rtt_nospin=%.2f\n", med(&rt_cv) / med(&rt_ring_ns));
 	printf("ratio pipe/msg_ring_rtt=%.2f\n", med(&rt_pipe) / med(&rt_ring));
+	if (rtt_only)
+		return 0;
 	printf("ratio cpu_per_req 2loops/1loop=%.2f (target <= 1.1)\n", med(&e2_cpu) / med(&e1_cpu));
 	printf("ratio rps 2loops/1loop=%.2f\n", med(&e2_rps) / med(&e1_rps));
 	printf("spread 2loops at %d conns: %.1f%% from even (target <= 10)\n", ECHO_CONNS,

@@ -87,6 +87,8 @@ void corio__loop_wake_fd(corio_loop *l)
  * the eventfd does.  Either arrival runs corio__loop_woken(). */
 static void wake_loop(corio_loop *l)
 {
+	if (!atomic_load(&l->sleeping))
+		return; /* awake: it looks at ts_pending before it sleeps */
 	if (atomic_exchange(&l->wake_armed, 1))
 		return; /* a wake-up is on its way and the loop has not had it yet */
 	corio_loop *self = corio__tls_loop;

@@ -1101,8 +1101,11 @@ Test(threads, loop_stats_count_messages_and_wakeups_between_loops,
 	struct stx x = {0};
 	corio_event_init(&x.done[0]);
 	corio_event_init(&x.done[1]);
-	corio_threads_options o = {.no_signals = 1};
+	/* no spinning: a loop with nothing to do sleeps in the kernel, and
+	 * only a sleeping loop is woken through it */
+	corio_threads_options o = {.no_signals = 1, .spin_ns = -1};
 	cr_assert_eq(corio_run_threads_ex(2, stats_main, &x, NULL, &o), 0);
+	cr_assert_eq(x.st[0].spins + x.st[1].spins, 0);
 	/* one at a time: loop 0 sent ST_MSGS pings and the final call */
 	cr_assert_eq(x.st[0].msgs_sent, ST_MSGS + 1);
 	cr_assert_eq(x.st[1].msgs_received, ST_MSGS + 1);
