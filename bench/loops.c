@@ -4,10 +4,12 @@
  * between two loops of corio_run_threads: the MSG_RING path and the
  * eventfd path) beside a pthread mutex+condvar hand-off and a pipe between
  * two threads, same rounds, rotating: round trip (one message in flight)
- * and throughput (a window of 64).  Then an echo server with 1 and 2
- * loops (corio_serve_threads, REUSEPORT) in a child process, loaded by
- * 500 connections: requests/s, the server's CPU µs per request (from
- * /proc/PID/stat) and how the connections spread over the loops.
+ * and throughput (a window of 64).  Then an echo server and an HTTP hello
+ * server with 1 and 2 loops (corio_serve_threads, corio_http_serve_threads,
+ * REUSEPORT) in a child process, loaded by 500 keep-alive connections:
+ * requests/s, the server's CPU µs per request (from /proc/PID/stat), the
+ * ratio of 2 loops to 1 per round, and how the connections spread over the
+ * loops.
  * Medians with min-max.  Usage: bench-loops [--quick|--full] [--pin] [--rtt]
  * [--rounds N] (--rtt: the round trips only).
  */
@@ -255,6 +257,14 @@ static void *echo_handler(void *arg)
 	return NULL;
 }
 
+static const char hello[] = "Hello, World!\n";
+
+static int hello_handler(corio_http_request *r, void *arg)
+{
+	(void)arg;
+	return corio_http_respond(r, 200, "text/plain", hello, sizeof(hello) - 1);
+}
+
 static int ready_fd = -1;
 
 static void on_ready(int port, void *arg)
@@ -264,15 +274,18 @@ static void on_ready(int port, void *arg)
 		_exit(1);
 }
 
-/* The child: serve until SIGTERM, then write the per-loop accept counts. */
-static void serve_child(unsigned loops, int wfd)
+/* The child: serve (echo, or HTTP hello) until SIGTERM, then write the
+ * per-loop accept counts. */
+static void serve_child(unsigned loops, bool http, int wfd)
 {
 	ready_fd = wfd;
 	corio_serve_stats st[2] = {{0}};
 	corio_serve_options o = {.grace_ns = 100ull * 1000 * 1000};
 	corio_serve_threads_options to = {.threads = loops, .pin = pin, .ready = on_ready,
 					  .stats = st, .nstats = 2};
-	int err = corio_serve_threads("127.0.0.1", "0", echo_handler, &o, &to);
+	corio_http_serve_options ho = {.serve = o};
+	int err = http ? corio_http_serve_threads("127.0.0.1", "0", hello_handler, NULL, &ho, &to)
+		       : corio_serve_threads("127.0.0.1", "0", echo_handler, &o, &to);
 	uint64_t acc[2] = {st[0].accepted, st[1].accepted};
 	if (write(wfd, acc, sizeof(acc)) != sizeof(acc))
 		_exit(1);
@@ -303,30 +316,59 @@ struct load {
 	int first, count; /* connections of this thread */
 	int *fds;
 	atomic_int *go;   /* 1: run, 2: stop */
+	bool http;
 	uint64_t reqs;
 };
 
-/* Send one message on each connection, then read each echo back. */
+static const char http_req[] = "GET /hello HTTP/1.1\r\nHost: bench\r\n\r\n";
+
+static bool read_n(int fd, char *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, buf + got, n - got);
+		if (r <= 0)
+			return false;
+		got += (size_t)r;
+	}
+	return true;
+}
+
+/* One HTTP response: the head byte by byte up to its blank line (keeps
+ * the next response in the socket), then Content-Length bytes. */
+static bool read_http(int fd)
+{
+	char head[512], body[256];
+	size_t len = 0;
+	while (len < 4 || memcmp(head + len - 4, "\r\n\r\n", 4)) {
+		if (len == sizeof(head) - 1 || read(fd, head + len, 1) != 1)
+			return false;
+		len++;
+	}
+	head[len] = 0;
+	const char *cl = strstr(head, "Content-Length:");
+	size_t n = cl ? strtoul(cl + 15, NULL, 10) : 0;
+	return !strncmp(head, "HTTP/1.1 200", 12) && n <= sizeof(body) && read_n(fd, body, n);
+}
+
+/* Send one request on each connection, then read each answer back. */
 static void *load_main(void *arg)
 {
 	struct load *l = arg;
 	char buf[ECHO_MSG];
 	memset(buf, 'a', sizeof(buf));
+	const char *req = l->http ? http_req : buf;
+	size_t rlen = l->http ? sizeof(http_req) - 1 : sizeof(buf);
 	while (atomic_load(l->go) == 0)
 		;
 	while (atomic_load(l->go) == 1) {
 		for (int i = 0; i < l->count; i++)
-			if (write(l->fds[l->first + i], buf, sizeof(buf)) != sizeof(buf))
+			if (write(l->fds[l->first + i], req, rlen) != (ssize_t)rlen)
 				return NULL;
-		for (int i = 0; i < l->count; i++) {
-			size_t got = 0;
-			while (got < sizeof(buf)) {
-				ssize_t r = read(l->fds[l->first + i], buf + got, sizeof(buf) - got);
-				if (r <= 0)
-					return NULL;
-				got += (size_t)r;
-			}
-		}
+		for (int i = 0; i < l->count; i++)
+			if (!(l->http ? read_http(l->fds[l->first + i])
+				      : read_n(l->fds[l->first + i], buf, sizeof(buf))))
+				return NULL;
 		l->reqs += (uint64_t)l->count;
 	}
 	return NULL;
@@ -348,7 +390,7 @@ static int connect_to(int port)
 	return fd;
 }
 
-static struct echo_res run_echo(unsigned loops, double secs)
+static struct echo_res run_echo(unsigned loops, bool http, double secs)
 {
 	struct echo_res r = {0};
 	int pfd[2];
@@ -357,7 +399,7 @@ static struct echo_res run_echo(unsigned loops, double secs)
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(pfd[0]);
-		serve_child(loops, pfd[1]);
+		serve_child(loops, http, pfd[1]);
 	}
 	close(pfd[1]);
 	int port = 0;
@@ -372,7 +414,8 @@ static struct echo_res run_echo(unsigned loops, double secs)
 	pthread_t th[CLIENTS];
 	for (int c = 0; c < CLIENTS; c++) {
 		ld[c] = (struct load){.port = port, .first = c * ECHO_CONNS / CLIENTS,
-				     .count = ECHO_CONNS / CLIENTS, .fds = fds, .go = &go};
+				     .count = ECHO_CONNS / CLIENTS, .fds = fds, .go = &go,
+				     .http = http};
 		pthread_create(&th[c], NULL, load_main, &ld[c]);
 	}
 	usleep(200 * 1000); /* every connection accepted */
@@ -436,7 +479,9 @@ int main(int argc, char **argv)
 	struct fig rt_ring = {0}, rt_efd = {0}, rt_cv = {0}, rt_pipe = {0};
 	struct fig rt_ring_ns = {0}, rt_efd_ns = {0}; /* spin_ns < 0: sleep at once */
 	struct fig tp_ring = {0}, tp_efd = {0};
-	struct fig e1_rps = {0}, e2_rps = {0}, e1_cpu = {0}, e2_cpu = {0}, spread = {0};
+	struct srvfig {
+		struct fig rps1, rps2, cpu1, cpu2, spread, cpu_ratio;
+	} sf[2] = {0}; /* echo, HTTP hello */
 	for (int r = 0; r < runs; r++) {
 		for (int k = 0; k < 6; k++) { /* rotate the order each round */
 			switch ((k + r) % 6) {
@@ -452,16 +497,22 @@ int main(int argc, char **argv)
 			continue;
 		add(&tp_ring, run_l2l(tp, WINDOW, false, true));
 		add(&tp_efd, run_l2l(tp, WINDOW, true, true));
-		struct echo_res a, b;
-		if (r % 2) {
-			b = run_echo(2, esecs);
-			a = run_echo(1, esecs);
-		} else {
-			a = run_echo(1, esecs);
-			b = run_echo(2, esecs);
+		for (int h = 0; h < 2; h++) { /* echo, then HTTP hello */
+			struct echo_res a, b;
+			bool http = h == 1;
+			if (r % 2) {
+				b = run_echo(2, http, esecs);
+				a = run_echo(1, http, esecs);
+			} else {
+				a = run_echo(1, http, esecs);
+				b = run_echo(2, http, esecs);
+			}
+			struct srvfig *f = &sf[h];
+			add(&f->rps1, a.rps), add(&f->cpu1, a.cpu_us_per_req);
+			add(&f->rps2, b.rps), add(&f->cpu2, b.cpu_us_per_req);
+			add(&f->spread, b.spread);
+			add(&f->cpu_ratio, a.cpu_us_per_req > 0 ? b.cpu_us_per_req / a.cpu_us_per_req : 0);
 		}
-		add(&e1_rps, a.rps), add(&e1_cpu, a.cpu_us_per_req);
-		add(&e2_rps, b.rps), add(&e2_cpu, b.cpu_us_per_req), add(&spread, b.spread);
 	}
 	struct {
 		const char *key, *unit;
@@ -472,9 +523,16 @@ int main(int argc, char **argv)
 		{"l2l_rtt_eventfd_nospin", "ns", &rt_efd_ns},
 		{"rtt_condvar", "ns", &rt_cv}, {"rtt_pipe", "ns", &rt_pipe},
 		{"l2l_msg_ring_per_msg_w64", "ns", &tp_ring}, {"l2l_eventfd_per_msg_w64", "ns", &tp_efd},
-		{"echo_1loop_rps", "req/s", &e1_rps}, {"echo_2loops_rps", "req/s", &e2_rps},
-		{"echo_1loop_cpu_per_req", "us", &e1_cpu}, {"echo_2loops_cpu_per_req", "us", &e2_cpu},
-		{"echo_2loops_spread_500conns", "%", &spread},
+		{"echo_1loop_rps", "req/s", &sf[0].rps1}, {"echo_2loops_rps", "req/s", &sf[0].rps2},
+		{"echo_1loop_cpu_per_req", "us", &sf[0].cpu1},
+		{"echo_2loops_cpu_per_req", "us", &sf[0].cpu2},
+		{"echo_cpu_per_req_ratio_2loops_1loop", "x", &sf[0].cpu_ratio},
+		{"echo_2loops_spread_500conns", "%", &sf[0].spread},
+		{"http_1loop_rps", "req/s", &sf[1].rps1}, {"http_2loops_rps", "req/s", &sf[1].rps2},
+		{"http_1loop_cpu_per_req", "us", &sf[1].cpu1},
+		{"http_2loops_cpu_per_req", "us", &sf[1].cpu2},
+		{"http_cpu_per_req_ratio_2loops_1loop", "x", &sf[1].cpu_ratio},
+		{"http_2loops_spread_500conns", "%", &sf[1].spread},
 	};
 	printf("# bench-loops: %d rotating rounds, %llu round trips, %llu messages (window %d), "
 	       "echo %d conns %.1f s, %s\n",
@@ -494,9 +552,13 @@ int main(int argc, char **argv)
 	printf("ratio pipe/msg_ring_rtt=%.2f\n", med(&rt_pipe) / med(&rt_ring));
 	if (rtt_only)
 		return 0;
-	printf("ratio cpu_per_req 2loops/1loop=%.2f (target <= 1.1)\n", med(&e2_cpu) / med(&e1_cpu));
-	printf("ratio rps 2loops/1loop=%.2f\n", med(&e2_rps) / med(&e1_rps));
-	printf("spread 2loops at %d conns: %.1f%% from even (target <= 10)\n", ECHO_CONNS,
-	       med(&spread));
+	for (int h = 0; h < 2; h++) {
+		const char *k = h ? "http" : "echo";
+		printf("ratio %s cpu_per_req 2loops/1loop=%.2f of medians (target <= 1.1)\n", k,
+		       med(&sf[h].cpu2) / med(&sf[h].cpu1));
+		printf("ratio %s rps 2loops/1loop=%.2f\n", k, med(&sf[h].rps2) / med(&sf[h].rps1));
+		printf("spread %s 2loops at %d conns: %.1f%% from even (target <= 10)\n", k,
+		       ECHO_CONNS, med(&sf[h].spread));
+	}
 	return 0;
 }
