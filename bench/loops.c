@@ -245,6 +245,10 @@ static double run_pipe(uint64_t rounds)
 #define ECHO_CONNS 500
 #define ECHO_MSG 64
 
+/* In the child: each loop's kernel enters and turns, as the last echo
+ * connection to end on it saw them (the load has stopped by then). */
+static uint64_t child_enters[2], child_turns[2];
+
 static void *echo_handler(void *arg)
 {
 	corio_conn *c = arg;
@@ -254,6 +258,12 @@ static void *echo_handler(void *arg)
 		if (corio_stream_write(c->stream, buf, (size_t)n) < 0 ||
 		    corio_stream_flush(c->stream) < 0)
 			break;
+	corio_loop_stats st;
+	unsigned i = corio_loop_index();
+	if (i < 2 && !corio_loop_get_stats(corio_current_loop(), &st)) {
+		child_enters[i] = st.enters;
+		child_turns[i] = st.turns;
+	}
 	return NULL;
 }
 
@@ -286,7 +296,8 @@ static void serve_child(unsigned loops, bool http, int wfd)
 	corio_http_serve_options ho = {.serve = o};
 	int err = http ? corio_http_serve_threads("127.0.0.1", "0", hello_handler, NULL, &ho, &to)
 		       : corio_serve_threads("127.0.0.1", "0", echo_handler, &o, &to);
-	uint64_t acc[2] = {st[0].accepted, st[1].accepted};
+	uint64_t acc[4] = {st[0].accepted, st[1].accepted, child_enters[0] + child_enters[1],
+			   child_turns[0] + child_turns[1]};
 	if (write(wfd, acc, sizeof(acc)) != sizeof(acc))
 		_exit(1);
 	_exit(err ? 1 : 0);
@@ -334,21 +345,32 @@ static bool read_n(int fd, char *buf, size_t n)
 	return true;
 }
 
-/* One HTTP response: the head byte by byte up to its blank line (keeps
- * the next response in the socket), then Content-Length bytes. */
+/* One HTTP response (one request is in flight per connection, so nothing
+ * follows it): read until the head and its Content-Length bytes are in. */
 static bool read_http(int fd)
 {
-	char head[512], body[256];
-	size_t len = 0;
-	while (len < 4 || memcmp(head + len - 4, "\r\n\r\n", 4)) {
-		if (len == sizeof(head) - 1 || read(fd, head + len, 1) != 1)
+	char buf[1024];
+	size_t len = 0, want = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (r <= 0)
 			return false;
-		len++;
+		len += (size_t)r;
+		buf[len] = 0;
+		if (!want) {
+			const char *end = strstr(buf, "\r\n\r\n");
+			const char *cl = strstr(buf, "Content-Length:");
+			if (!end)
+				continue;
+			if (!cl || strncmp(buf, "HTTP/1.1 200", 12))
+				return false;
+			want = (size_t)(end + 4 - buf) + strtoul(cl + 15, NULL, 10);
+		}
+		if (len >= want)
+			return len == want;
+		if (len == sizeof(buf) - 1)
+			return false;
 	}
-	head[len] = 0;
-	const char *cl = strstr(head, "Content-Length:");
-	size_t n = cl ? strtoul(cl + 15, NULL, 10) : 0;
-	return !strncmp(head, "HTTP/1.1 200", 12) && n <= sizeof(body) && read_n(fd, body, n);
 }
 
 /* Send one request on each connection, then read each answer back. */
@@ -376,6 +398,7 @@ static void *load_main(void *arg)
 
 struct echo_res {
 	double rps, cpu_us_per_req, spread; /* spread: max deviation from even, % */
+	double enters_per_req;              /* echo: the loops' kernel enters */
 };
 
 static int connect_to(int port)
@@ -432,14 +455,16 @@ static struct echo_res run_echo(unsigned loops, bool http, double secs)
 	for (int i = 0; i < ECHO_CONNS; i++)
 		close(fds[i]);
 	kill(pid, SIGTERM);
-	uint64_t acc[2] = {0};
+	uint64_t acc[4] = {0};
 	if (read(pfd[0], acc, sizeof(acc)) != sizeof(acc))
-		acc[0] = acc[1] = 0;
+		memset(acc, 0, sizeof(acc));
 	waitpid(pid, NULL, 0);
 	close(pfd[0]);
 	double hz = (double)sysconf(_SC_CLK_TCK);
 	r.rps = (double)reqs / ((double)(t1 - t0) / 1e9);
 	r.cpu_us_per_req = reqs ? (double)(c1 - c0) / hz * 1e6 / (double)reqs : 0;
+	/* whole run (warm-up and drain included): enters per request */
+	r.enters_per_req = reqs && !http ? (double)acc[2] / (double)reqs : 0;
 	if (loops == 2) {
 		double even = ECHO_CONNS / 2.0;
 		double d = acc[0] > acc[1] ? (double)acc[0] - even : (double)acc[1] - even;
@@ -480,7 +505,7 @@ int main(int argc, char **argv)
 	struct fig rt_ring_ns = {0}, rt_efd_ns = {0}; /* spin_ns < 0: sleep at once */
 	struct fig tp_ring = {0}, tp_efd = {0};
 	struct srvfig {
-		struct fig rps1, rps2, cpu1, cpu2, spread, cpu_ratio;
+		struct fig rps1, rps2, cpu1, cpu2, spread, cpu_ratio, ent1, ent2;
 	} sf[2] = {0}; /* echo, HTTP hello */
 	for (int r = 0; r < runs; r++) {
 		for (int k = 0; k < 6; k++) { /* rotate the order each round */
@@ -511,6 +536,7 @@ int main(int argc, char **argv)
 			add(&f->rps1, a.rps), add(&f->cpu1, a.cpu_us_per_req);
 			add(&f->rps2, b.rps), add(&f->cpu2, b.cpu_us_per_req);
 			add(&f->spread, b.spread);
+			add(&f->ent1, a.enters_per_req), add(&f->ent2, b.enters_per_req);
 			add(&f->cpu_ratio, a.cpu_us_per_req > 0 ? b.cpu_us_per_req / a.cpu_us_per_req : 0);
 		}
 	}
@@ -528,6 +554,8 @@ int main(int argc, char **argv)
 		{"echo_2loops_cpu_per_req", "us", &sf[0].cpu2},
 		{"echo_cpu_per_req_ratio_2loops_1loop", "x", &sf[0].cpu_ratio},
 		{"echo_2loops_spread_500conns", "%", &sf[0].spread},
+		{"echo_1loop_enters_per_req", "n", &sf[0].ent1},
+		{"echo_2loops_enters_per_req", "n", &sf[0].ent2},
 		{"http_1loop_rps", "req/s", &sf[1].rps1}, {"http_2loops_rps", "req/s", &sf[1].rps2},
 		{"http_1loop_cpu_per_req", "us", &sf[1].cpu1},
 		{"http_2loops_cpu_per_req", "us", &sf[1].cpu2},
