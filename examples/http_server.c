@@ -217,6 +217,22 @@ static int handle(corio_http_request *req, void *arg)
 	return static_file(req, a);
 }
 
+/* The server's options; with --cert/--key, a TLS server context (freed
+ * by the caller with corio_tls_ctx_free()).  Return: 0, or -1 (said). */
+static int serve_options(const struct args *a, corio_http_serve_options *o)
+{
+	*o = (corio_http_serve_options){.server_name = a->name};
+	if (!a->cert)
+		return 0;
+	corio_tls_options to = {.server = 1, .cert_file = a->cert, .key_file = a->key};
+	int err = corio_tls_ctx_new(&o->tls, &to);
+	if (err) {
+		fprintf(stderr, "http_server: TLS: %s\n", corio_strerror(err));
+		return -1;
+	}
+	return 0;
+}
+
 static void *serve_main(void *arg)
 {
 	struct args *a = arg;
@@ -226,15 +242,10 @@ static void *serve_main(void *arg)
 			corio_strerror(lfd));
 		return (void *)1;
 	}
-	corio_http_serve_options o = {.server_name = a->name};
-	if (a->cert) {
-		corio_tls_options to = {.server = 1, .cert_file = a->cert, .key_file = a->key};
-		int err = corio_tls_ctx_new(&o.tls, &to);
-		if (err) {
-			fprintf(stderr, "http_server: TLS: %s\n", corio_strerror(err));
-			corio_close(lfd);
-			return (void *)1;
-		}
+	corio_http_serve_options o;
+	if (serve_options(a, &o)) {
+		corio_close(lfd);
+		return (void *)1;
 	}
 	printf("Serving on %s://%s:%d/\n", a->cert ? "https" : "http", a->host,
 	       corio_sock_port(lfd));
@@ -260,15 +271,9 @@ static void say_serving(int port, void *arg)
  * stop them all gracefully: corio_http_serve_threads()). */
 static int serve_threads(struct args *a)
 {
-	corio_http_serve_options o = {.server_name = a->name};
-	if (a->cert) {
-		corio_tls_options to = {.server = 1, .cert_file = a->cert, .key_file = a->key};
-		int err = corio_tls_ctx_new(&o.tls, &to);
-		if (err) {
-			fprintf(stderr, "http_server: TLS: %s\n", corio_strerror(err));
-			return 1;
-		}
-	}
+	corio_http_serve_options o;
+	if (serve_options(a, &o))
+		return 1;
 	if (!a->threads) {
 		cpu_set_t set;
 		a->threads = sched_getaffinity(0, sizeof(set), &set) ? 1 : CPU_COUNT(&set);
