@@ -2,9 +2,10 @@
 /*
  * bench/loops.c - many cores.  Loop-to-loop messages (corio_call_threadsafe
  * between two loops of corio_run_threads: the MSG_RING path and the
- * eventfd path) beside a pthread mutex+condvar hand-off and a pipe between
- * two threads, same rounds, rotating: round trip (one message in flight)
- * and throughput (a window of 64).  Then an echo server and an HTTP hello
+ * eventfd path; with and without the loops' bounded spin before sleeping)
+ * beside a pthread mutex+condvar hand-off (plain, and with the same bounded
+ * spin) and a pipe between two threads, same rounds, rotating: round trip
+ * (one message in flight) and throughput (a window of 64).  Then an echo server and an HTTP hello
  * server with 1 and 2 loops (corio_serve_threads, corio_http_serve_threads,
  * REUSEPORT) in a child process, loaded by 500 keep-alive connections:
  * requests/s, the server's CPU µs per request (from /proc/PID/stat), the
@@ -198,6 +199,68 @@ static double run_condvar(uint64_t rounds)
 			pthread_cond_wait(&c.c, &c.m);
 	}
 	pthread_mutex_unlock(&c.m);
+	uint64_t dt = now_ns() - t0;
+	pthread_join(t, NULL);
+	unpin_self();
+	return (double)dt / (double)rounds;
+}
+
+/* The condvar hand-off with the same bounded spin as corio's loops
+ * (spin_ns, 20 µs): each side polls the ball before it waits. */
+#define CV_SPIN_NS 20000
+
+struct cvs {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	_Atomic uint64_t ball; /* odd: with the other thread */
+	uint64_t rounds;
+};
+
+static void cvs_pass(struct cvs *c)
+{
+	pthread_mutex_lock(&c->m);
+	atomic_fetch_add(&c->ball, 1);
+	pthread_cond_signal(&c->c);
+	pthread_mutex_unlock(&c->m);
+}
+
+static void cvs_await(struct cvs *c, uint64_t want)
+{
+	uint64_t end = now_ns() + CV_SPIN_NS;
+	do
+		for (int i = 0; i < 32; i++)
+			if (atomic_load(&c->ball) == want)
+				return;
+	while (now_ns() < end);
+	pthread_mutex_lock(&c->m);
+	while (atomic_load(&c->ball) != want)
+		pthread_cond_wait(&c->c, &c->m);
+	pthread_mutex_unlock(&c->m);
+}
+
+static void *cvs_peer(void *arg)
+{
+	struct cvs *c = arg;
+	pin_self(1);
+	for (uint64_t i = 0; i < c->rounds; i++) {
+		cvs_await(c, 2 * i + 1);
+		cvs_pass(c);
+	}
+	return NULL;
+}
+
+static double run_condvar_spin(uint64_t rounds)
+{
+	struct cvs c = {.m = PTHREAD_MUTEX_INITIALIZER, .c = PTHREAD_COND_INITIALIZER,
+			.rounds = rounds};
+	pthread_t t;
+	pin_self(0);
+	pthread_create(&t, NULL, cvs_peer, &c);
+	uint64_t t0 = now_ns();
+	for (uint64_t i = 0; i < rounds; i++) {
+		cvs_pass(&c);
+		cvs_await(&c, 2 * i + 2);
+	}
 	uint64_t dt = now_ns() - t0;
 	pthread_join(t, NULL);
 	unpin_self();
@@ -503,19 +566,21 @@ int main(int argc, char **argv)
 	double esecs = quick ? 1.5 : 4.0;
 	struct fig rt_ring = {0}, rt_efd = {0}, rt_cv = {0}, rt_pipe = {0};
 	struct fig rt_ring_ns = {0}, rt_efd_ns = {0}; /* spin_ns < 0: sleep at once */
+	struct fig rt_cvs = {0}; /* condvar with the same bounded spin */
 	struct fig tp_ring = {0}, tp_efd = {0};
 	struct srvfig {
 		struct fig rps1, rps2, cpu1, cpu2, spread, cpu_ratio, ent1, ent2;
 	} sf[2] = {0}; /* echo, HTTP hello */
 	for (int r = 0; r < runs; r++) {
-		for (int k = 0; k < 6; k++) { /* rotate the order each round */
-			switch ((k + r) % 6) {
+		for (int k = 0; k < 7; k++) { /* rotate the order each round */
+			switch ((k + r) % 7) {
 			case 0: add(&rt_ring, run_l2l(rt, 1, false, true)); break;
 			case 1: add(&rt_efd, run_l2l(rt, 1, true, true)); break;
 			case 2: add(&rt_cv, run_condvar(rt)); break;
 			case 3: add(&rt_pipe, run_pipe(rt)); break;
 			case 4: add(&rt_ring_ns, run_l2l(rt, 1, false, false)); break;
 			case 5: add(&rt_efd_ns, run_l2l(rt, 1, true, false)); break;
+			case 6: add(&rt_cvs, run_condvar_spin(rt)); break;
 			}
 		}
 		if (rtt_only)
@@ -547,7 +612,8 @@ int main(int argc, char **argv)
 		{"l2l_rtt_msg_ring", "ns", &rt_ring}, {"l2l_rtt_eventfd", "ns", &rt_efd},
 		{"l2l_rtt_msg_ring_nospin", "ns", &rt_ring_ns},
 		{"l2l_rtt_eventfd_nospin", "ns", &rt_efd_ns},
-		{"rtt_condvar", "ns", &rt_cv}, {"rtt_pipe", "ns", &rt_pipe},
+		{"rtt_condvar", "ns", &rt_cv}, {"rtt_condvar_spin20us", "ns", &rt_cvs},
+		{"rtt_pipe", "ns", &rt_pipe},
 		{"l2l_msg_ring_per_msg_w64", "ns", &tp_ring}, {"l2l_eventfd_per_msg_w64", "ns", &tp_efd},
 		{"echo_1loop_rps", "req/s", &sf[0].rps1}, {"echo_2loops_rps", "req/s", &sf[0].rps2},
 		{"echo_1loop_cpu_per_req", "us", &sf[0].cpu1},
@@ -577,6 +643,8 @@ int main(int argc, char **argv)
 	printf("ratio condvar/msg_ring_rtt=%.2f (target >= 5)\n", med(&rt_cv) / med(&rt_ring));
 	printf("ratio condvar/eventfd_rtt=%.2f\n", med(&rt_cv) / med(&rt_efd));
 	printf("ratio condvar/msg_ring_rtt_nospin=%.2f\n", med(&rt_cv) / med(&rt_ring_ns));
+	printf("ratio condvar_spin/msg_ring_rtt (both spin 20 us)=%.2f\n",
+	       med(&rt_cvs) / med(&rt_ring));
 	printf("ratio pipe/msg_ring_rtt=%.2f\n", med(&rt_pipe) / med(&rt_ring));
 	if (rtt_only)
 		return 0;
