@@ -6,9 +6,12 @@
  * (Range: bytes=A-B gives a 206).  Paths never leave the root: ".." and
  * "." segments (also percent-encoded) are refused with 403, and the file
  * is opened with openat2(RESOLVE_BENEATH), so a symlink pointing out of
- * the root gives 404.  SIGINT or SIGTERM stops it gracefully.
+ * the root gives 404.  SIGINT or SIGTERM stops it gracefully.  With
+ * --threads N it runs N loops, one per thread (0: one per CPU), each
+ * accepting on its own SO_REUSEPORT listener (corio_http_serve_threads()).
  *
  *   http_server [--host ADDR] [--port PORT] [--root DIR] [--server-name NAME]
+ *               [--threads N]
  *   then:  curl -v http://127.0.0.1:8080/hello
  */
 #include <corio.h>
@@ -17,6 +20,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <linux/openat2.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -30,6 +34,7 @@ struct args {
 	const char *host, *port, *root, *name;
 	const char *cert, *key; /* https when both are given */
 	int rootfd;
+	long threads;           /* -1: one loop on this thread; 0: one per CPU */
 };
 
 static const char hello[] = "Hello, World!\n";
@@ -212,6 +217,22 @@ static int handle(corio_http_request *req, void *arg)
 	return static_file(req, a);
 }
 
+/* The server's options; with --cert/--key, a TLS server context (freed
+ * by the caller with corio_tls_ctx_free()).  Return: 0, or -1 (said). */
+static int serve_options(const struct args *a, corio_http_serve_options *o)
+{
+	*o = (corio_http_serve_options){.server_name = a->name};
+	if (!a->cert)
+		return 0;
+	corio_tls_options to = {.server = 1, .cert_file = a->cert, .key_file = a->key};
+	int err = corio_tls_ctx_new(&o->tls, &to);
+	if (err) {
+		fprintf(stderr, "http_server: TLS: %s\n", corio_strerror(err));
+		return -1;
+	}
+	return 0;
+}
+
 static void *serve_main(void *arg)
 {
 	struct args *a = arg;
@@ -221,15 +242,10 @@ static void *serve_main(void *arg)
 			corio_strerror(lfd));
 		return (void *)1;
 	}
-	corio_http_serve_options o = {.server_name = a->name};
-	if (a->cert) {
-		corio_tls_options to = {.server = 1, .cert_file = a->cert, .key_file = a->key};
-		int err = corio_tls_ctx_new(&o.tls, &to);
-		if (err) {
-			fprintf(stderr, "http_server: TLS: %s\n", corio_strerror(err));
-			corio_close(lfd);
-			return (void *)1;
-		}
+	corio_http_serve_options o;
+	if (serve_options(a, &o)) {
+		corio_close(lfd);
+		return (void *)1;
 	}
 	printf("Serving on %s://%s:%d/\n", a->cert ? "https" : "http", a->host,
 	       corio_sock_port(lfd));
@@ -242,25 +258,61 @@ static void *serve_main(void *arg)
 	return err ? (void *)1 : NULL;
 }
 
+static void say_serving(int port, void *arg)
+{
+	const struct args *a = arg;
+	printf("Serving on %s://%s:%d/ with %ld loops\n", a->cert ? "https" : "http", a->host,
+	       port, a->threads);
+	fflush(stdout);
+}
+
+/* --threads: a loop per thread, each with its own listener; the handler
+ * reads only what main set up, so it runs on any loop (SIGINT and SIGTERM
+ * stop them all gracefully: corio_http_serve_threads()). */
+static int serve_threads(struct args *a)
+{
+	corio_http_serve_options o;
+	if (serve_options(a, &o))
+		return 1;
+	if (!a->threads) {
+		cpu_set_t set;
+		a->threads = sched_getaffinity(0, sizeof(set), &set) ? 1 : CPU_COUNT(&set);
+	}
+	corio_serve_threads_options to = {.threads = (unsigned)a->threads,
+					  .ready = say_serving, .ready_arg = a};
+	int err = corio_http_serve_threads(a->host, a->port, handle, a, &o, &to);
+	corio_tls_ctx_free(o.tls);
+	if (err) {
+		fprintf(stderr, "http_server: %s:%s: %s\n", a->host, a->port, corio_strerror(err));
+		return 1;
+	}
+	printf("Server shut down.\n");
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: http_server [--host ADDR] [--port PORT] [--root DIR] "
-		   "[--server-name NAME] [--cert PEM --key PEM]\n"
+		   "[--server-name NAME] [--cert PEM --key PEM] [--threads N]\n"
 		   "  --cert/--key: serve https with this certificate chain and key\n"
+		   "  --threads N: N loops, one per thread (0: one per CPU), each\n"
+		   "               with its own SO_REUSEPORT listener\n"
 		   "  defaults: 127.0.0.1, 8080, no root (only / and /hello, /echo)\n");
 }
 
 int main(int argc, char **argv)
 {
-	struct args a = {.host = "127.0.0.1", .port = "8080", .rootfd = -1};
+	struct args a = {.host = "127.0.0.1", .port = "8080", .rootfd = -1, .threads = -1};
 	static const struct option opts[] = {
 		{"host", required_argument, NULL, 'H'}, {"port", required_argument, NULL, 'p'},
 		{"root", required_argument, NULL, 'r'}, {"server-name", required_argument, NULL, 's'},
 		{"cert", required_argument, NULL, 'c'}, {"key", required_argument, NULL, 'k'},
-		{"help", no_argument, NULL, 'h'},       {0, 0, 0, 0},
+		{"threads", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+		{0, 0, 0, 0},
 	};
 	int ch;
-	while ((ch = getopt_long(argc, argv, "H:p:r:s:h", opts, NULL)) != -1) {
+	char *end;
+	while ((ch = getopt_long(argc, argv, "H:p:r:s:t:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'H': a.host = optarg; break;
 		case 'p': a.port = optarg; break;
@@ -268,6 +320,13 @@ int main(int argc, char **argv)
 		case 's': a.name = optarg; break;
 		case 'c': a.cert = optarg; break;
 		case 'k': a.key = optarg; break;
+		case 't':
+			a.threads = strtol(optarg, &end, 10);
+			if (end == optarg || *end || a.threads < 0 || a.threads > 1024) {
+				fprintf(stderr, "http_server: --threads wants 0..1024\n");
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -279,6 +338,12 @@ int main(int argc, char **argv)
 	if (a.root && (a.rootfd = open(a.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		perror(a.root);
 		return 1;
+	}
+	if (a.threads >= 0) {
+		int rc = serve_threads(&a);
+		if (a.rootfd >= 0)
+			close(a.rootfd);
+		return rc;
 	}
 	void *res = NULL;
 	int err = corio_run(serve_main, &a, &res);

@@ -921,6 +921,33 @@ static int srv_init(struct corio__hsrv *srv, corio_http_handler h, void *arg,
 	return 0;
 }
 
+/* @srv from @o, and the connection server's options: *@so, a copy of
+ * o->serve (possibly adjusted by the caller), gets what HTTP needs. */
+static int srv_setup(struct corio__hsrv *srv, corio_http_handler h, void *arg,
+		     const corio_http_serve_options *o, corio_serve_options *so)
+{
+	int err = srv_init(srv, h, arg, o);
+	if (err)
+		return err;
+	so->arg = srv;
+	so->stream = &srv->sopts;
+	so->read_timeout_ns = 0;
+	/* the stream's idle timeout guards the writes (a client that never
+	 * reads); the reads run under our own, shorter, deadlines */
+	uint64_t idle = srv->body_ns > srv->head_ns ? srv->body_ns : srv->head_ns;
+	so->idle_timeout_ns = (idle > srv->idle_ns ? idle : srv->idle_ns) + SEC;
+	return 0;
+}
+
+static void unwatch(corio_task *watch)
+{
+	corio_cancel(watch);
+	corio_scope sh;
+	corio_shield_push(&sh);
+	corio_join(watch, NULL);
+	corio_shield_pop(&sh);
+}
+
 int corio_http_serve(int lfd, corio_http_handler h, void *arg, const corio_http_serve_options *o)
 {
 	static const corio_http_serve_options defaults;
@@ -931,17 +958,10 @@ int corio_http_serve(int lfd, corio_http_handler h, void *arg, const corio_http_
 	if (!o)
 		o = &defaults;
 	struct corio__hsrv srv;
-	int err = srv_init(&srv, h, arg, o);
+	corio_serve_options so = o->serve;
+	int err = srv_setup(&srv, h, arg, o, &so);
 	if (err)
 		return err;
-	corio_serve_options so = o->serve;
-	so.arg = &srv;
-	so.stream = &srv.sopts;
-	so.read_timeout_ns = 0;
-	/* the stream's idle timeout guards the writes (a client that never
-	 * reads); the reads run under our own, shorter, deadlines */
-	uint64_t idle = srv.body_ns > srv.head_ns ? srv.body_ns : srv.head_ns;
-	so.idle_timeout_ns = (idle > srv.idle_ns ? idle : srv.idle_ns) + SEC;
 	if ((err = corio_server_new(&srv.server, lfd, conn_main, &so)))
 		return err;
 	corio_task *watch = NULL;
@@ -950,11 +970,70 @@ int corio_http_serve(int lfd, corio_http_handler h, void *arg, const corio_http_
 		return err;
 	}
 	err = corio_server_run(srv.server);
-	corio_cancel(watch);
-	corio_scope sh;
-	corio_shield_push(&sh);
-	corio_join(watch, NULL);
-	corio_shield_pop(&sh);
+	unwatch(watch);
 	corio_server_free(srv.server);
 	return err;
+}
+
+/* ---- on every loop ------------------------------------------------------- */
+
+struct hthreads {
+	corio_http_handler h;
+	void *arg;
+	const corio_http_serve_options *o;
+};
+
+struct hloop { /* one loop's HTTP server */
+	struct corio__hsrv srv;
+	corio_task *watch;
+};
+
+static int hloop_init(void *ctx, corio_serve_options *so, void **state)
+{
+	struct hthreads *t = ctx;
+	struct hloop *hl = calloc(1, sizeof(*hl));
+	if (!hl)
+		return -ENOMEM;
+	int err = srv_setup(&hl->srv, t->h, t->arg, t->o, so);
+	if (err) {
+		free(hl);
+		return err;
+	}
+	*state = hl;
+	return 0;
+}
+
+static int hloop_start(void *state, corio_server *s)
+{
+	struct hloop *hl = state;
+	hl->srv.server = s;
+	return corio_spawn(&hl->watch, stop_watch, &hl->srv);
+}
+
+static void hloop_end(void *state)
+{
+	struct hloop *hl = state;
+	if (hl->watch)
+		unwatch(hl->watch);
+	free(hl);
+}
+
+int corio_http_serve_threads(const char *host, const char *port, corio_http_handler h,
+			     void *arg, const corio_http_serve_options *o,
+			     const corio_serve_threads_options *to)
+{
+	static const corio_http_serve_options defaults;
+	if (!h)
+		return -EINVAL;
+	if (!o)
+		o = &defaults;
+	struct corio__hsrv probe; /* the options are checked before any loop starts */
+	corio_serve_options so = o->serve;
+	int err = srv_setup(&probe, h, arg, o, &so);
+	if (err)
+		return err;
+	struct hthreads t = {.h = h, .arg = arg, .o = o};
+	struct corio__serve_layer ly = {.ctx = &t, .init = hloop_init, .start = hloop_start,
+					.end = hloop_end};
+	return corio__serve_threads(host, port, conn_main, &o->serve, to, &ly);
 }

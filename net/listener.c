@@ -244,6 +244,17 @@ void corio__listener_pause(corio_loop *l, int lfd)
 		cancel(ls);
 }
 
+int corio__listener_take(corio_loop *l, int lfd)
+{
+	struct corio__net *n = corio__net_find(l);
+	struct corio__listener *ls = n && lfd >= 0 && lfd < n->lst_cap ? n->lst[lfd] : NULL;
+	if (!ls)
+		return -EAGAIN;
+	if (ls->qlen)
+		return q_pop(ls);
+	return ls->state == NET_IDLE ? -EAGAIN : -EINPROGRESS;
+}
+
 void corio__listener_forget(struct corio__net *n, int fd)
 {
 	if (fd >= 0 && fd < n->lst_cap && n->lst[fd])

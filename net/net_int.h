@@ -62,8 +62,27 @@ void corio__net_bufs_free(struct corio__net *n) CORIO__HIDDEN;
 /* listener.c */
 int corio__listener_accept(struct corio__net *n, int lfd) CORIO__HIDDEN;
 void corio__listener_pause(corio_loop *l, int lfd) CORIO__HIDDEN;
+/* For a final drain, after corio__listener_pause(): a connection the
+ * multishot accept queued, -EINPROGRESS while that accept is still in the
+ * kernel (more may come), -EAGAIN once there is neither. */
+int corio__listener_take(corio_loop *l, int lfd) CORIO__HIDDEN;
 void corio__listener_forget(struct corio__net *n, int fd) CORIO__HIDDEN;
 void corio__listeners_fini(struct corio__net *n) CORIO__HIDDEN;
+
+/* serve.c: corio_serve_threads() for a server layered on corio_serve()
+ * (HTTP).  On each loop, @init(@ctx, so, &state) adapts that loop's copy
+ * of the options and makes its state; @start(state, server) runs once the
+ * loop's server exists, before it runs; @end(state) after it ran (or when
+ * @start failed).  All three on the loop's thread, in a task. */
+struct corio__serve_layer {
+	void *ctx;
+	int (*init)(void *ctx, corio_serve_options *so, void **state);
+	int (*start)(void *state, corio_server *s);
+	void (*end)(void *state);
+};
+int corio__serve_threads(const char *host, const char *port, corio_fn handler,
+			 const corio_serve_options *o, const corio_serve_threads_options *to,
+			 const struct corio__serve_layer *layer) CORIO__HIDDEN;
 
 /* stream.c */
 void corio__streams_fini(struct corio__net *n) CORIO__HIDDEN;

@@ -11,8 +11,10 @@
 #include "net_int.h"
 
 #include <errno.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +40,7 @@ struct corio_server {
 	corio_stream_options so; /* per connection */
 	int state;               /* 0: new, 1: running, 2: ran */
 	bool stopping;
+	bool own_lfd;            /* close lfd once the last accepts are done */
 	int fatal;               /* an accept error that ends the server */
 	corio_task *acceptor;
 	corio_task *sigtask;
@@ -96,6 +99,24 @@ static int conn_start(corio_server *s, int fd, const struct sockaddr_storage *pe
 	return 0;
 }
 
+static void nodelay(int fd, const struct sockaddr_storage *peer)
+{
+	int on = 1;
+	if (peer->ss_family == AF_INET || peer->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
+/* Start a handler for @fd, accepted elsewhere or without its address. */
+static int conn_add(corio_server *s, int fd)
+{
+	struct sockaddr_storage peer = {0};
+	socklen_t plen = sizeof(peer);
+	if (getpeername(fd, (struct sockaddr *)&peer, &plen))
+		plen = 0;
+	nodelay(fd, &peer);
+	return conn_start(s, fd, &peer, plen);
+}
+
 /* ---- accepting ---------------------------------------------------------- */
 
 /* Errors accept(2) reports for one connection (pending network errors,
@@ -126,13 +147,6 @@ static int back_off(corio_server *s, uint64_t *delay)
 		*delay = BACKOFF_MAX;
 	int err = corio__net_wait(&s->slot, corio_now() + *delay, NULL);
 	return err == -ETIMEDOUT || err == 0 ? 0 : err;
-}
-
-static void nodelay(int fd, const struct sockaddr_storage *peer)
-{
-	int on = 1;
-	if (peer->ss_family == AF_INET || peer->ss_family == AF_INET6)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }
 
 /* Accept one connection and start its task.  0, or what ends the loop. */
@@ -249,26 +263,94 @@ static void reap_task(corio_task *t)
 	corio_shield_pop(&sh);
 }
 
-/* A graceful stop with drain_on_stop: take what the listener already
- * queued (in the kernel, or accepted by a multishot accept and not yet
- * claimed), until none comes within QUEUED_WAIT. */
+/* ---- the last accepts of a graceful stop ------------------------------- */
+
+/*
+ * Closing a listener resets every connection still in its accept queue,
+ * and with SO_REUSEPORT no other listener takes them over.  So a graceful
+ * stop (drain_on_stop) first seals a TCP listener: a socket filter drops
+ * segments with SYN and no ACK, so no new handshake starts on it (the
+ * client's SYN goes unanswered; its retransmission meets the next server
+ * on the port, or a refusal once we closed), while handshakes already
+ * under way complete (their final ACK passes).  Then it accepts until
+ * none came for SETTLE (those handshakes in flight), stops the multishot
+ * accept and takes what it had queued, then what the kernel still holds
+ * (non-blocking accepts until EAGAIN).  Nothing can join the queue after
+ * that but a handshake whose final ACK comes more than SETTLE after the
+ * last connection: only such a client (a round trip over SETTLE, or a
+ * lost ACK) meets a reset when the listener closes.  A listener that
+ * cannot be sealed (not TCP) is drained until none came within
+ * QUEUED_WAIT; a client connecting between that and the close is reset.
+ */
 #define QUEUED_WAIT (2ull * 1000 * 1000)
-static void accept_queued(corio_server *s)
+#define SETTLE (20ull * 1000 * 1000)
+#define TAKE_POLL (50ull * 1000)
+#define TAKE_MAX (1000ull * 1000 * 1000)
+
+static bool seal(int lfd)
 {
+	/* a socket filter on TCP sees the TCP header at offset 0 */
+	static const struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),         /* the flags byte */
+		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x12),      /* SYN | ACK */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 0, 1), /* SYN alone? */
+		BPF_STMT(BPF_RET | BPF_K, 0),                   /* drop it */
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),         /* keep the rest */
+	};
+	int proto = 0;
+	socklen_t len = sizeof(proto);
+	if (getsockopt(lfd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) || proto != IPPROTO_TCP)
+		return false;
+	struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]),
+				  .filter = (struct sock_filter *)code};
+	return setsockopt(lfd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) == 0;
+}
+
+/* Seal @lfd and hand every connection it still holds to @take(@ctx, fd);
+ * see above.  Shielded: a stop's last accepts are not cancelled. */
+static void last_accepts(int lfd, void (*take)(void *ctx, int fd), void *ctx)
+{
+	corio_loop *l = corio_current_loop();
+	corio_scope sh;
+	corio_shield_push(&sh);
+	uint64_t quiet = seal(lfd) ? SETTLE : QUEUED_WAIT;
 	for (;;) {
-		struct sockaddr_storage peer;
-		socklen_t plen = sizeof(peer);
 		corio_scope sc;
-		corio_timeout_push(&sc, corio_now() + QUEUED_WAIT);
-		int fd = corio_accept(s->lfd, (struct sockaddr *)&peer, &plen);
+		corio_timeout_push(&sc, corio_now() + quiet);
+		int fd = corio_accept(lfd, NULL, NULL);
 		corio_timeout_pop(&sc);
-		if (fd == -ETIMEDOUT || fd == -ECANCELED || (fd < 0 && !transient(fd)))
-			return;
-		if (fd < 0)
-			continue;
-		nodelay(fd, &peer);
-		conn_start(s, fd, &peer, plen);
+		if (fd >= 0)
+			take(ctx, fd);
+		else if (fd == -ETIMEDOUT || !transient(fd))
+			break;
 	}
+	corio__listener_pause(l, lfd);
+	uint64_t end = corio_now() + TAKE_MAX;
+	for (;;) {
+		int fd = corio__listener_take(l, lfd);
+		if (fd >= 0)
+			take(ctx, fd);
+		else if (fd != -EINPROGRESS || corio_now() > end)
+			break;
+		else
+			corio_sleep(TAKE_POLL); /* the multishot's cancel is on its way */
+	}
+	for (;;) {
+		struct pollfd pf = {.fd = lfd, .events = POLLIN};
+		if (poll(&pf, 1, 0) != 1)
+			break;
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			take(ctx, fd);
+		else if (errno == EAGAIN || errno == EWOULDBLOCK || !transient(-errno))
+			break;
+	}
+	corio_shield_pop(&sh);
+}
+
+static void take_conn(void *ctx, int fd)
+{
+	conn_add(ctx, fd);
 }
 
 /* The stop sequence: no more accepting, a grace period, then cancel. */
@@ -279,8 +361,15 @@ static void wind_down(corio_server *s, bool graceful)
 		reap_task(s->acceptor);
 		s->acceptor = NULL;
 		if (graceful && s->o.drain_on_stop)
-			accept_queued(s);
+			last_accepts(s->lfd, take_conn, s);
 		corio__listener_pause(s->loop, s->lfd);
+	}
+	if (s->own_lfd && s->lfd >= 0) {
+		corio_scope sh;
+		corio_shield_push(&sh);
+		corio_close(s->lfd);
+		corio_shield_pop(&sh);
+		s->lfd = -1;
 	}
 	if (graceful && s->st.active) {
 		uint64_t deadline = corio_now() + s->o.grace_ns;
@@ -350,12 +439,7 @@ int corio_server_add(corio_server *s, int fd)
 		close(fd);
 		return err;
 	}
-	struct sockaddr_storage peer = {0};
-	socklen_t plen = sizeof(peer);
-	if (getpeername(fd, (struct sockaddr *)&peer, &plen))
-		plen = 0;
-	nodelay(fd, &peer);
-	return conn_start(s, fd, &peer, plen);
+	return conn_add(s, fd);
 }
 
 int corio_server_stopping(const corio_server *s)
@@ -404,6 +488,7 @@ struct multi {
 	corio_task **dispatcher;  /* loop 0's accepting task (single acceptor) */
 	corio_serve_stats *stats;
 	int *errs;
+	const struct corio__serve_layer *layer; /* NULL: plain corio_serve() */
 };
 
 /* On each loop's thread, once per stop: a graceful server stop; with a
@@ -433,9 +518,21 @@ static void hand_over(struct multi *m, unsigned to, int fd)
 	corio_shield_pop(&sh);
 }
 
+struct deal {
+	struct multi *m;
+	unsigned next;
+};
+
+static void deal_one(void *ctx, int fd)
+{
+	struct deal *d = ctx;
+	hand_over(d->m, d->next, fd);
+	d->next = (d->next + 1) % d->m->n;
+}
+
 /* Loop 0, single acceptor: accept and deal connections round robin; when
- * cancelled (a stop), deal out what is still queued, then close every
- * loop's channel. */
+ * cancelled (a stop), deal out what is still queued (last_accepts()),
+ * close the listener, then close every loop's channel. */
 static void *dispatcher_main(void *arg)
 {
 	struct multi *m = arg;
@@ -456,21 +553,12 @@ static void *dispatcher_main(void *arg)
 		hand_over(m, next, fd);
 		next = (next + 1) % m->n;
 	}
+	struct deal d = {m, next};
+	last_accepts(lfd, deal_one, &d);
 	corio_scope sh;
 	corio_shield_push(&sh);
-	for (;;) {
-		corio_scope sc;
-		corio_timeout_push(&sc, corio_now() + QUEUED_WAIT);
-		int fd = corio_accept(lfd, NULL, NULL);
-		corio_timeout_pop(&sc);
-		if (fd < 0 && transient(fd) && fd != -ETIMEDOUT)
-			continue;
-		if (fd < 0)
-			break;
-		hand_over(m, next, fd);
-		next = (next + 1) % m->n;
-	}
-	corio__listener_pause(corio_current_loop(), lfd);
+	corio_close(lfd);
+	m->lfds[0] = -1;
 	for (unsigned i = 0; i < m->n; i++)
 		corio_xchan_close(m->feed[i]);
 	corio_shield_pop(&sh);
@@ -491,14 +579,29 @@ static void *feeder_main(void *arg)
 	return NULL;
 }
 
-static void *multi_main(void *arg)
+/* Loop i's server: made (with the layer's state for this loop, if any),
+ * run until a stop, its counters kept, freed. */
+static int multi_serve(struct multi *m, unsigned i)
 {
-	struct multi *m = arg;
-	unsigned i = corio_loop_index();
-	corio_server *s;
-	int err = corio_server_new(&s, m->single ? -1 : m->lfds[i], m->handler, &m->o);
-	if (err)
-		return CORIO_ERR_PTR(err);
+	const struct corio__serve_layer *ly = m->layer;
+	corio_serve_options so = m->o;
+	void *state = NULL;
+	corio_server *s = NULL;
+	int err = ly ? ly->init(ly->ctx, &so, &state) : 0;
+	if (!err)
+		err = corio_server_new(&s, m->single ? -1 : m->lfds[i], m->handler, &so);
+	if (!err && ly && (err = ly->start(state, s))) {
+		corio_server_free(s);
+		s = NULL;
+	}
+	if (err) {
+		if (ly && state)
+			ly->end(state);
+		if (!m->single)
+			close(m->lfds[i]);
+		return err;
+	}
+	s->own_lfd = !m->single; /* closed right after its last accepts */
 	m->servers[i] = s;
 	corio_task *feeder = NULL;
 	if (m->single) {
@@ -518,11 +621,19 @@ static void *multi_main(void *arg)
 		corio_join(m->dispatcher[0], NULL);
 		m->dispatcher[0] = NULL;
 	}
+	if (ly)
+		ly->end(state);
 	corio_server_stats(s, &m->stats[i]);
 	m->servers[i] = NULL;
 	corio_server_free(s);
-	if (!m->single) /* after its queue was drained (drain_on_stop) */
-		close(m->lfds[i]);
+	return err;
+}
+
+static void *multi_main(void *arg)
+{
+	struct multi *m = arg;
+	unsigned i = corio_loop_index();
+	int err = multi_serve(m, i);
 	m->errs[i] = err;
 	return NULL;
 }
@@ -623,15 +734,16 @@ static int multi_run(struct multi *m, const corio_serve_threads_options *to)
 	return err;
 }
 
-int corio_serve_threads(const char *host, const char *port, corio_fn handler,
-			const corio_serve_options *o, const corio_serve_threads_options *to)
+int corio__serve_threads(const char *host, const char *port, corio_fn handler,
+			 const corio_serve_options *o, const corio_serve_threads_options *to,
+			 const struct corio__serve_layer *layer)
 {
 	static const corio_serve_threads_options no_to;
 	if (!handler || !port)
 		return -EINVAL;
 	to = to ? to : &no_to;
 	struct multi m = {.n = to->threads ? to->threads : allowed_cpus(),
-			  .single = to->single_acceptor, .handler = handler};
+			  .single = to->single_acceptor, .handler = handler, .layer = layer};
 	if (o)
 		m.o = *o;
 	m.o.stop_signals = NULL; /* corio_run_threads() has SIGINT and SIGTERM */
@@ -646,8 +758,14 @@ int corio_serve_threads(const char *host, const char *port, corio_fn handler,
 	if (to->ready)
 		to->ready(bound_port(m.lfds[0]), to->ready_arg);
 	err = multi_run(&m, to);
-	if (m.single)
+	if (m.single && m.lfds[0] >= 0) /* loop 0 never dealt */
 		close(m.lfds[0]);
 	multi_free(&m);
 	return err;
+}
+
+int corio_serve_threads(const char *host, const char *port, corio_fn handler,
+			const corio_serve_options *o, const corio_serve_threads_options *to)
+{
+	return corio__serve_threads(host, port, handler, o, to, NULL);
 }

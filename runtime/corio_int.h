@@ -240,6 +240,15 @@ struct corio_loop {
 	struct corio__op wake_op; /* that read */
 	uint64_t wake_buf;
 	bool wake_inflight;
+	/* many cores (threads.c): a sender wakes the loop through the kernel
+	 * only while it sleeps there; after sending to another loop, it
+	 * polls for the answer a moment before sleeping */
+	atomic_int sleeping;      /* in (or committed to) the kernel's wait */
+	uint64_t spin_ns;         /* 0: never */
+	uint64_t spin_mark;       /* st.msgs_sent when we last looked */
+	uint32_t spin_tries, spin_good; /* this probe window: spins, hits */
+	uint32_t spin_skip;       /* sleeps left without spinning (it did not pay) */
+	uint32_t spin_backoff;    /* the next skip, doubled while spins miss */
 	bool running;
 	bool closing;
 	bool debug;
@@ -428,6 +437,22 @@ void corio__modules_fd_closing(corio_loop *loop, int fd) CORIO__HIDDEN;
 extern uint64_t corio__teardown_idle_ns CORIO__HIDDEN;
 void corio__loop_wake_complete(struct corio__op *op, int res, uint32_t flags) CORIO__HIDDEN;
 void corio__loop_woken(corio_loop *loop) CORIO__HIDDEN;
+/* threads.c: the backend is about to sleep.  corio__loop_spin_due(): @l
+ * sent a message to another loop since it last slept, and spinning has
+ * been paying; then corio__loop_spin() polls in memory for thread-safe
+ * records (and @ready(@l), the backend's own free look, may be NULL) for
+ * up to l->spin_ns.  True: there is work now, don't sleep. */
+bool corio__loop_spin_due(corio_loop *l) CORIO__HIDDEN;
+bool corio__loop_spin(corio_loop *l, bool (*ready)(corio_loop *l)) CORIO__HIDDEN;
+/* threads.c: the backend is about to wait in the kernel: raise
+ * l->sleeping, then look at the thread-safe queue and the stop flag once
+ * more.  False: something came (or a stop), don't block; the flag is
+ * down again.  corio__loop_sleep_end() after the wait. */
+bool corio__loop_sleep_begin(corio_loop *l) CORIO__HIDDEN;
+static inline void corio__loop_sleep_end(corio_loop *l)
+{
+	atomic_store_explicit(&l->sleeping, 0, memory_order_relaxed);
+}
 /* corio_call_threadsafe() with a record the caller owns (kind
  * CORIO__RUN_CB_EXT, fn and arg set) until fn runs: cannot fail. */
 void corio__call_threadsafe_rec(corio_loop *loop, struct corio__cb *cb) CORIO__HIDDEN;

@@ -900,6 +900,10 @@ static int epoll_poll(corio_loop *l, int64_t timeout_ns)
 		timeout_ns = 0;
 	else if (e->retry.head && (timeout_ns < 0 || timeout_ns > RETRY_NS))
 		timeout_ns = RETRY_NS;
+	if (timeout_ns && corio__loop_spin_due(l) && corio__loop_spin(l, NULL))
+		timeout_ns = 0;
+	if (timeout_ns && !corio__loop_sleep_begin(l))
+		timeout_ns = 0; /* a message came: take it, don't sleep */
 	if (timeout_ns == 0 && e->busy_turns < BUSY_TURNS) {
 		e->busy_turns++;
 		kicks_run(l);
@@ -919,6 +923,7 @@ static int epoll_poll(corio_loop *l, int64_t timeout_ns)
 		int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
 		n = epoll_wait(e->epfd, evs, MAX_EVENTS, ms);
 	}
+	corio__loop_sleep_end(l);
 	if (n < 0) {
 		if (errno != EINTR)
 			return -errno;

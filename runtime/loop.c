@@ -87,9 +87,13 @@ void corio__loop_wake_fd(corio_loop *l)
  * the eventfd does.  Either arrival runs corio__loop_woken(). */
 static void wake_loop(corio_loop *l)
 {
+	if (!atomic_load(&l->sleeping))
+		return; /* awake: it looks at ts_pending before it sleeps */
 	if (atomic_exchange(&l->wake_armed, 1))
 		return; /* a wake-up is on its way and the loop has not had it yet */
 	corio_loop *self = corio__tls_loop;
+	if (self && self != l)
+		self->st.wakeups_sent++;
 	if (self && self != l && self->running && !self->closing && self->be->wake_from &&
 	    pthread_equal(pthread_self(), self->owner) && self->be->wake_from(self, l))
 		return;
@@ -118,6 +122,8 @@ void corio__call_threadsafe_rec(corio_loop *l, struct corio__cb *cb)
 	corio__runq_push(&l->ts_q, &cb->r);
 	atomic_store(&l->ts_pending, 1);
 	pthread_mutex_unlock(&l->ts_lock);
+	if (corio__tls_loop && corio__tls_loop != l)
+		corio__tls_loop->st.msgs_sent++;
 	wake_loop(l);
 }
 
@@ -138,8 +144,10 @@ static void drain_threadsafe(corio_loop *l)
 		return;
 	pthread_mutex_lock(&l->ts_lock);
 	struct corio__runnable *r;
-	while ((r = corio__runq_pop(&l->ts_q)))
+	while ((r = corio__runq_pop(&l->ts_q))) {
 		corio__runq_push(&l->runq, r);
+		l->st.msgs_received++;
+	}
 	atomic_store(&l->ts_pending, 0);
 	pthread_mutex_unlock(&l->ts_lock);
 }
@@ -166,6 +174,7 @@ void corio__loop_woken(corio_loop *l)
 	/* Clear before draining: a producer that queues after the drain sees
 	 * the flag down and sends another wake-up. */
 	atomic_store(&l->wake_armed, 0);
+	l->st.wakeups++;
 	drain_threadsafe(l);
 }
 

@@ -19,9 +19,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
+
+/* How long a loop that just sent to another polls for the answer before
+ * it sleeps (corio_threads_options.spin_ns). */
+#define DEFAULT_SPIN_NS (20ull * 1000)
 
 struct member {
 	struct group *g;
@@ -69,6 +74,113 @@ corio_loop *corio_loop_at(unsigned i)
 	if (!tls_member)
 		return i == 0 ? corio__tls_loop : NULL;
 	return i < tls_member->g->n ? tls_member->g->m[i].loop : NULL;
+}
+
+/* ---- sleeping, and waiting for an answer without sleeping --------------- */
+
+/*
+ * A sender wakes a loop through the kernel (MSG_RING or eventfd) only if
+ * the loop sleeps there (l->sleeping); an awake loop finds the records at
+ * its next turn.  No wake-up is lost: a sender raises ts_pending, then
+ * reads sleeping; a loop about to sleep raises sleeping, then reads
+ * ts_pending (all sequentially consistent), so one of them sees the
+ * other.  wake_armed (one wake-up per batch) is raised only by a sender
+ * that does send one, so it still means "a wake-up is on its way".
+ *
+ * A loop that has just sent to another loop and has nothing left to do
+ * would sleep, and the answer would cost a kernel wake-up and a trip
+ * through the scheduler at each end.  Instead it polls ts_pending in
+ * memory for a moment (spin_ns) first, awake, so the answer needs no
+ * wake-up either.  Only a loop that sent since it last slept spins, so a
+ * server whose loops do not talk never does; a group on one allowed CPU
+ * never spins.
+ */
+bool corio__loop_sleep_begin(corio_loop *l)
+{
+	if (!l->running)
+		return true; /* waiting for its own ops (teardown): the queue
+			      * and a stop are for the next corio_loop_run() */
+	atomic_store(&l->sleeping, 1);
+	if (atomic_load(&l->ts_pending) || atomic_load_explicit(&l->stop, memory_order_relaxed)) {
+		atomic_store_explicit(&l->sleeping, 0, memory_order_relaxed);
+		return false;
+	}
+	return true;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
+
+static uint64_t clock_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Spinning pays only when the other loop's thread is on a CPU of its own
+ * and answers within spin_ns; on a machine busier than it has CPUs the
+ * spinner only takes time from the thread it waits for.  So spins are
+ * judged in windows of SPIN_WINDOW: a window with fewer than half hits
+ * stops spinning for a number of sleeps that doubles (up to SPIN_SKIP_MAX)
+ * while windows keep missing, and resets once one pays. */
+#define SPIN_WINDOW 32
+#define SPIN_SKIP_MIN 256
+#define SPIN_SKIP_MAX 65536
+
+static void spin_judge(corio_loop *l, bool hit)
+{
+	l->spin_good += hit;
+	if (++l->spin_tries < SPIN_WINDOW)
+		return;
+	if (2 * l->spin_good < l->spin_tries) {
+		l->spin_skip = l->spin_backoff ? l->spin_backoff : SPIN_SKIP_MIN;
+		l->spin_backoff = l->spin_skip < SPIN_SKIP_MAX ? 2 * l->spin_skip : SPIN_SKIP_MAX;
+	} else {
+		l->spin_backoff = 0;
+	}
+	l->spin_tries = l->spin_good = 0;
+}
+
+bool corio__loop_spin_due(corio_loop *l)
+{
+	if (!l->spin_ns || l->spin_mark == l->st.msgs_sent)
+		return false;
+	l->spin_mark = l->st.msgs_sent;
+	if (l->spin_skip) {
+		l->spin_skip--;
+		return false;
+	}
+	return true;
+}
+
+bool corio__loop_spin(corio_loop *l, bool (*ready)(corio_loop *l))
+{
+	l->st.spins++;
+	bool work = false;
+	uint64_t end = clock_ns() + l->spin_ns;
+	do {
+		for (int i = 0; i < 32; i++) {
+			if (atomic_load_explicit(&l->ts_pending, memory_order_relaxed))
+				goto out;
+			cpu_relax();
+		}
+		if (ready && ready(l)) {
+			work = true;
+			break;
+		}
+	} while (clock_ns() < end);
+out:;
+	bool hit = atomic_load(&l->ts_pending);
+	spin_judge(l, hit);
+	l->st.spin_hits += hit;
+	return hit || work;
 }
 
 /* ---- stopping every loop --------------------------------------------- */
@@ -173,6 +285,8 @@ static void *thread_main(void *p)
 		m->loop = NULL;
 		m->err = err;
 		atomic_store(&g->failed, 1);
+	} else if (g->ncpus > 1 && g->n > 1 && g->o.spin_ns >= 0) {
+		m->loop->spin_ns = g->o.spin_ns ? (uint64_t)g->o.spin_ns : DEFAULT_SPIN_NS;
 	}
 	pthread_barrier_wait(&g->made);
 	if (!atomic_load(&g->failed))

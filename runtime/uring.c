@@ -312,12 +312,25 @@ static int enter(struct corio__uring *u, unsigned wait_nr, struct __kernel_times
 	}
 }
 
+static bool uring_ready(corio_loop *l)
+{
+	return io_uring_cq_ready(&U(l)->ring) != 0;
+}
+
 static int uring_poll(corio_loop *l, int64_t timeout_ns)
 {
 	struct corio__uring *u = U(l);
 	int err;
 	if (u->stash_len)
 		timeout_ns = 0; /* stashed completions are work: never block on them */
+	if (timeout_ns && corio__loop_spin_due(l)) {
+		if (io_uring_sq_ready(&u->ring) && (err = enter(u, 0, NULL)))
+			return err; /* our posts go out before we poll for answers */
+		if (corio__loop_spin(l, uring_ready))
+			timeout_ns = 0;
+	}
+	if (timeout_ns && !corio__loop_sleep_begin(l))
+		timeout_ns = 0; /* a message came: take it, don't sleep */
 	if (timeout_ns == 0) {
 		/* Nothing queued and nothing but the loop's own wake read in
 		 * flight: no syscall is needed to learn nothing. */
@@ -332,6 +345,7 @@ static int uring_poll(corio_loop *l, int64_t timeout_ns)
 					       .tv_nsec = timeout_ns % 1000000000};
 		err = enter(u, 1, &ts);
 	}
+	corio__loop_sleep_end(l);
 	reap(u);
 	return err;
 }

@@ -10,8 +10,11 @@
  */
 #include "util.h"
 
+#include <corio/http.h>
 #include <corio/net.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -703,4 +706,429 @@ Test(threads, sigterm_stops_a_single_acceptor_with_live_connections,
 	cr_assert_eq(run_server(&s, 2, true), 0);
 	cr_assert_eq(s.client_err, 0);
 	cr_assert_eq(s.stats[0].cancelled + s.stats[1].cancelled, 8);
+}
+
+/* ---- a graceful stop never resets a connection it let in ---------------- */
+
+/*
+ * Two loops, REUSEPORT.  A "holder" connection on each loop keeps its
+ * server in the grace period.  Phase 1: both loops are blocked (a blocking
+ * read in a handler) while the client completes 32 handshakes, sends on
+ * each and sends SIGTERM: all 32 were queued before the stop and must be
+ * served.  Phase 2: once both holders report their server stopping, 16
+ * more clients connect 100 ms later; each must be served or never connected (or get
+ * a clean EOF) -- a handshake that completed and then met a reset when a
+ * listener closed would lose its request.
+ */
+enum { LATE_QUEUED = 32, LATE_AFTER = 16, LATE_LOOPS = 2 };
+
+struct late {
+	atomic_int port;
+	int release[2];      /* a byte per blocked holder */
+	int queued_ok, queued_bad;
+	int after_served, after_refused, after_reset, after_other;
+};
+
+static void *late_handler(void *arg)
+{
+	corio_conn *c = arg;
+	struct late *t = c->arg;
+	char buf[64];
+	ssize_t n = corio_stream_read(c->stream, buf, sizeof(buf));
+	if (n == 4 && !memcmp(buf, "who\n", 4)) {
+		char b = (char)('0' + corio_loop_index());
+		corio_stream_write(c->stream, &b, 1);
+		corio_stream_flush(c->stream);
+		n = corio_stream_read(c->stream, buf, sizeof(buf));
+		if (n <= 0)
+			return NULL; /* not kept as a holder */
+		corio_stream_write(c->stream, "B", 1);
+		corio_stream_flush(c->stream);
+		/* the loop's thread stops here until the client releases it */
+		while (read(t->release[0], &b, 1) < 0 && errno == EINTR)
+			;
+		while (!corio_server_stopping(c->server))
+			if (corio_sleep(1 * MS))
+				return NULL;
+		corio_stream_write(c->stream, "S", 1);
+		corio_stream_flush(c->stream);
+		while (corio_stream_read(c->stream, buf, sizeof(buf)) > 0)
+			;
+		return NULL;
+	}
+	while (n > 0) {
+		if (corio_stream_write(c->stream, buf, (size_t)n) < 0 ||
+		    corio_stream_flush(c->stream) < 0)
+			break;
+		n = corio_stream_read(c->stream, buf, sizeof(buf));
+	}
+	return NULL;
+}
+
+static void on_ready_late(int port, void *arg)
+{
+	atomic_store(&((struct late *)arg)->port, port);
+}
+
+static bool read_exact(int fd, char *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, buf + got, n - got);
+		if (r <= 0)
+			return false;
+		got += (size_t)r;
+	}
+	return true;
+}
+
+/* Non-blocking connects to @port, waited for together up to @ms. */
+static void connect_all(int port, int *fds, int n, int ms)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	for (int i = 0; i < n; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)) && errno != EINPROGRESS) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+	}
+	uint64_t end = t_clock() + (uint64_t)ms * MS;
+	for (;;) {
+		struct pollfd pf[LATE_QUEUED];
+		int k = 0;
+		for (int i = 0; i < n; i++)
+			pf[i] = (struct pollfd){.fd = fds[i], .events = POLLOUT};
+		uint64_t now = t_clock();
+		if (now >= end || poll(pf, (nfds_t)n, (int)((end - now) / MS) + 1) < 0)
+			break;
+		for (int i = 0; i < n; i++)
+			k += fds[i] < 0 || (pf[i].revents & (POLLOUT | POLLERR | POLLHUP));
+		if (k == n)
+			break;
+	}
+	for (int i = 0; i < n; i++) {
+		int soerr = 0;
+		socklen_t len = sizeof(soerr);
+		struct pollfd pf = {.fd = fds[i], .events = POLLOUT};
+		if (fds[i] < 0)
+			continue;
+		if (poll(&pf, 1, 0) != 1 || getsockopt(fds[i], SOL_SOCKET, SO_ERROR, &soerr, &len) ||
+		    soerr) {
+			close(fds[i]); /* never connected (SYN unanswered) or refused */
+			fds[i] = -1;
+			continue;
+		}
+		int fl = fcntl(fds[i], F_GETFL);
+		fcntl(fds[i], F_SETFL, fl & ~O_NONBLOCK);
+	}
+}
+
+static void *late_client(void *arg)
+{
+	struct late *t = arg;
+	while (!atomic_load(&t->port))
+		usleep(1000);
+	int port = atomic_load(&t->port);
+	int holder[LATE_LOOPS] = {-1, -1}, have = 0;
+	for (int tries = 0; have < LATE_LOOPS && tries < 64; tries++) {
+		int fd = client_connect(port);
+		char b;
+		if (fd < 0 || write(fd, "who\n", 4) != 4 || !read_exact(fd, &b, 1)) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		int i = b - '0';
+		if (i >= 0 && i < LATE_LOOPS && holder[i] < 0) {
+			holder[i] = fd;
+			have++;
+		} else {
+			close(fd);
+		}
+	}
+	cr_assert_eq(have, LATE_LOOPS, "a holder on each loop");
+	/* phase 1: both loops blocked; handshakes complete in the kernel */
+	for (int i = 0; i < LATE_LOOPS; i++) {
+		char b;
+		cr_assert_eq(write(holder[i], "block\n", 6), 6);
+		cr_assert(read_exact(holder[i], &b, 1) && b == 'B');
+	}
+	int q[LATE_QUEUED];
+	for (int i = 0; i < LATE_QUEUED; i++) {
+		q[i] = client_connect(port);
+		cr_assert_geq(q[i], 0);
+		cr_assert_eq(write(q[i], "hi\n", 3), 3);
+	}
+	kill(getpid(), SIGTERM);
+	cr_assert_eq(write(t->release[1], "xx", LATE_LOOPS), LATE_LOOPS);
+	for (int i = 0; i < LATE_QUEUED; i++) {
+		char buf[3];
+		if (read_exact(q[i], buf, 3) && !memcmp(buf, "hi\n", 3))
+			t->queued_ok++;
+		else
+			t->queued_bad++;
+		close(q[i]);
+	}
+	/* phase 2: every loop is stopping, its holder keeps it in grace */
+	for (int i = 0; i < LATE_LOOPS; i++) {
+		char b;
+		cr_assert(read_exact(holder[i], &b, 1) && b == 'S');
+	}
+	usleep(100 * 1000); /* the scenario: clients that come 100 ms after the stop */
+	int a[LATE_AFTER];
+	connect_all(port, a, LATE_AFTER, 300);
+	for (int i = 0; i < LATE_AFTER; i++)
+		if (a[i] >= 0 && write(a[i], "hi\n", 3) != 3) {
+			close(a[i]);
+			a[i] = -1;
+			t->after_reset++;
+		}
+	for (int i = 0; i < LATE_LOOPS; i++)
+		close(holder[i]); /* the grace period ends, the listeners close */
+	for (int i = 0; i < LATE_AFTER; i++) {
+		if (a[i] < 0) {
+			t->after_refused++;
+			continue;
+		}
+		char buf[3];
+		ssize_t r = read(a[i], buf, 3);
+		if (r == 3 && !memcmp(buf, "hi\n", 3))
+			t->after_served++;
+		else if (r == 0)
+			t->after_refused++; /* a clean close: nothing was lost silently */
+		else if (r < 0 && errno == ECONNRESET)
+			t->after_reset++;
+		else
+			t->after_other++;
+		close(a[i]);
+	}
+	return NULL;
+}
+
+static void run_late(bool single)
+{
+	struct late t = {0};
+	t_pipe(t.release);
+	sigset_t term;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &term, NULL); /* the client thread inherits it */
+	pthread_t client;
+	cr_assert_eq(pthread_create(&client, NULL, late_client, &t), 0);
+	corio_serve_options o = {.arg = &t, .grace_ns = 10000 * MS};
+	corio_serve_threads_options to = {.threads = LATE_LOOPS, .ready = on_ready_late,
+					  .ready_arg = &t, .single_acceptor = single};
+	int err = corio_serve_threads("127.0.0.1", "0", late_handler, &o, &to);
+	pthread_join(client, NULL);
+	cr_assert_eq(err, 0);
+	cr_assert_eq(t.queued_ok, LATE_QUEUED, "%d of %d queued before the stop served",
+		     t.queued_ok, LATE_QUEUED);
+	if (getenv("LATE_DEBUG"))
+		fprintf(stderr, "late: %d served, %d not let in, %d reset, %d other\n",
+			t.after_served, t.after_refused, t.after_reset, t.after_other);
+	cr_assert_eq(t.after_reset + t.after_other, 0,
+		     "late connections: %d served, %d not let in, %d reset, %d other",
+		     t.after_served, t.after_refused, t.after_reset, t.after_other);
+	close(t.release[0]);
+	close(t.release[1]);
+}
+
+Test(threads, a_stop_serves_what_was_queued_and_never_resets_a_late_connection,
+     .timeout = WAIT_TEST_TIMEOUT)
+{
+	run_late(false);
+}
+
+Test(threads, a_single_acceptor_stop_serves_the_queue_and_never_resets_a_late_one,
+     .timeout = WAIT_TEST_TIMEOUT)
+{
+	run_late(true);
+}
+
+/* ---- HTTP on every loop -------------------------------------------------- */
+
+enum { HT_LOOPS = 2, HT_CONNS = 48, HT_REQS = 25 };
+
+struct ht {
+	atomic_int port;
+	atomic_uint per_loop[HT_LOOPS];
+	int ok, bad;
+	unsigned served_by[HT_LOOPS]; /* answers the client saw, by loop */
+};
+
+static int ht_handler(corio_http_request *r, void *arg)
+{
+	struct ht *t = arg;
+	unsigned i = corio_loop_index();
+	atomic_fetch_add(&t->per_loop[i], 1);
+	char body[256];
+	int n = snprintf(body, sizeof(body), "%u %s", i, corio_http_request_target(r));
+	return corio_http_respond(r, 200, "text/plain", body, (size_t)n);
+}
+
+static void on_ready_ht(int port, void *arg)
+{
+	atomic_store(&((struct ht *)arg)->port, port);
+}
+
+/* One response off @fd: its body into @body (NUL-terminated); -1 if bad. */
+static int ht_read_response(int fd, char *body, size_t cap)
+{
+	char head[1024];
+	size_t len = 0;
+	while (len < 4 || memcmp(head + len - 4, "\r\n\r\n", 4)) {
+		if (len == sizeof(head) - 1 || read(fd, head + len, 1) != 1)
+			return -1;
+		len++;
+	}
+	head[len] = 0;
+	const char *cl = strcasestr(head, "\r\nContent-Length:");
+	if (strncmp(head, "HTTP/1.1 200", 12) || !cl)
+		return -1;
+	size_t n = strtoul(cl + 17, NULL, 10);
+	if (n >= cap || !read_exact(fd, body, n))
+		return -1;
+	body[n] = 0;
+	return (int)n;
+}
+
+static void *ht_client(void *arg)
+{
+	struct ht *t = arg;
+	while (!atomic_load(&t->port))
+		usleep(1000);
+	int fds[HT_CONNS];
+	for (int c = 0; c < HT_CONNS; c++)
+		fds[c] = client_connect(atomic_load(&t->port));
+	for (int k = 0; k < HT_REQS; k++) {
+		for (int c = 0; c < HT_CONNS; c++) { /* every connection kept alive */
+			char req[128], body[256], want[64];
+			int n = snprintf(req, sizeof(req),
+					 "GET /c%d/r%d HTTP/1.1\r\nHost: x\r\n\r\n", c, k);
+			snprintf(want, sizeof(want), "/c%d/r%d", c, k);
+			unsigned loop;
+			char target[64];
+			if (fds[c] < 0 || write(fds[c], req, (size_t)n) != n ||
+			    ht_read_response(fds[c], body, sizeof(body)) < 0 ||
+			    sscanf(body, "%u %63s", &loop, target) != 2 || loop >= HT_LOOPS ||
+			    strcmp(target, want)) {
+				t->bad++;
+				continue;
+			}
+			t->ok++;
+			t->served_by[loop]++;
+		}
+	}
+	for (int c = 0; c < HT_CONNS; c++)
+		if (fds[c] >= 0)
+			close(fds[c]);
+	kill(getpid(), SIGTERM);
+	return NULL;
+}
+
+Test(threads, http_on_two_reuseport_loops_answers_every_keepalive_request,
+     .timeout = WAIT_TEST_TIMEOUT)
+{
+	struct ht t = {0};
+	sigset_t term;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &term, NULL);
+	pthread_t client;
+	cr_assert_eq(pthread_create(&client, NULL, ht_client, &t), 0);
+	corio_serve_stats st[HT_LOOPS] = {{0}};
+	corio_http_serve_options o = {.serve.grace_ns = 1000 * MS};
+	corio_serve_threads_options to = {.threads = HT_LOOPS, .ready = on_ready_ht,
+					  .ready_arg = &t, .stats = st, .nstats = HT_LOOPS};
+	int err = corio_http_serve_threads("127.0.0.1", "0", ht_handler, &t, &o, &to);
+	pthread_join(client, NULL);
+	cr_assert_eq(err, 0);
+	cr_assert_eq(t.bad, 0);
+	cr_assert_eq(t.ok, HT_CONNS * HT_REQS);
+	uint64_t conns = 0;
+	for (unsigned i = 0; i < HT_LOOPS; i++) {
+		cr_assert_gt(t.served_by[i], 0, "loop %u answered nothing", i);
+		cr_assert_eq(t.served_by[i], atomic_load(&t.per_loop[i]));
+		cr_assert_eq(t.served_by[i] % HT_REQS, 0, "a connection stays on its loop");
+		conns += st[i].accepted;
+	}
+	cr_assert_eq(conns, HT_CONNS);
+}
+
+Test(threads, http_serve_threads_refuses_bad_options, .timeout = WAIT_TEST_TIMEOUT)
+{
+	corio_http_serve_options o = {.max_headers = 20000};
+	cr_assert_eq(corio_http_serve_threads("127.0.0.1", "0", ht_handler, NULL, &o, NULL),
+		     -EINVAL);
+	cr_assert_eq(corio_http_serve_threads("127.0.0.1", "0", NULL, NULL, NULL, NULL), -EINVAL);
+}
+
+/* ---- cross-loop traffic in the loop's counters --------------------------- */
+
+enum { ST_MSGS = 1000 };
+
+struct stx {
+	unsigned back;
+	corio_event done[2];
+	corio_loop_stats st[2];
+};
+
+static void st_back(void *arg);
+
+static void st_there(void *arg)
+{
+	corio_call_threadsafe(corio_loop_at(0), st_back, arg);
+}
+
+static void st_back(void *arg)
+{
+	struct stx *x = arg;
+	if (++x->back == ST_MSGS)
+		corio_event_set(&x->done[0]);
+	else
+		corio_call_threadsafe(corio_loop_at(1), st_there, x);
+}
+
+static void st_set(void *arg)
+{
+	corio_event_set(arg);
+}
+
+static void *stats_main(void *arg)
+{
+	struct stx *x = arg;
+	unsigned me = corio_loop_index();
+	if (me == 0)
+		corio_call_threadsafe(corio_loop_at(1), st_there, x);
+	corio_event_wait(&x->done[me]);
+	if (me == 0)
+		corio_call_threadsafe(corio_loop_at(1), st_set, &x->done[1]);
+	corio_loop_get_stats(corio_current_loop(), &x->st[me]);
+	return NULL;
+}
+
+Test(threads, loop_stats_count_messages_and_wakeups_between_loops,
+     .timeout = WAIT_TEST_TIMEOUT)
+{
+	struct stx x = {0};
+	corio_event_init(&x.done[0]);
+	corio_event_init(&x.done[1]);
+	/* no spinning: a loop with nothing to do sleeps in the kernel, and
+	 * only a sleeping loop is woken through it */
+	corio_threads_options o = {.no_signals = 1, .spin_ns = -1};
+	cr_assert_eq(corio_run_threads_ex(2, stats_main, &x, NULL, &o), 0);
+	cr_assert_eq(x.st[0].spins + x.st[1].spins, 0);
+	/* one at a time: loop 0 sent ST_MSGS pings and the final call */
+	cr_assert_eq(x.st[0].msgs_sent, ST_MSGS + 1);
+	cr_assert_eq(x.st[1].msgs_received, ST_MSGS + 1);
+	cr_assert_eq(x.st[1].msgs_sent, ST_MSGS);
+	cr_assert_eq(x.st[0].msgs_received, ST_MSGS);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_geq(x.st[i].wakeups, 1);
+		cr_assert_leq(x.st[i].wakeups, x.st[i].msgs_received + 1, "one per batch at most");
+		cr_assert_geq(x.st[i].wakeups_sent, 1);
+		cr_assert_leq(x.st[i].wakeups_sent, x.st[i].msgs_sent);
+	}
 }

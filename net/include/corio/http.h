@@ -100,6 +100,25 @@ typedef struct corio_http_serve_options {
 CORIO_API int corio_http_serve(int lfd, corio_http_handler h, void *arg,
 		     const corio_http_serve_options *o);
 
+/**
+ * corio_http_serve_threads() - corio_http_serve() on every loop of a
+ * corio_run_threads() group, with one call, as corio_serve_threads() does
+ * for connections: binds @host:@port once per loop (SO_REUSEPORT), or
+ * once for all with @to->single_acceptor, and serves each connection on
+ * the loop that got it, @h(req, @arg) running there (so @h and @arg must
+ * be fine on any loop's thread; corio_loop_index() tells which).  @o as
+ * corio_http_serve()'s (NULL: defaults; o->serve.stop_signals is ignored,
+ * drain_on_stop is forced on); a @o->tls context serves every loop.
+ * SIGINT or SIGTERM stops every loop gracefully (see corio_serve_threads():
+ * connections that completed their handshake before the stop are served,
+ * idle keep-alive connections closed).  Blocks the calling thread; not
+ * from a task.  Return: 0 after a stop, -EINVAL (bad options), a listen
+ * error (nothing ran), or the first server error.
+ */
+CORIO_API int corio_http_serve_threads(const char *host, const char *port, corio_http_handler h,
+				       void *arg, const corio_http_serve_options *o,
+				       const corio_serve_threads_options *to);
+
 /** corio_http_request_method() - the method, e.g. "GET" (NUL-terminated,
  *  valid until the handler returns). */
 CORIO_API const char *corio_http_request_method(const corio_http_request *r);

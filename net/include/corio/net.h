@@ -353,9 +353,17 @@ typedef struct corio_serve_options {
 	/** Handed to handlers as corio_conn.arg. */
 	void *arg;
 	/** On a graceful stop, first accept the connections already queued
-	 *  on the listener (closing a listener drops them, and with
+	 *  on the listener (closing a listener resets them, and with
 	 *  SO_REUSEPORT nobody else would take them) and serve them within
-	 *  the grace period.  corio_serve_threads() sets it. */
+	 *  the grace period.  A TCP listener is sealed first: a socket
+	 *  filter (SO_ATTACH_FILTER) drops new SYNs, so no handshake starts
+	 *  on it any more (the client retries, and meets the next server or
+	 *  a refusal) while those under way complete and are accepted until
+	 *  none came for 20 ms.  The filter stays on the listener
+	 *  (SO_DETACH_FILTER to reuse it).  Limit: a client whose final
+	 *  handshake ACK comes over 20 ms after the last one accepted (a
+	 *  longer round trip, a lost ACK) is reset when the listener is
+	 *  closed.  corio_serve_threads() sets it. */
 	int drain_on_stop;
 } corio_serve_options;
 
@@ -460,9 +468,12 @@ typedef struct corio_serve_threads_options {
  * stop_signals is ignored, drain_on_stop is forced on).
  *
  * SIGINT or SIGTERM stops every loop gracefully: each stops accepting,
- * accepts what is already queued on its listener, lets its handlers run
- * for the grace period, then closes its listener; with a single acceptor,
- * loop 0 hands out what was queued and then the other loops stop.  Blocks
+ * seals its listener and accepts what is already queued on it (see
+ * drain_on_stop), closes it, and lets its handlers run for the grace
+ * period; with a single acceptor, loop 0 does that and hands out what was
+ * queued, and then the other loops stop.  A connection whose handshake
+ * completed before the stop is served; one that comes after it is never
+ * let in (its SYN is dropped, then refused), never reset.  Blocks
  * the calling thread until all loops have ended.  Return: 0 after a stop,
  * a listen error (nothing ran), or the first server error.
  */

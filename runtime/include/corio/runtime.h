@@ -173,6 +173,15 @@ typedef struct corio_threads_options {
 	 *  callback (it must not suspend), once per stop asked. */
 	void (*on_stop)(void *arg);
 	void *on_stop_arg;
+	/** A loop that has just sent to another loop (corio_call_threadsafe(),
+	 *  a corio_xchan_* signal) and has nothing left to do polls for the
+	 *  answer in memory this long before it sleeps in the kernel, and a
+	 *  loop that sends to one that polls skips the kernel wake-up: a
+	 *  round trip between two awake loops then makes no system call.
+	 *  0: 20 µs; negative: never.  Never when the process may run on one
+	 *  CPU only, or with one loop.  Costs up to that much CPU per sleep
+	 *  after a send (corio_loop_stats: spins, spin_hits). */
+	int64_t spin_ns;
 } corio_threads_options;
 
 /**
@@ -311,6 +320,19 @@ typedef struct corio_loop_stats {
 	/* Fault injection (enum corio_fault_kind): 0 unless it is on. */
 	uint64_t faults;                              /**< faults injected */
 	uint64_t faults_by_kind[CORIO_FAULT_KINDS];   /**< the same, by kind */
+	/* -- many cores (threads.c, xchan.c): one block, appended -- */
+	uint64_t msgs_sent;     /**< thread-safe calls (corio_call_threadsafe(),
+				 *   xchan signals) made from this loop to others */
+	uint64_t msgs_received; /**< thread-safe calls from other threads
+				 *   (loops, workers) run on this loop */
+	uint64_t wakeups_sent;  /**< wake-ups this loop sent another (a MSG_RING
+				 *   post, or an eventfd write): one per batch */
+	uint64_t wakeups;       /**< wake-ups that reached this loop (MSG_RING
+				 *   completions, eventfd reads) */
+	uint64_t spins;         /**< times it polled for an answer before
+				 *   sleeping (corio_threads_options.spin_ns) */
+	uint64_t spin_hits;     /**< ... and a message came meanwhile */
+	/* -- end of the many-cores block -- */
 } corio_loop_stats;
 
 /** corio_loop_get_stats() - copy @loop's counters into *@out.  Return: 0,
