@@ -11,10 +11,10 @@
 #include "net_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -335,16 +335,22 @@ static void last_accepts(int lfd, void (*take)(void *ctx, int fd), void *ctx)
 		else
 			corio_sleep(TAKE_POLL); /* the multishot's cancel is on its way */
 	}
-	for (;;) {
-		struct pollfd pf = {.fd = lfd, .events = POLLIN};
-		if (poll(&pf, 1, 0) != 1)
-			break;
-		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd >= 0)
-			take(ctx, fd);
-		else if (errno == EAGAIN || errno == EWOULDBLOCK || !transient(-errno))
-			break;
+	/* non-blocking for these accepts: a process sharing the listener
+	 * may take the last connection between our check and the accept, and a
+	 * blocking accept4 would then hold this thread for good */
+	int fl = fcntl(lfd, F_GETFL);
+	bool set = fl >= 0 && !(fl & O_NONBLOCK) && fcntl(lfd, F_SETFL, fl | O_NONBLOCK) == 0;
+	if (fl >= 0 && ((fl & O_NONBLOCK) || set)) {
+		for (;;) {
+			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0)
+				take(ctx, fd);
+			else if (errno == EAGAIN || errno == EWOULDBLOCK || !transient(-errno))
+				break;
+		}
 	}
+	if (set)
+		fcntl(lfd, F_SETFL, fl);
 	corio_shield_pop(&sh);
 }
 

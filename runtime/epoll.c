@@ -91,9 +91,14 @@ static void epoll_done(corio_loop *l, struct corio__op *op, int res)
 
 static unsigned deliver(corio_loop *l, struct corio__epoll *e)
 {
+	/* what the completions queue meanwhile (an op resubmitted from one,
+	 * and completed at once) waits for the next turn, as on io_uring: a
+	 * retry that keeps failing at once must not hold the loop here */
+	struct corio__list batch = e->done; /* nothing else takes ops off it */
+	e->done = (struct corio__list){0};
 	unsigned n = 0;
 	struct corio__node *node;
-	while ((node = corio__list_pop_front(&e->done))) {
+	while ((node = corio__list_pop_front(&batch))) {
 		struct corio__op *op = op_of(node);
 		e->inflight--;
 		l->st.cqes++;

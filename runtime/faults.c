@@ -105,6 +105,9 @@ int corio__faults_init(corio_loop *l, const corio_loop_options *o)
 	if (!spec || !*spec)
 		return 0;
 	int err = corio__faults_parse(spec, &l->faults);
+	/* the loops of corio_run_threads() each their own sequence; loop 0
+	 * (and a lone loop) the seed's own */
+	l->faults.state += 0x632be59bd9b4e019ull * corio_loop_index();
 	if (err && env) /* opt-in, like debug mode: say why the loop fails */
 		fprintf(stderr,
 			"corio: CORIO_FAULTS=\"%s\" is not seed:rate[:kinds] (rate 0..1; kinds a "
@@ -294,6 +297,7 @@ static void cut(struct corio__faults *f, struct corio__op *op)
 void corio__fault_submit(corio_loop *l, struct corio__op *op, bool long_lived)
 {
 	struct corio__faults *f = &l->faults;
+	f->sq_next = true;
 	if (!may_fault(op, long_lived, f->kinds) || !hit(f))
 		return;
 	unsigned m = op_kinds(op, long_lived) & f->kinds & ~BIT(CORIO_FAULT_SQFULL);
@@ -315,7 +319,9 @@ void corio__fault_submit(corio_loop *l, struct corio__op *op, bool long_lived)
 bool corio__fault_sq_full(corio_loop *l, bool *busy)
 {
 	struct corio__faults *f = &l->faults;
-	if (!(f->kinds & BIT(CORIO_FAULT_SQFULL)) || !hit(f))
+	bool mine = f->sq_next;
+	f->sq_next = false;
+	if (!mine || !(f->kinds & BIT(CORIO_FAULT_SQFULL)) || !hit(f))
 		return false;
 	*busy = next(f) & 1;
 	l->st.faults++;

@@ -18,6 +18,9 @@ struct corio__faults {
 	uint64_t threshold; /* a draw below it hits (rate * 2^64) */
 	uint64_t state;     /* the generator (splitmix64) */
 	unsigned kinds;     /* 1u << enum corio_fault_kind */
+	bool sq_next;       /* an op drew: its SQE may meet sqfull (the
+			     * runtime's own SQEs never draw, so that other
+			     * threads' wake-ups cannot move the sequence) */
 };
 
 /* Parse "seed:rate[:kinds]" into *@f: 0 or -EINVAL. */

@@ -101,7 +101,11 @@ bool corio__loop_sleep_begin(corio_loop *l)
 		return true; /* waiting for its own ops (teardown): the queue
 			      * and a stop are for the next corio_loop_run() */
 	atomic_store(&l->sleeping, 1);
-	if (atomic_load(&l->ts_pending) || atomic_load_explicit(&l->stop, memory_order_relaxed)) {
+	/* both loads seq_cst: with the store above they pair with the
+	 * sender's store-then-load of ts_pending or stop and sleeping (a
+	 * relaxed load of stop could be read before the store is seen, on
+	 * arm64, and a stop from another thread be lost) */
+	if (atomic_load(&l->ts_pending) || atomic_load(&l->stop)) {
 		atomic_store_explicit(&l->sleeping, 0, memory_order_relaxed);
 		return false;
 	}

@@ -12,6 +12,9 @@
 #include "util.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -715,11 +718,37 @@ struct replay {
 	uint64_t by_kind[CORIO_FAULT_KINDS];
 };
 
+/* Another thread keeps waking the loop meanwhile: how often it does
+ * depends on timing, and the runtime's own re-armed wake-up reads must
+ * not move the fault sequence (they once drew sqfull). */
+struct poster {
+	corio_loop *loop;
+	atomic_bool stop;
+};
+
+static void nothing(void *arg)
+{
+	(void)arg;
+}
+
+static void *poster_main(void *arg)
+{
+	struct poster *p = arg;
+	while (!atomic_load(&p->stop)) {
+		corio_call_threadsafe(p->loop, nothing, NULL);
+		usleep(20);
+	}
+	return NULL;
+}
+
 /* A program whose ops do not depend on timing: one task, files and a
  * socket pair drained between steps; every result is recorded. */
 static void *replay_main(void *arg)
 {
 	struct replay *rp = arg;
+	struct poster post = {.loop = corio_current_loop()};
+	pthread_t poster;
+	cr_assert_eq(pthread_create(&poster, NULL, poster_main, &post), 0);
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/r", rp->dir);
 	int fd = corio_open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
@@ -740,6 +769,8 @@ static void *replay_main(void *arg)
 		while (drain_plain(sv[1], in, sizeof(in)) > 0)
 			;
 	}
+	atomic_store(&post.stop, true);
+	pthread_join(poster, NULL);
 	corio_close(sv[0]);
 	corio_close(sv[1]);
 	cr_assert_eq(corio_close(fd), 0);
@@ -768,4 +799,52 @@ Test(faults, same_seed_replays_the_same_faults, .timeout = WAIT_TEST_TIMEOUT)
 	for (int i = 0; i < REPLAY_OPS * 4; i++)
 		cr_assert_eq(a.res[i], b.res[i], "op %d: %ld then %ld", i, a.res[i], b.res[i]);
 	cr_expect_neq(memcmp(a.res, c.res, sizeof(a.res)), 0, "another seed, the same faults");
+}
+
+/* ---- a retry that fails every time does not hold the loop ---------------- */
+
+/* At rate 1 a stream's own retries (-EINTR on send, -ENOBUFS on the
+ * multishot receive) meet the fault again at once.  The loop must still
+ * run its turns: the caller's timeout scope ends the wait.  On epoll the
+ * completions a completion queued used to run in the same delivery, for
+ * ever. */
+static void *endless_retry_main(void *arg)
+{
+	bool reading = arg != NULL;
+	int sv[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	corio_stream *s;
+	cr_assert_eq(corio_stream_new(&s, sv[0], NULL), 0);
+	if (!reading)
+		cr_assert_eq(send(sv[1], "x", 1, 0), 1); /* unused: the write side */
+	else
+		cr_assert_eq(send(sv[1], "hello", 5, 0), 5);
+	corio_scope sc;
+	corio_timeout_push(&sc, corio_now() + 200 * MS);
+	ssize_t r;
+	if (reading) {
+		char buf[16];
+		r = corio_stream_read(s, buf, sizeof(buf));
+	} else {
+		r = corio_stream_write(s, "hello", 5);
+		if (r >= 0)
+			r = corio_stream_flush(s);
+	}
+	cr_expect_eq(r, -ETIMEDOUT, "%zd", r);
+	cr_expect_gt(stats().faults, 10);
+	corio_stream_close(s); /* its flush too is bounded by the scope */
+	corio_timeout_pop(&sc);
+	close(sv[1]);
+	return NULL;
+}
+
+Test(faults, a_send_that_always_meets_eintr_does_not_hold_the_loop, .timeout = WAIT_TEST_TIMEOUT)
+{
+	run_spec("1:1:eintr", endless_retry_main, NULL);
+}
+
+Test(faults, a_receive_that_always_meets_enobufs_does_not_hold_the_loop,
+     .timeout = WAIT_TEST_TIMEOUT)
+{
+	run_spec("1:1:nobufs", endless_retry_main, (void *)1);
 }

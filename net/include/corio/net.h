@@ -360,7 +360,9 @@ typedef struct corio_serve_options {
 	 *  on it any more (the client retries, and meets the next server or
 	 *  a refusal) while those under way complete and are accepted until
 	 *  none came for 20 ms.  The filter stays on the listener
-	 *  (SO_DETACH_FILTER to reuse it).  Limit: a client whose final
+	 *  (SO_DETACH_FILTER to reuse it), and it is the socket's, not the
+	 *  fd's: processes sharing the listener (pre-forked workers) stop
+	 *  getting new connections too.  Limit: a client whose final
 	 *  handshake ACK comes over 20 ms after the last one accepted (a
 	 *  longer round trip, a lost ACK) is reset when the listener is
 	 *  closed.  corio_serve_threads() sets it. */
