@@ -4,7 +4,8 @@
 # tests/fuzz/*.c into $1 (default build-fuzz/).  The HTTP parser's targets
 # link net/http_parse.c alone (it needs only libc); the others link a
 # static libcorio built by meson in $1/lib with the same sanitizers and
-# the fuzzer's coverage instrumentation (-fsanitize=fuzzer-no-link).  Not
+# the fuzzer's coverage instrumentation (-fsanitize=fuzzer-no-link) in
+# net/ and dns/ only (coverage.txt).  Not
 # part of the meson build, so the normal gcc build is unaffected.
 #
 #   bash tests/fuzz/build.sh [outdir]
@@ -21,10 +22,13 @@ standalone="fuzz_request fuzz_response fuzz_body"
 mkdir -p "$out"
 
 lib="$out/lib"
+libargs="-fsanitize=fuzzer-no-link -fno-sanitize-recover=undefined"
+libargs+=" -fsanitize-coverage-allowlist=$PWD/tests/fuzz/coverage.txt"
 if [ ! -f "$lib/build.ninja" ]; then
 	CC="$cc" meson setup "$lib" -Ddefault_library=static -Dbuildtype=debugoptimized \
-		-Db_sanitize=address,undefined -Db_lundef=false \
-		"-Dc_args=-fsanitize=fuzzer-no-link -fno-sanitize-recover=undefined" >/dev/null
+		-Db_sanitize=address,undefined -Db_lundef=false "-Dc_args=$libargs" >/dev/null
+else
+	meson configure "$lib" "-Dc_args=$libargs" >/dev/null # a dir made by an older build.sh
 fi
 ninja -C "$lib" -j2 libcorio.a >/dev/null
 libs=$(pkg-config --libs liburing libcares openssl)
