@@ -127,7 +127,9 @@ def fmt(v):
     return f"{v:.0f}" if v >= 100 else f"{v:.2f}"
 
 
-def main():
+def parse_args(quick_rounds, full_rounds):
+    """The options bench/http.py and bench/tls.py share: (args, rounds,
+    seconds per run)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--full", action="store_true")
@@ -137,8 +139,12 @@ def main():
     ap.add_argument("--server-cpu", type=int, default=0)
     ap.add_argument("--load-cpu", type=int, default=1)
     a = ap.parse_args()
-    rounds = a.rounds or (5 if a.full else 3)
-    seconds = a.seconds or (5 if a.full else 2)
+    rounds = a.rounds or (full_rounds if a.full else quick_rounds)
+    return a, rounds, a.seconds or (5 if a.full else 2)
+
+
+def main():
+    a, rounds, seconds = parse_args(3, 5)
     if not shutil.which("wrk") or not (shutil.which("nginx") or os.path.exists("/usr/sbin/nginx")):
         print("bench/http.py: needs wrk and nginx (apt-get install wrk nginx-light)",
               file=sys.stderr)

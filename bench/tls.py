@@ -29,7 +29,6 @@ per MB).
 
   bench/tls.py [--quick|--full] [--rounds N] [--seconds S] [--build DIR]
 """
-import argparse
 import importlib.util
 import os
 import shutil
@@ -186,17 +185,7 @@ def report(rows):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--full", action="store_true")
-    ap.add_argument("--rounds", type=int)
-    ap.add_argument("--seconds", type=float)
-    ap.add_argument("--build", default=os.path.join(HERE, "..", "build-release"))
-    ap.add_argument("--server-cpu", type=int, default=0)
-    ap.add_argument("--load-cpu", type=int, default=1)
-    a = ap.parse_args()
-    rounds = a.rounds or (7 if a.full else 5)
-    seconds = a.seconds or (5 if a.full else 2)
+    a, rounds, seconds = H.parse_args(5, 7)
     for tool in ("wrk", "openssl"):
         if not shutil.which(tool):
             print(f"bench/tls.py: needs {tool}", file=sys.stderr)

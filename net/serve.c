@@ -644,17 +644,6 @@ static void *multi_main(void *arg)
 	return NULL;
 }
 
-static int bound_port(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &len))
-		return -errno;
-	if (ss.ss_family == AF_INET)
-		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-}
-
 /* The listeners: the first on @port (maybe "0"), the others on the port
  * it got. */
 static int multi_listen(struct multi *m, const char *host, const char *port, int backlog)
@@ -671,7 +660,7 @@ static int multi_listen(struct multi *m, const char *host, const char *port, int
 		}
 		m->lfds[i] = fd;
 		if (i == 0) {
-			snprintf(buf, sizeof(buf), "%d", bound_port(fd));
+			snprintf(buf, sizeof(buf), "%d", corio_sock_port(fd));
 			port = buf;
 		}
 	}
@@ -762,7 +751,7 @@ int corio__serve_threads(const char *host, const char *port, corio_fn handler,
 		return err;
 	}
 	if (to->ready)
-		to->ready(bound_port(m.lfds[0]), to->ready_arg);
+		to->ready(corio_sock_port(m.lfds[0]), to->ready_arg);
 	err = multi_run(&m, to);
 	if (m.single && m.lfds[0] >= 0) /* loop 0 never dealt */
 		close(m.lfds[0]);

@@ -185,7 +185,9 @@ int corio_xchan_try_recv(corio_xchan *ch, void *item)
 	return err;
 }
 
-int corio_xchan_send(corio_xchan *ch, const void *item)
+/* put_locked() or take_locked() on @item, waiting on @waiters while the
+ * channel is full (or empty): the send and the receive in one. */
+static int xfer(corio_xchan *ch, void *item, bool send, struct corio__list *waiters)
 {
 	if (bad_args(ch, item))
 		return -EINVAL;
@@ -195,38 +197,26 @@ int corio_xchan_send(corio_xchan *ch, const void *item)
 			return err;
 		struct xwaiter *wake = NULL;
 		pthread_mutex_lock(&ch->lock);
-		err = put_locked(ch, item, &wake);
+		err = send ? put_locked(ch, item, &wake) : take_locked(ch, item, &wake);
 		if (err != -EAGAIN) {
 			pthread_mutex_unlock(&ch->lock);
 			send_signal(wake);
 			return err;
 		}
-		err = wait_on(ch, &ch->senders); /* unlocks */
+		err = wait_on(ch, waiters); /* unlocks */
 		if (err)
 			return err;
 	}
 }
 
+int corio_xchan_send(corio_xchan *ch, const void *item)
+{
+	return xfer(ch, (void *)item, true, ch ? &ch->senders : NULL);
+}
+
 int corio_xchan_recv(corio_xchan *ch, void *item)
 {
-	if (bad_args(ch, item))
-		return -EINVAL;
-	for (;;) {
-		int err = corio__may_block();
-		if (err)
-			return err;
-		struct xwaiter *wake = NULL;
-		pthread_mutex_lock(&ch->lock);
-		err = take_locked(ch, item, &wake);
-		if (err != -EAGAIN) {
-			pthread_mutex_unlock(&ch->lock);
-			send_signal(wake);
-			return err;
-		}
-		err = wait_on(ch, &ch->receivers);
-		if (err)
-			return err;
-	}
+	return xfer(ch, item, false, ch ? &ch->receivers : NULL);
 }
 
 void corio_xchan_close(corio_xchan *ch)

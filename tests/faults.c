@@ -147,12 +147,7 @@ static void *dump_nomem_main(void *arg)
 	(void)arg;
 	cr_assert_eq(corio_open("/dev/null", O_RDONLY, 0), -ENOMEM);
 	cr_assert_eq(corio_open("/dev/null", O_RDONLY, 0), -ENOMEM);
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	cr_assert_not_null(f);
-	corio_loop_dump(corio_current_loop(), f);
-	fclose(f);
+	char *text = t_loop_dump();
 	cr_expect_not_null(strstr(text, "faults injected: 2 (nomem 2)"), "%s", text);
 	free(text);
 	return NULL;

@@ -93,17 +93,6 @@ static void *joiner(void *arg)
 	return NULL;
 }
 
-static char *dump_to_string(void)
-{
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	cr_assert_not_null(f);
-	corio_loop_dump(corio_current_loop(), f);
-	fclose(f);
-	return text;
-}
-
 static void *dump_main(void *arg)
 {
 	(void)arg;
@@ -122,7 +111,7 @@ static void *dump_main(void *arg)
 	cr_assert_eq(corio_group_spawn(g, &j, joiner, s), 0);
 	for (int i = 0; i < 4; i++)
 		corio_yield();
-	char *text = dump_to_string();
+	char *text = t_loop_dump();
 	char want[64];
 	snprintf(want, sizeof(want), "on recv on fd %d for ", sv[0]);
 	cr_assert_not_null(strstr(text, "a sleep, due in"), "%s", text);

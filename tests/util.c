@@ -66,3 +66,14 @@ void t_rmtree(const char *dir)
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
 }
+
+char *t_loop_dump(void)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	cr_assert_not_null(f);
+	corio_loop_dump(corio_current_loop(), f);
+	fclose(f);
+	return text;
+}

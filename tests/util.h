@@ -41,6 +41,8 @@ uint64_t t_clock(void);
 
 /* A fresh temporary directory (removed with t_rmtree). */
 char *t_tmpdir(void);
+/* corio_loop_dump() of the current loop, as a string to free(). */
+char *t_loop_dump(void);
 void t_rmtree(const char *dir);
 
 #endif
